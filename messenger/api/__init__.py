@@ -1,0 +1,1 @@
+"""Thin HTTP endpoints: decode, call one domain function, encode. No SQL and no rules here."""

@@ -1,0 +1,53 @@
+"""Operations endpoints: liveness, readiness, metrics, and the generated API documents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..http import json_response
+from ..observability import REGISTRY
+from ..services import Services
+
+
+class Health(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+async def healthz(request: Request) -> Response:
+    return json_response(Health("ok"))
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    ok = True
+    try:
+        await asyncio.wait_for(services.db.fetchval("SELECT 1"), 2)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which
+        checks["database"] = f"error: {type(exc).__name__}"
+        ok = False
+    if services.redis is not None:
+        try:
+            await asyncio.wait_for(services.redis.ping(), 2)
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+            ok = False
+    return json_response(Health("ok" if ok else "unavailable", checks), 200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    from ..openapi import document
+
+    return Response(document(request.app), media_type="application/json")

@@ -1,0 +1,90 @@
+"""create_app and the lifespan that builds (and tears down) the per-process services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import settings as settings_mod
+from .db import Database
+from .errors import AppError, MethodNotAllowed, NotFound
+from .http import error_response, json_response
+from .observability import ObservabilityMiddleware
+from .services import Services
+from .settings import Settings
+
+log = logging.getLogger("messenger")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    from .routes import ROUTES
+
+    settings = settings or settings_mod.load()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.services = await _start_services(settings, stack)
+            yield
+
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_exception, AppError: _app_error, Exception: _server_error},
+    )
+    app.add_middleware(ObservabilityMiddleware)
+    app.state.settings = settings
+    return app
+
+
+async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services:
+    dsn = settings.database_url
+    if dsn is None:
+        # Single-process embedded default: `messenger serve` normally starts the database in
+        # the parent process (so --workers share one); this path covers create_app() used
+        # directly, e.g. by an ASGI server pointed at messenger.app:create_app.
+        import asyncio
+
+        from . import db, embedded
+
+        pg = await asyncio.to_thread(embedded.start, settings.data_dir)
+        stack.callback(pg.stop)
+        dsn = pg.dsn
+        await db.migrate(dsn)
+    database = await Database.connect(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    stack.push_async_callback(database.close)
+    redis = None
+    if settings.redis_url is not None:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        stack.push_async_callback(redis.aclose)
+    services = Services(settings, database, redis)
+    return services
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound())
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed())
+    return json_response(
+        {"error": {"code": "http_error", "message": str(exc.detail)}}, exc.status_code, dict(exc.headers or {})
+    )
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response({"error": {"code": "internal_error", "message": "Internal server error"}}, 500)

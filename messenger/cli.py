@@ -1,0 +1,123 @@
+"""`messenger serve | migrate | worker`: the process entry points (see the Procfile)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from . import settings as settings_mod
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_mod.load()
+    _logging(settings.log_level)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    if args.workers > 1 and settings.redis_url is None:
+        print(
+            "messenger: --workers > 1 needs REDIS_URL: without it fan-out, presence and rate limits are "
+            "per process, so clients on different workers would not see each other.",
+            file=sys.stderr,
+        )
+        return 2
+    pg = None
+    if settings.database_url is None:
+        # Start the embedded database here, in the parent, so every worker shares it and it
+        # is stopped exactly once when the server exits.
+        from . import db, embedded
+
+        pg = embedded.start(settings.data_dir)
+        asyncio.run(db.migrate(pg.dsn))
+        os.environ["DATABASE_URL"] = pg.dsn
+        logging.getLogger("messenger").info("embedded default: data in %s", settings.data_dir)
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # SIGTERM disposition that would kill us before the `finally` stops the embedded database.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        uvicorn.run(
+            "messenger.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            ws_max_size=64 * 1024,
+            ws_ping_interval=None,  # the app sends its own randomized heartbeats
+            lifespan="on",
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from . import db
+
+    settings = settings_mod.load()
+    _logging(settings.log_level)
+    if settings.database_url is None:
+        print(
+            "messenger migrate: DATABASE_URL is not set (the embedded default migrates itself at start)",
+            file=sys.stderr,
+        )
+        return 2
+    applied = asyncio.run(db.migrate(settings.database_url))
+    print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ""))
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    settings = settings_mod.load()
+    _logging(settings.log_level)
+    return run_worker(settings, burst=args.burst)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="messenger", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the HTTP/WebSocket server")
+    p.add_argument("--host", default=None, help="listen address (default $HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="listen port (default $PORT or 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (needs REDIS_URL when > 1)")
+    p.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from --forwarded-allow-ips")
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    p.set_defaults(func=serve)
+    p = sub.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
+    p.set_defaults(func=migrate)
+    p = sub.add_parser("worker", help="run the background job worker (arq; needs REDIS_URL)")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(func=worker)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except settings_mod.SettingsError as exc:
+        print(f"messenger: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

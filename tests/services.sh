@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Bring up what the test suite needs: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
+# Reuse running ones, start installed ones, install them with apt-get when run as root; otherwise
+# stop with a message that says exactly what to do. Prints the TEST_* variables to export.
+set -euo pipefail
+
+PGHOST=127.0.0.1 PGPORT=5432 REDISPORT=6379
+say() { echo "services: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done
+  return 1
+}
+
+need_root() {
+  say "$1 is not installed and this is not root, so I cannot install it."
+  say "Install it (Debian/Ubuntu: sudo apt-get install -y postgresql redis-server), start it on"
+  say "127.0.0.1 (PostgreSQL :5432 with a 'postgres' role, Redis :6379), or point the tests at"
+  say "running ones with TEST_DATABASE_URL=postgresql://... and TEST_REDIS_URL=redis://..."
+  exit 1
+}
+
+apt_updated=0
+apt_install() {
+  [ "$(id -u)" = 0 ] || need_root "$1"
+  if [ "$apt_updated" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2; apt_updated=1; fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  if ! port_open $PGPORT; then
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+      apt_install postgresql
+    fi
+    say "starting PostgreSQL"
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if command -v pg_ctlcluster >/dev/null; then
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || pg_ctlcluster "$version" main start >&2
+    fi
+    wait_port $PGPORT || { say "PostgreSQL did not come up on $PGHOST:$PGPORT"; exit 1; }
+  fi
+  url="postgresql://postgres@$PGHOST:$PGPORT/postgres"
+  if command -v psql >/dev/null && ! psql "$url" -tAc 'SELECT 1' >/dev/null 2>&1; then
+    # A stock Debian cluster wants a password over TCP; as root we give the postgres role one.
+    if [ "$(id -u)" = 0 ]; then
+      runuser -u postgres -- psql -qc "ALTER ROLE postgres PASSWORD 'postgres'" >&2
+      url="postgresql://postgres:postgres@$PGHOST:$PGPORT/postgres"
+    else
+      say "cannot log in to PostgreSQL as 'postgres' over TCP; set TEST_DATABASE_URL"; exit 1
+    fi
+  fi
+  echo "export TEST_DATABASE_URL=$url"
+fi
+
+# --- Redis ------------------------------------------------------------------------------
+if [ -z "${TEST_REDIS_URL:-}" ]; then
+  if ! port_open $REDISPORT; then
+    command -v redis-server >/dev/null || apt_install redis-server
+    say "starting Redis"
+    mkdir -p /tmp/messenger-redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port $REDISPORT --save "" --appendonly no \
+      --dir /tmp/messenger-redis --logfile /tmp/messenger-redis/redis.log >&2
+    wait_port $REDISPORT || { say "Redis did not come up on 127.0.0.1:$REDISPORT"; exit 1; }
+  fi
+  echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDISPORT/0"
+fi

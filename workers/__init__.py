@@ -1,0 +1,1 @@
+"""Background jobs (arq): mail, notifications, cleanup. `messenger worker` runs them."""

@@ -1,0 +1,23 @@
+"""The arq worker: `messenger worker` (Procfile `worker:`)."""
+
+from __future__ import annotations
+
+import sys
+
+from messenger.settings import Settings
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> int:
+    if settings.redis_url is None:
+        print(
+            "messenger worker: REDIS_URL is not set. Without Redis, jobs run inside `messenger serve`; "
+            "a separate worker is only needed (and only useful) with Redis.",
+            file=sys.stderr,
+        )
+        return 2
+    from arq.worker import run_worker as arq_run
+
+    from .settings import worker_settings
+
+    worker = arq_run(worker_settings(settings), burst=burst)
+    return 0 if worker is not None else 1

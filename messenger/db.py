@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -23,7 +23,10 @@ log = logging.getLogger("messenger.db")
 T = TypeVar("T", bound=msgspec.Struct)
 
 # What a pool hands out; domain code annotates its `conn` parameters with this.
-Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+if TYPE_CHECKING:
+    Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.pool.PoolConnectionProxy
 
 # Installed wheels carry sql/ inside the package (see pyproject); a checkout has it at the top.
 _PACKAGED = Path(__file__).parent / "_sql"

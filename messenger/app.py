@@ -66,6 +66,12 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         stack.push_async_callback(redis.aclose)
     services = Services(settings, database, redis)
+    # -- accounts: jobs, mailer, limiter --
+    # -- realtime: hub and broker --
+    from .hub import Hub
+
+    services.hub = Hub()
+    # -- media: media store --
     return services
 
 

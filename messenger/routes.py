@@ -7,6 +7,11 @@ from starlette.routing import BaseRoute, Route
 from .api import ops
 
 ROUTES: list[BaseRoute] = [
+    # -- accounts and users --
+    # -- chats, messages, sync --
+    # -- media --
+    # -- notifications --
+    # -- websocket --
     # Operations
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),

@@ -15,6 +15,8 @@ from .tokens import TokenSigner
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from .hub import Hub
+
 
 class Services:
     def __init__(self, settings: Settings, db: Database, redis: Redis | None) -> None:
@@ -24,3 +26,6 @@ class Services:
         self.signer = TokenSigner(settings.secret_key, ttl=settings.access_token_ttl)
         # Components the lifespan adds after construction (each declared here with its type,
         # imported under TYPE_CHECKING from the module that owns it).
+        self.hub: Hub
+        # -- accounts: jobs, mailer, limiter --
+        # -- media: media store --

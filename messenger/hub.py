@@ -1,0 +1,17 @@
+"""The per-node hub: local sockets by user and chat, plus the broker that links nodes.
+
+(The realtime issue builds this out; until then `publish` is called by writers after commit
+and delivers nothing because no socket can connect yet.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .events import Event
+
+
+class Hub:
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Fan committed events out to every node's sockets. Call only after commit."""
+        return None

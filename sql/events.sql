@@ -1,0 +1,45 @@
+-- The event stream (see sql/schema/0002_events.sql for why positions are commit-ordered).
+
+-- name: allocate_positions
+-- Must be the last write of its transaction: the row lock orders commits.
+UPDATE event_stream SET pos = pos + $1 WHERE id = 1 RETURNING pos - $1 AS first_pos
+
+-- name: insert_events
+INSERT INTO events (pos, chat_id, type, payload, user_id)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[])
+
+-- name: open_span
+INSERT INTO member_spans (chat_id, user_id, from_pos) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+
+-- name: close_span
+UPDATE member_spans SET to_pos = $3 WHERE chat_id = $1 AND user_id = $2 AND to_pos IS NULL
+
+-- name: close_all_spans
+UPDATE member_spans SET to_pos = $2 WHERE chat_id = $1 AND to_pos IS NULL
+
+-- name: stream_state
+SELECT pos, trimmed_pos FROM event_stream WHERE id = 1
+
+-- name: events_for_user
+-- Every event visible to user $1 after position $2, in order, up to position $3 inclusive.
+SELECT e.pos, e.chat_id, e.type, e.payload, e.user_id
+FROM member_spans s
+JOIN events e ON e.chat_id = s.chat_id
+             AND e.pos > greatest($2, s.from_pos)
+             AND e.pos <= least($3, coalesce(s.to_pos, $3))
+WHERE s.user_id = $1
+ORDER BY e.pos
+LIMIT $4
+
+-- name: events_between
+-- Every event in (after, upto], all chats: a node filling a gap in what Redis told it.
+SELECT pos, chat_id, type, payload, user_id FROM events WHERE pos > $1 AND pos <= $2 ORDER BY pos
+
+-- name: trim_events
+-- Retention: delete old events and remember how far, so older cursors get 410.
+WITH gone AS (
+    DELETE FROM events WHERE created_at < now() - make_interval(days => $1) RETURNING pos
+)
+UPDATE event_stream SET trimmed_pos = greatest(trimmed_pos, (SELECT coalesce(max(pos), 0) FROM gone))
+WHERE id = 1 RETURNING trimmed_pos

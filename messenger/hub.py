@@ -15,3 +15,11 @@ class Hub:
     async def publish(self, events: Sequence[Event]) -> None:
         """Fan committed events out to every node's sockets. Call only after commit."""
         return None
+
+    async def end_sessions(self, session_ids: Sequence[int]) -> None:
+        """Close (1008) every socket of these sessions, on every node. Call after commit."""
+        return None
+
+    def is_online(self, user_id: int) -> bool:
+        """Whether the user has a live socket on any node (notifications use this)."""
+        return False

@@ -20,6 +20,6 @@ class Hub:
         """Close (1008) every socket of these sessions, on every node. Call after commit."""
         return None
 
-    def is_online(self, user_id: int) -> bool:
-        """Whether the user has a live socket on any node (notifications use this)."""
-        return False
+    async def online(self, user_ids: Sequence[int]) -> set[int]:
+        """Which of these users have a live socket on any node (notifications use this)."""
+        return set()

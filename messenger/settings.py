@@ -64,6 +64,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_size: int = 25 * 1024 * 1024
     media_allowed_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
     media_upload_ttl: int = 900
+    # Lifetime of a download URL handed out by GET /v1/media/{id}, and of the redirect an
+    # avatar_url leads to; short, because a URL is a bearer capability once it leaks.
+    media_download_ttl: int = 300
+    # Uploads never completed (or completed but never attached) are deleted after this.
+    media_orphan_ttl: int = 24 * 3600
     rate_limit_login: int = 10
     rate_limit_login_ip: int = 50
     rate_limit_register: int = 20
@@ -177,7 +182,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_min=_int(env, "DB_POOL_MIN", 2, minimum=1),
         db_pool_max=_int(env, "DB_POOL_MAX", 20, minimum=1),
         media_max_size=_int(env, "MEDIA_MAX_SIZE", 25 * 1024 * 1024, minimum=1),
-        media_upload_ttl=_int(env, "MEDIA_UPLOAD_TTL", 900, minimum=10),
+        media_upload_ttl=_int(env, "MEDIA_UPLOAD_TTL", 900, minimum=1),
+        media_download_ttl=_int(env, "MEDIA_DOWNLOAD_TTL", 300, minimum=1),
+        media_orphan_ttl=_int(env, "MEDIA_ORPHAN_TTL", 24 * 3600, minimum=60),
         rate_limit_login=_int(env, "RATE_LIMIT_LOGIN", 10, minimum=1),
         rate_limit_login_ip=_int(env, "RATE_LIMIT_LOGIN_IP", 50, minimum=1),
         rate_limit_register=_int(env, "RATE_LIMIT_REGISTER", 20, minimum=1),

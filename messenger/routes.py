@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from .api import ops
+from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
     # -- accounts and users --
@@ -17,4 +18,7 @@ ROUTES: list[BaseRoute] = [
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
     Route("/openapi.json", ops.openapi, methods=["GET"]),
+    # -- web client --
+    # Last on purpose: it claims only GET/HEAD of non-API paths (see messenger/webapp.py).
+    WebClient(),
 ]

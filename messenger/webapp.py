@@ -1,0 +1,139 @@
+"""The web client: a small pure-ASGI handler that serves the built single-page app at `/`.
+
+It is the last entry of the route table and claims only GET/HEAD requests for paths that are
+not the API's (`/v1`, the operations endpoints and the API documents), so it can never shadow
+an endpoint, turn an API 404/405 into HTML, or answer a WebSocket upgrade.
+
+Where the built files come from (first that exists):
+  1. `messenger/_web/`: a wheel built from this repo ships `web/dist` there (web/hatch_build.py);
+  2. `<repo>/web/dist/`: a source checkout after `cd web && npm ci && npm run build`.
+If neither exists, `/` answers a short page that says how to build it (the server never runs
+npm itself: a production node must not compile assets at start, and test servers must not race
+to build them).
+
+Caching: Vite puts content-hashed files under `/assets/`, so they are immutable for a year;
+`index.html` (and the SPA fallback, which is the same file) is `no-cache` so a deploy is seen at
+the next navigation. HTML responses carry the security headers (CSP without inline scripts,
+no framing, nosniff, referrer policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+
+_PACKAGED = Path(__file__).resolve().parent / "_web"
+_SOURCE = Path(__file__).resolve().parent.parent / "web" / "dist"
+
+# Paths that belong to the server, whatever their suffix: never answered with the app.
+_RESERVED_EXACT = frozenset({"/v1", "/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json"})
+_RESERVED_PREFIXES = ("/v1/",)
+
+HTML_HEADERS: dict[str, str] = {
+    "content-security-policy": "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+_NOT_BUILT = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>messenger: web client not built</title></head>
+<body><h1>The web client is not built</h1>
+<p>The API is running (see <a href="/openapi.json">/openapi.json</a>). To serve the web client
+from this source checkout, build it once (Node.js 20+ and npm):</p>
+<pre>cd web &amp;&amp; npm ci &amp;&amp; npm run build</pre>
+<p>then reload this page; the server picks up <code>web/dist</code> without a restart.
+Packaged installs (a wheel built from the repository) already contain it.</p>
+</body></html>
+"""
+
+
+def is_reserved(path: str) -> bool:
+    return path in _RESERVED_EXACT or path.startswith(_RESERVED_PREFIXES)
+
+
+def default_root() -> Path | None:
+    for candidate in (_PACKAGED, _SOURCE):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None
+
+
+class WebClient(BaseRoute):
+    """Route-table entry for the SPA. `root=None` looks for the built files on every request,
+    so building them while the server runs needs no restart."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return Match.NONE, {}
+        if is_reserved(scope["path"]):
+            return Match.NONE, {}
+        return Match.FULL, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root = self._root if self._root is not None else await asyncio.to_thread(default_root)
+        head = scope["method"] == "HEAD"
+        if root is None:
+            await _respond(
+                send, 503, _NOT_BUILT, "text/html; charset=utf-8", {**HTML_HEADERS, "cache-control": "no-store"}, head
+            )
+            return
+        found = await asyncio.to_thread(_lookup, root, scope["path"])
+        if found is None:
+            await _respond(send, 404, b"Not found\n", "text/plain; charset=utf-8", {"cache-control": "no-cache"}, head)
+            return
+        path, body = found
+        if path.name == "index.html":
+            await _respond(
+                send, 200, body, "text/html; charset=utf-8", {**HTML_HEADERS, "cache-control": "no-cache"}, head
+            )
+            return
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        hashed = path.parent == root / "assets"
+        headers = {"cache-control": IMMUTABLE if hashed else "no-cache", "x-content-type-options": "nosniff"}
+        await _respond(send, 200, body, content_type, headers, head)
+
+
+def _lookup(root: Path, url_path: str) -> tuple[Path, bytes] | None:
+    """The file for a URL path, the SPA's index.html for an app route, or None (404).
+
+    A path whose last segment has a dot, or anything under /assets/, names a file: if it is
+    missing the answer is 404, not HTML (a stale hashed script must fail loudly, not parse HTML).
+    """
+    relative = url_path.lstrip("/")
+    if relative:
+        candidate = (root / relative).resolve()
+        # Never leave the root (../, symlinks out, encoded traversal after decoding).
+        if candidate.is_relative_to(root.resolve()) and candidate.is_file():
+            return candidate, candidate.read_bytes()
+        last = relative.rsplit("/", 1)[-1]
+        if "." in last or relative.startswith("assets/"):
+            return None
+    index = root / "index.html"
+    return index, index.read_bytes()
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: str, headers: dict[str, str], head: bool
+) -> None:
+    raw = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_frame_rate: int = 50
     ws_frame_burst: int = 200
     notification_email_window: int = 600
+    # The From: of every mail; defaults to noreply@ the PUBLIC_URL host.
+    mail_from: str = "noreply@localhost"
     log_level: str = "INFO"
     # Every Redis key and channel starts with this, so nodes of one deployment (or one test
     # run) can share a Redis server with others.
@@ -136,6 +138,12 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     return key
 
 
+def _mail_domain(public_url: str) -> str:
+    # An IP literal is not a valid mail domain without brackets; such setups are local anyway.
+    host = urlsplit(public_url).hostname or "localhost"
+    return host if any(c.isalpha() for c in host) else "localhost"
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment once; raise SettingsError naming the variable on a bad value."""
     env = os.environ if env is None else env
@@ -159,6 +167,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    mail_from = env.get("MAIL_FROM") or f"noreply@{_mail_domain(public_url)}"
+    if "@" not in mail_from or any(c in mail_from for c in "\r\n"):
+        raise SettingsError(f"MAIL_FROM must be an email address, got {mail_from!r}")
     media_types = tuple(t.strip().lower() for t in types.split(",") if t.strip()) if types else DEFAULT_MEDIA_TYPES
     return Settings(
         database_url=_url(env, "DATABASE_URL", ("postgres", "postgresql")),
@@ -193,6 +204,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ws_frame_rate=_int(env, "WS_FRAME_RATE", 50, minimum=1),
         ws_frame_burst=_int(env, "WS_FRAME_BURST", 200, minimum=1),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
+        mail_from=mail_from,
         media_allowed_types=media_types,
         log_level=level,
         redis_prefix=env.get("REDIS_PREFIX") or "messenger:",

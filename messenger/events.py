@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from .db import Q, Connection, Database
+from .db import Connection, Database, Q
 from .errors import Gone, Unprocessable
 
 # The persisted frame types (contract, WebSocket section).
@@ -83,9 +83,7 @@ async def append(conn: Connection, drafts: Sequence[Draft]) -> list[Event]:
     if not drafts:
         return []
     first = await conn.fetchval(Q.allocate_positions, len(drafts))
-    events = [
-        Event(first + i + 1, d.chat_id, d.type, _encoder.encode(d.body), d.user_id) for i, d in enumerate(drafts)
-    ]
+    events = [Event(first + i + 1, d.chat_id, d.type, _encoder.encode(d.body), d.user_id) for i, d in enumerate(drafts)]
     await conn.execute(
         Q.insert_events,
         [e.pos for e in events],
@@ -105,6 +103,22 @@ async def open_span(conn: Connection, chat_id: int, user_id: int, event: Event) 
 async def close_span(conn: Connection, chat_id: int, user_id: int, event: Event) -> None:
     """The user sees the chat's events up to `event` (inclusive), e.g. their member_removed."""
     await conn.execute(Q.close_span, chat_id, user_id, event.pos)
+
+
+async def open_spans(conn: Connection, chat_id: int, user_ids: Sequence[int], event: Event) -> None:
+    """`open_span` for many users in one statement (a new chat's members)."""
+    await conn.execute(Q.open_spans, chat_id, list(user_ids), event.pos - 1)
+
+
+async def close_all_spans(conn: Connection, chat_id: int, event: Event) -> None:
+    """Every current member sees the chat's events up to `event` (inclusive): a deleted chat."""
+    await conn.execute(Q.close_all_spans, chat_id, event.pos)
+
+
+async def trim(db: Database, retention_days: int) -> int:
+    """Delete events older than retention; returns the position below which cursors get 410."""
+    trimmed: int = await db.fetchval(Q.trim_events, retention_days)
+    return trimmed
 
 
 async def current_cursor(db: Database) -> str:

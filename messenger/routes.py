@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from .api import ops
+from .api import chats, messages, ops, sync
 from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
     # -- accounts and users --
     # -- chats, messages, sync --
+    Route("/v1/chats", chats.create_chat, methods=["POST"]),
+    Route("/v1/chats", chats.list_chats, methods=["GET"]),
+    Route("/v1/chats/{chat_id}", chats.get_chat, methods=["GET"]),
+    Route("/v1/chats/{chat_id}", chats.update_chat, methods=["PATCH"]),
+    Route("/v1/chats/{chat_id}", chats.delete_chat, methods=["DELETE"]),
+    Route("/v1/chats/{chat_id}/members", chats.list_members, methods=["GET"]),
+    Route("/v1/chats/{chat_id}/members", chats.add_member, methods=["POST"]),
+    Route("/v1/chats/{chat_id}/members/{user_id}", chats.change_role, methods=["PATCH"]),
+    Route("/v1/chats/{chat_id}/members/{user_id}", chats.remove_member, methods=["DELETE"]),
+    Route("/v1/chats/{chat_id}/read", chats.mark_read, methods=["POST"]),
+    Route("/v1/chats/{chat_id}/messages", messages.send_message, methods=["POST"]),
+    Route("/v1/chats/{chat_id}/messages", messages.list_messages, methods=["GET"]),
+    Route("/v1/chats/{chat_id}/messages/{message_id}", messages.edit_message, methods=["PATCH"]),
+    Route("/v1/chats/{chat_id}/messages/{message_id}", messages.delete_message, methods=["DELETE"]),
+    Route("/v1/sync", sync.sync, methods=["GET"]),
     # -- media --
     # -- notifications --
     # -- websocket --

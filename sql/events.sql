@@ -12,6 +12,10 @@ SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[], $5::bi
 INSERT INTO member_spans (chat_id, user_id, from_pos) VALUES ($1, $2, $3)
 ON CONFLICT DO NOTHING
 
+-- name: open_spans
+INSERT INTO member_spans (chat_id, user_id, from_pos) SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
+ON CONFLICT DO NOTHING
+
 -- name: close_span
 UPDATE member_spans SET to_pos = $3 WHERE chat_id = $1 AND user_id = $2 AND to_pos IS NULL
 

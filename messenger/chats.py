@@ -1,0 +1,450 @@
+"""Chats: creation (one direct chat per pair), roles, membership, the chat list and read markers.
+
+Every membership change locks the chat row first (`lock_chat`), the same row senders lock, so a
+removed member cannot slip a message in after their removal and member counts stay exact. Each
+change appends its events last in the transaction and opens/closes the member's span of the
+chat's event stream, then publishes after commit.
+
+Roles: `owner` (exactly one), `admin`, `member`. Owner/admin rename and add members; only the
+owner changes roles (giving "owner" to someone transfers ownership and makes the old owner an
+admin) and deletes the chat; admins remove plain members only. Direct chats have exactly two
+members: no adding, removing or role changes, only leaving.
+
+`unread_count` is `last_seq - last_read_seq`. Sending moves the sender's own marker to their
+message, and a member added later starts with everything before their arrival read, so it
+counts the messages of others after the marker (deleted ones included).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import asyncpg
+import msgspec
+
+from . import events
+from .db import Connection, Q
+from .errors import Conflict, Forbidden, NotFound, Unprocessable
+from .messages import Message, message_from
+from .services import Services
+from .users import User, public_by_ids
+
+Kind = Literal["direct", "group", "channel"]
+Role = Literal["owner", "admin", "member"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Keyset bounds for a first page ("after the start" / "before the end").
+_FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
+_ID_MAX = 2**62
+
+
+class Chat(msgspec.Struct, frozen=True):
+    id: int
+    kind: str
+    title: str | None
+    description: str | None
+    created_at: datetime
+    member_count: int
+    # The caller's role and unread count; null and 0 in broadcast events (the shared view).
+    role: str | None
+    last_message: Message | None
+    last_seq: int
+    unread_count: int
+
+
+class ChatPage(msgspec.Struct, frozen=True):
+    chats: list[Chat]
+    next_cursor: str | None
+
+
+class Member(msgspec.Struct, frozen=True):
+    user: User
+    role: str
+    joined_at: datetime
+
+
+class MemberPage(msgspec.Struct, frozen=True):
+    members: list[Member]
+    next_cursor: str | None
+
+
+class ReadMarker(msgspec.Struct, frozen=True):
+    """The marker after `mark_read`; `moved` says whether it advanced (whether to tell others)."""
+
+    chat_id: int
+    user_id: int
+    seq: int
+    moved: bool
+
+
+# Event bodies (the frame's fields except type/cursor).
+class ChatBody(msgspec.Struct, frozen=True):
+    chat: Chat
+
+
+class MemberBody(msgspec.Struct, frozen=True):
+    chat_id: int
+    user_id: int
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+
+def _encode_cursor(at: datetime, ident: int) -> str:
+    micros = (at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{ident}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros_s, ident_s = raw.split(":")
+        micros, ident = int(micros_s), int(ident_s)
+        at = _EPOCH + timedelta(microseconds=micros)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        raise Unprocessable("Invalid cursor", code="invalid_cursor") from None
+    if not 0 <= ident < _ID_MAX:
+        raise Unprocessable("Invalid cursor", code="invalid_cursor")
+    return at, ident
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _chat_from(r: asyncpg.Record) -> Chat:
+    return Chat(
+        id=r["id"],
+        kind=r["kind"],
+        title=r["title"],
+        description=r["description"],
+        created_at=r["created_at"],
+        member_count=r["member_count"],
+        role=r["role"],
+        last_message=message_from(r, "m_") if r["m_id"] is not None else None,
+        last_seq=r["last_seq"],
+        unread_count=r["unread_count"],
+    )
+
+
+def _shared(chat: Chat) -> Chat:
+    """The view broadcast to every member: no per-user role or unread count."""
+    return msgspec.structs.replace(chat, role=None, unread_count=0)
+
+
+async def _members_from(services: Services, records: Sequence[asyncpg.Record]) -> list[Member]:
+    """Members with their public user objects (one query for all of them)."""
+    users = await public_by_ids(services.db, [r["user_id"] for r in records])
+    return [Member(users[r["user_id"]], r["role"], r["joined_at"]) for r in records]
+
+
+async def _view(conn: Connection, chat_id: int, user_id: int) -> Chat:
+    record = await conn.fetchrow(Q.chat_for_user, chat_id, user_id)
+    if record is None:
+        raise NotFound("Chat not found")
+    return _chat_from(record)
+
+
+async def get(services: Services, user_id: int, chat_id: int) -> Chat:
+    record = await services.db.fetchrow(Q.chat_for_user, chat_id, user_id)
+    if record is None:
+        raise NotFound("Chat not found")
+    return _chat_from(record)
+
+
+async def list_for_user(services: Services, user_id: int, *, cursor: str | None, limit: int) -> ChatPage:
+    at, ident = _decode_cursor(cursor) if cursor else (_FAR_FUTURE, _ID_MAX)
+    records = await services.db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1)
+    chats = [_chat_from(r) for r in records[:limit]]
+    next_cursor = None
+    if len(records) > limit:
+        last = records[limit - 1]
+        next_cursor = _encode_cursor(last["last_activity"], last["id"])
+    return ChatPage(chats, next_cursor)
+
+
+async def members(services: Services, user_id: int, chat_id: int, *, cursor: str | None, limit: int) -> MemberPage:
+    """In joining order (the owner of a new chat first)."""
+    if await services.db.fetchval(Q.member_role, chat_id, user_id) is None:
+        raise NotFound("Chat not found")
+    at, ident = _decode_cursor(cursor) if cursor else (_FAR_PAST, 0)
+    records = await services.db.fetch(Q.members_page, chat_id, at, ident, limit + 1)
+    page = await _members_from(services, records[:limit])
+    next_cursor = None
+    if len(records) > limit:
+        last = page[-1]
+        next_cursor = _encode_cursor(last.joined_at, last.user.id)
+    return MemberPage(page, next_cursor)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+async def _lock(conn: Connection, chat_id: int, user_id: int) -> tuple[str, str]:
+    """Lock the chat row; returns (kind, caller's role). 404 for non-members."""
+    kind = await conn.fetchval(Q.lock_chat, chat_id)
+    role = await conn.fetchval(Q.member_role, chat_id, user_id) if kind is not None else None
+    if kind is None or role is None:
+        raise NotFound("Chat not found")
+    return kind, role
+
+
+async def _check_users_exist(conn: Connection, user_ids: Sequence[int]) -> None:
+    if not user_ids:
+        return
+    found = {r["id"] for r in await conn.fetch(Q.existing_users, list(user_ids))}
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise Unprocessable(f"Unknown user ids: {', '.join(map(str, missing))}", code="unknown_user")
+
+
+async def create(
+    services: Services,
+    user_id: int,
+    *,
+    kind: Kind,
+    title: str | None,
+    description: str | None,
+    member_ids: Sequence[int],
+) -> tuple[Chat, bool]:
+    """Create a chat with the caller as owner; returns (chat, created).
+
+    A direct chat with the same peer returns the existing one (created False); if one of the
+    two had left it, they are members again.
+    """
+    others = list(dict.fromkeys(m for m in member_ids if m != user_id))
+    if kind == "direct":
+        if len(others) != 1 or len(member_ids) != 1:
+            raise Unprocessable("A direct chat needs exactly one other member in member_ids", code="invalid_members")
+        return await _create_direct(services, user_id, others[0], title, description)
+    published: list[events.Event] = []
+    async with services.db.transaction() as conn:
+        await _check_users_exist(conn, others)
+        everyone = [user_id, *others]
+        chat_id = await conn.fetchval(Q.insert_chat, kind, title, description, None, len(everyone))
+        await conn.execute(Q.insert_members, chat_id, everyone, ["owner"] + ["member"] * len(others), 0)
+        chat = await _view(conn, chat_id, user_id)
+        published = await _append_new_members(conn, chat, everyone, announce=True)
+    await services.hub.publish(published)
+    return chat, True
+
+
+async def _append_new_members(
+    conn: Connection, chat: Chat, user_ids: Sequence[int], *, announce: bool
+) -> list[events.Event]:
+    """Append chat_updated (if `announce`) and member_added events and open the new spans.
+
+    The spans start at the first event, so each new member sees the chat and every addition."""
+    drafts = [events.Draft(chat.id, events.CHAT_UPDATED, ChatBody(_shared(chat)))] if announce else []
+    drafts += [events.Draft(chat.id, events.MEMBER_ADDED, MemberBody(chat.id, u), u) for u in user_ids]
+    appended = await events.append(conn, drafts)
+    await events.open_spans(conn, chat.id, user_ids, appended[0])
+    return appended
+
+
+async def _create_direct(
+    services: Services, user_id: int, peer_id: int, title: str | None, description: str | None
+) -> tuple[Chat, bool]:
+    key = f"{min(user_id, peer_id)}:{max(user_id, peer_id)}"
+    # Normally one pass; a second only if the chat found by key was deleted in between.
+    for _ in range(3):
+        async with services.db.transaction() as conn:
+            await _check_users_exist(conn, [peer_id])
+            chat_id = await conn.fetchval(Q.insert_chat, "direct", title, description, key, 2)
+            if chat_id is not None:
+                await conn.execute(Q.insert_members, chat_id, [user_id, peer_id], ["owner", "member"], 0)
+                chat = await _view(conn, chat_id, user_id)
+                published = await _append_new_members(conn, chat, [user_id, peer_id], announce=True)
+                created = True
+            else:
+                # ON CONFLICT waited for the other creator's commit; the row is visible now.
+                chat_id = await conn.fetchval(Q.lock_direct_chat, key)
+                if chat_id is None:
+                    continue
+                last_seq = await conn.fetchval(Q.chat_last_seq, chat_id)
+                back = await conn.fetch(Q.insert_members, chat_id, [user_id, peer_id], ["member", "member"], last_seq)
+                published = []
+                if back:
+                    await conn.execute(Q.add_member_count, chat_id, len(back))
+                    chat = await _view(conn, chat_id, user_id)
+                    published = await _append_new_members(conn, chat, [r["user_id"] for r in back], announce=False)
+                chat = await _view(conn, chat_id, user_id)
+                created = False
+        await services.hub.publish(published)
+        return chat, created
+    raise Conflict("The direct chat changed concurrently; retry", code="concurrent_update")
+
+
+async def update(
+    services: Services,
+    user_id: int,
+    chat_id: int,
+    *,
+    title: str | msgspec.UnsetType | None,
+    description: str | msgspec.UnsetType | None,
+) -> Chat:
+    async with services.db.transaction() as conn:
+        _, role = await _lock(conn, chat_id, user_id)
+        if role not in ("owner", "admin"):
+            raise Forbidden("Only the owner and admins may change the chat")
+        set_title = title is not msgspec.UNSET
+        set_description = description is not msgspec.UNSET
+        await conn.execute(
+            Q.update_chat,
+            chat_id,
+            set_title,
+            title if set_title else None,
+            set_description,
+            description if set_description else None,
+        )
+        chat = await _view(conn, chat_id, user_id)
+        published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
+    await services.hub.publish(published)
+    return chat
+
+
+async def delete(services: Services, user_id: int, chat_id: int) -> None:
+    """Owner only. Every member gets member_removed for every member, then nothing more."""
+    async with services.db.transaction() as conn:
+        _, role = await _lock(conn, chat_id, user_id)
+        if role != "owner":
+            raise Forbidden("Only the owner may delete the chat")
+        published = await _delete_locked(conn, chat_id)
+    await services.hub.publish(published)
+
+
+async def _delete_locked(conn: Connection, chat_id: int) -> list[events.Event]:
+    user_ids = [r["user_id"] for r in await conn.fetch(Q.member_ids, chat_id)]
+    await conn.execute(Q.delete_chat, chat_id)
+    drafts = [events.Draft(chat_id, events.MEMBER_REMOVED, MemberBody(chat_id, u), u) for u in user_ids]
+    appended = await events.append(conn, drafts)
+    await events.close_all_spans(conn, chat_id, appended[-1])
+    return appended
+
+
+async def add_member(services: Services, user_id: int, chat_id: int, target_id: int, role: Role) -> Member:
+    """Owner/admin add; only the owner adds admins; nobody adds a second owner."""
+    async with services.db.transaction() as conn:
+        kind, caller_role = await _lock(conn, chat_id, user_id)
+        if caller_role not in ("owner", "admin"):
+            raise Forbidden("Only the owner and admins may add members")
+        if kind == "direct":
+            raise Conflict("A direct chat has exactly two members", code="direct_chat")
+        if role == "owner":
+            raise Unprocessable("A chat has one owner; transfer ownership with PATCH", code="invalid_role")
+        if role == "admin" and caller_role != "owner":
+            raise Forbidden("Only the owner may appoint admins")
+        await _check_users_exist(conn, [target_id])
+        last_seq = await conn.fetchval(Q.chat_last_seq, chat_id)
+        if not await conn.fetch(Q.insert_members, chat_id, [target_id], [role], last_seq):
+            raise Conflict("Already a member", code="already_member")
+        await conn.execute(Q.add_member_count, chat_id, 1)
+        member_row = await conn.fetchrow(Q.member_row, chat_id, target_id)
+        drafts = [events.Draft(chat_id, events.MEMBER_ADDED, MemberBody(chat_id, target_id), target_id)]
+        appended = await events.append(conn, drafts)
+        await events.open_span(conn, chat_id, target_id, appended[0])
+    await services.hub.publish(appended)
+    assert member_row is not None  # written above under the chat lock
+    (member,) = await _members_from(services, [member_row])
+    return member
+
+
+async def set_role(services: Services, user_id: int, chat_id: int, target_id: int, role: Role) -> Member:
+    """Owner only. Giving "owner" transfers ownership (the old owner becomes an admin)."""
+    async with services.db.transaction() as conn:
+        kind, caller_role = await _lock(conn, chat_id, user_id)
+        if caller_role != "owner":
+            raise Forbidden("Only the owner may change roles")
+        if kind == "direct":
+            raise Conflict("Roles do not change in a direct chat", code="direct_chat")
+        current = await conn.fetchval(Q.member_role, chat_id, target_id)
+        if current is None:
+            raise NotFound("Not a member of this chat")
+        if target_id == user_id:
+            raise Conflict("The owner's role changes only by giving ownership to another member", code="owner_role")
+        if role == "owner":
+            await conn.execute(Q.set_role, chat_id, user_id, "admin")
+        await conn.execute(Q.set_role, chat_id, target_id, role)
+        member_row = await conn.fetchrow(Q.member_row, chat_id, target_id)
+        # Roles are not in the shared chat view; chat_updated tells members to refresh them.
+        chat = await _view(conn, chat_id, user_id)
+        published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
+    await services.hub.publish(published)
+    assert member_row is not None  # written above under the chat lock
+    (member,) = await _members_from(services, [member_row])
+    return member
+
+
+async def remove_member(services: Services, user_id: int, chat_id: int, target_id: int) -> None:
+    """Yourself: leave. Otherwise owner removes anyone, admins remove plain members."""
+    async with services.db.transaction() as conn:
+        kind, caller_role = await _lock(conn, chat_id, user_id)
+        if target_id == user_id:
+            published = await _leave_locked(conn, chat_id, user_id, caller_role)
+        else:
+            target_role = await conn.fetchval(Q.member_role, chat_id, target_id)
+            if caller_role not in ("owner", "admin"):
+                raise Forbidden("Only the owner and admins may remove members")
+            if target_role is None:
+                raise NotFound("Not a member of this chat")
+            if kind == "direct":
+                raise Conflict("A direct chat has exactly two members; leave it instead", code="direct_chat")
+            if caller_role == "admin" and target_role != "member":
+                raise Forbidden("Admins may remove plain members only")
+            published = await _remove_locked(conn, chat_id, target_id, [])
+    await services.hub.publish(published)
+
+
+async def _remove_locked(
+    conn: Connection, chat_id: int, target_id: int, after: list[events.Draft]
+) -> list[events.Event]:
+    """Remove a member (span closed at their member_removed), then append `after` drafts."""
+    await conn.execute(Q.remove_member, chat_id, target_id)
+    await conn.execute(Q.add_member_count, chat_id, -1)
+    drafts = [events.Draft(chat_id, events.MEMBER_REMOVED, MemberBody(chat_id, target_id), target_id), *after]
+    appended = await events.append(conn, drafts)
+    await events.close_span(conn, chat_id, target_id, appended[0])
+    return appended
+
+
+async def _leave_locked(conn: Connection, chat_id: int, user_id: int, role: str) -> list[events.Event]:
+    successor = await conn.fetchval(Q.successor, chat_id, user_id)
+    if successor is None:
+        # The last member leaves: the chat goes with them.
+        return await _delete_locked(conn, chat_id)
+    if role != "owner":
+        return await _remove_locked(conn, chat_id, user_id, [])
+    await conn.execute(Q.set_role, chat_id, successor, "owner")
+    await conn.execute(Q.remove_member, chat_id, user_id)
+    await conn.execute(Q.add_member_count, chat_id, -1)
+    chat = await _view(conn, chat_id, successor)
+    drafts = [
+        events.Draft(chat_id, events.MEMBER_REMOVED, MemberBody(chat_id, user_id), user_id),
+        events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat))),
+    ]
+    appended = await events.append(conn, drafts)
+    await events.close_span(conn, chat_id, user_id, appended[0])
+    return appended
+
+
+async def mark_read(services: Services, user_id: int, chat_id: int, seq: int) -> ReadMarker:
+    """Move the caller's read marker forward to `seq` (a lower seq changes nothing).
+
+    404 for non-members, 422 beyond the chat's last seq. The WebSocket `read` frame and REST
+    both come through here; the caller tells the hub when `moved`.
+    """
+    if seq < 0:
+        raise Unprocessable("seq must not be negative", code="invalid_seq")
+    record = await services.db.fetchrow(Q.mark_read, chat_id, user_id, seq)
+    if record is None:
+        raise NotFound("Chat not found")
+    if seq > record["last_seq"]:
+        raise Unprocessable("seq is beyond the chat's last message", code="invalid_seq")
+    new_seq = record["new_seq"]
+    if new_seq is None:
+        return ReadMarker(chat_id, user_id, record["old_seq"], moved=False)
+    return ReadMarker(chat_id, user_id, new_seq, moved=True)

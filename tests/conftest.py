@@ -104,3 +104,5 @@ async def _clean_database(db: asyncpg.Pool) -> AsyncIterator[None]:
     if tables:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)
         await pool.execute(f"TRUNCATE {names} CASCADE")
+        # The event stream's single counter row is part of the schema, not test data.
+        await pool.execute("INSERT INTO event_stream (id, pos) VALUES (1, 0) ON CONFLICT DO NOTHING")

@@ -72,6 +72,9 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
 
     services.hub = Hub()
     # -- media: media store --
+    from .media import open_store
+
+    services.media = await stack.enter_async_context(open_store(settings))
     return services
 
 

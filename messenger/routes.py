@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from .api import chats, messages, ops, sync
+from .api import chats, media, messages, ops, sync
 from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
@@ -26,6 +26,12 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/chats/{chat_id}/messages/{message_id}", messages.delete_message, methods=["DELETE"]),
     Route("/v1/sync", sync.sync, methods=["GET"]),
     # -- media --
+    Route("/v1/media", media.create, methods=["POST"]),
+    Route("/v1/media/{id}", media.get, methods=["GET"]),
+    Route("/v1/media/{id}/complete", media.complete, methods=["POST"]),
+    Route("/v1/media/{id}/upload", media.upload, methods=["PUT"]),
+    Route("/v1/media/{id}/download", media.download, methods=["GET"]),
+    Route("/v1/media/{id}/avatar", media.avatar, methods=["GET"]),
     # -- notifications --
     # -- websocket --
     # Operations

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .hub import Hub
+    from .media import MediaStore
 
 
 class Services:
@@ -29,3 +30,4 @@ class Services:
         self.hub: Hub
         # -- accounts: jobs, mailer, limiter --
         # -- media: media store --
+        self.media: MediaStore

@@ -1,0 +1,87 @@
+"""Media endpoints: upload slots, completion, lookup, and the app-served (local store) transfers."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from .. import media
+from ..http import Call, endpoint
+from ..media import MediaOut, Upload
+
+
+class CreateMedia(msgspec.Struct):
+    filename: str
+    content_type: str
+    size: int
+
+
+class MediaEnvelope(msgspec.Struct):
+    media: MediaOut
+
+
+class Signed(msgspec.Struct):
+    """The signature of an app-served URL; a missing or bad one is refused with 403."""
+
+    expires: int = 0
+    sig: str = ""
+
+
+@endpoint(body=CreateMedia, response=Upload, status=201, tags=("media",), errors=(413, 415))
+async def create(call: Call[CreateMedia, None]) -> Upload:
+    b = call.body
+    return await media.create(call.services, call.user_id, b.filename, b.content_type, b.size)
+
+
+@endpoint(response=MediaEnvelope, tags=("media",), errors=(403, 404, 409, 415))
+async def complete(call: Call[None, None]) -> MediaEnvelope:
+    return MediaEnvelope(await media.complete(call.services, call.user_id, call.path_int("id")))
+
+
+@endpoint(response=MediaEnvelope, tags=("media",), errors=(404,))
+async def get(call: Call[None, None]) -> MediaEnvelope:
+    return MediaEnvelope(await media.fetch(call.services, call.user_id, call.path_int("id")))
+
+
+@endpoint(query=Signed, auth=False, status=204, tags=("media",), errors=(403, 404, 409, 413, 415))
+async def upload(call: Call[None, Signed]) -> None:
+    """The embedded store's upload target: PUT the raw bytes (the URL's signature authorizes)."""
+    headers = call.request.headers
+    length = headers.get("content-length")
+    await media.receive_upload(
+        call.services,
+        call.path_int("id"),
+        call.query.expires,
+        call.query.sig,
+        headers.get("content-type"),
+        int(length) if length is not None and length.isdigit() else None,
+        call.request.stream(),
+    )
+
+
+@endpoint(query=Signed, auth=False, tags=("media",), errors=(403, 404))
+async def download(call: Call[None, Signed]) -> Response:
+    """The embedded store's download URL: the bytes with their type and a safe disposition."""
+    found = await media.local_download(call.services, call.path_int("id"), call.query.expires, call.query.sig)
+    return FileResponse(
+        found.path,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": media.content_disposition(found.content_type, found.filename),
+            # Uploaded bytes are served from the API's origin: never sniffed, never scripted.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": f"private, max-age={max(0, call.query.expires - int(time.time()))}",
+        },
+    )
+
+
+@endpoint(auth=False, tags=("media",), errors=(404,))
+async def avatar(call: Call[None, None]) -> Response:
+    """`avatar_url` of user objects: a redirect to a fresh short-lived download URL."""
+    url = await media.avatar_redirect(call.services, call.path_int("id"))
+    ttl = call.services.settings.media_download_ttl
+    # Browsers may reuse the redirect for a while, but not past the target URL's lifetime.
+    return RedirectResponse(url, 302, headers={"Cache-Control": f"private, max-age={max(0, ttl // 2)}"})

@@ -6,10 +6,10 @@ SELECT role FROM chat_members WHERE chat_id = $1 AND user_id = $2
 -- name: lock_chat
 -- Every membership change locks the chat row first, so it serializes with sends and with
 -- other membership changes of the same chat.
-SELECT id, kind FROM chats WHERE id = $1 FOR UPDATE
+SELECT kind FROM chats WHERE id = $1 FOR UPDATE
 
 -- name: lock_direct_chat
-SELECT id, kind FROM chats WHERE direct_key = $1 FOR UPDATE
+SELECT id FROM chats WHERE direct_key = $1 FOR UPDATE
 
 -- name: existing_users
 SELECT id FROM users WHERE id = ANY($1::bigint[])

@@ -1,0 +1,1 @@
+"""Load-testing suite for messenger: `python -m bench <scenario>` (see bench/README.md)."""

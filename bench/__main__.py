@@ -1,0 +1,134 @@
+"""`python -m bench <scenario> [options]`: see bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import report
+
+Scenario = Callable[[argparse.Namespace], tuple[dict[str, Any], list[str]]]
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _ops(text: str) -> list[str]:
+    from .scenarios.rest import OPS
+
+    ops = [x.strip() for x in text.split(",") if x.strip()]
+    for op in ops:
+        if op not in OPS:
+            raise argparse.ArgumentTypeError(f"unknown operation {op!r} (choose from {', '.join(OPS)})")
+    return ops
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description="Load tests for messenger.")
+    sub = p.add_subparsers(dest="scenario", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("server")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--url", help="drive a running server (also give --database-url and --secret-key)")
+    where.add_argument("--spawn", action="store_true", help="start `messenger serve` (default when --url is absent)")
+    g.add_argument("--workers", type=int, default=1, help="uvicorn workers of the spawned server (>1 needs REDIS_URL)")
+    g.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="the --url server's database")
+    g.add_argument("--secret-key", default=os.environ.get("SECRET_KEY"), help="the --url server's SECRET_KEY")
+    g.add_argument("--server-pid", type=int, default=None, help="pid of the --url server (for RSS and CPU figures)")
+    g.add_argument("--baseline", action="store_true", help="also run against the bare ASGI baseline app")
+    g.add_argument("--baseline-only", action="store_true", help="run only against the baseline app")
+    g = common.add_argument_group("load")
+    g.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
+    g.add_argument("--client", choices=("lean", "websockets"), default="lean", help="WebSocket client implementation")
+    g.add_argument("--auth", choices=("frame", "header"), default="frame", help="WebSocket authentication")
+    g.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
+    g.add_argument("--warmup", type=float, default=1.0, help="seconds at the start of a phase not measured")
+    g.add_argument("--drain", type=float, default=10.0, help="seconds to wait for outstanding acks")
+    g.add_argument("--text-size", type=int, default=100, help="message text bytes")
+    g.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight per client process")
+    g.add_argument("--out", default=None, help="directory for the JSON and PNG (default bench/results)")
+
+    s = sub.add_parser("throughput", parents=[common], help="U users in rooms of R, S senders")
+    s.add_argument("--users", type=int, default=1000)
+    s.add_argument("--room-size", type=int, default=10)
+    s.add_argument("--senders", type=int, default=100)
+    s.add_argument("--window", type=int, default=1, help="frames in flight per sender (closed loop)")
+    s.add_argument("--rate", type=float, default=None, help="open loop at this many messages/s in total")
+
+    s = sub.add_parser("fanout", parents=[common], help="one sender into a room of R members")
+    s.add_argument("--room-sizes", type=_sizes, default=[100, 1000], help="comma-separated (default 100,1000)")
+    s.add_argument("--window", type=int, default=4, help="frames in flight (closed loop)")
+    s.add_argument("--rate", type=float, default=None, help="open loop at this many messages/s")
+
+    s = sub.add_parser("sweep", parents=[common], help="open-loop rate stepped up until ack p99 exceeds a bound")
+    s.add_argument("--users", type=int, default=1000)
+    s.add_argument("--room-size", type=int, default=10)
+    s.add_argument("--senders", type=int, default=100)
+    s.add_argument("--rate-start", type=float, default=1000.0)
+    s.add_argument("--rate-step", type=float, default=1.4, help="multiply the rate by this each step (>1)")
+    s.add_argument("--rate-increment", type=float, default=1000.0, help="add this each step when --rate-step is 1")
+    s.add_argument("--rate-max", type=float, default=100_000.0)
+    s.add_argument("--p99-ms", type=float, default=10.0, help="ack p99 bound in ms")
+    s.set_defaults(window=1)
+
+    s = sub.add_parser("connections", parents=[common], help="N idle authenticated sockets")
+    s.add_argument("--sockets", type=int, default=5000)
+    s.add_argument("--hold", type=float, default=5.0, help="seconds to hold them idle")
+
+    s = sub.add_parser("rest", parents=[common], help="REST operations, wrk-style")
+    s.add_argument("--users", type=int, default=200)
+    s.add_argument("--room-size", type=int, default=10)
+    s.add_argument("--history", type=int, default=200, help="seeded messages per chat")
+    s.add_argument("--concurrency", type=int, default=32, help="connections, one request in flight each")
+    s.add_argument("--ops", type=_ops, default=["login", "chats", "messages", "send"], help="comma-separated")
+    return p
+
+
+def _scenario(name: str) -> Scenario:
+    if name == "connections":
+        from .scenarios.connections import connections
+
+        return connections
+    if name == "rest":
+        from .scenarios.rest import rest
+
+        return rest
+    from .scenarios import ws
+
+    fn: Scenario = getattr(ws, name)
+    return fn
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # Our own processes must be able to hold many sockets too.
+    from .server import raise_nofile
+
+    raise_nofile()
+    data, problems = _scenario(args.scenario)(args)
+    data["params"] = {k: v for k, v in vars(args).items() if k != "secret_key"}
+    data["problems"] = problems
+    data["ok"] = not problems
+    path = report.write_json(args.scenario, data, Path(args.out) if args.out else None)
+    print(f"\nresults: {path}")
+    if problems:
+        print("\nBENCH FAILED: correctness checks did not hold:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(
+        "correctness: every acknowledged message reached every member exactly once"
+        if args.scenario in ("throughput", "fanout", "sweep")
+        else "correctness: no errors"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

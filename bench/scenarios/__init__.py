@@ -1,0 +1,1 @@
+"""Scenarios: each takes the parsed arguments and returns (JSON data, correctness problems)."""

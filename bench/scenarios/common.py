@@ -1,0 +1,233 @@
+"""What the WebSocket scenarios share: targets, plans, one measured phase, its summary."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from ..fleet import ConnectReport, Fleet, Phase, PhaseResult, WorkerPlan
+from ..hist import Histogram
+from ..seed import Topology, seed, synthetic
+from ..server import Target, remote, spawn_baseline, spawn_messenger
+
+
+class BenchFailure(Exception):
+    """A correctness check failed: the bench exits non-zero."""
+
+
+@contextmanager
+def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
+    if kind == "baseline":
+        target = spawn_baseline()
+    elif args.url:
+        target = remote(args.url, args.database_url, args.secret_key, args.server_pid)
+    else:
+        target = spawn_messenger(args.workers)
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+def topology(target: Target, n_users: int, room_size: int, *, messages_per_chat: int = 0) -> Topology:
+    if target.kind == "baseline":
+        return synthetic(n_users, room_size)
+    assert target.dsn is not None and target.secret_key is not None
+    return asyncio.run(seed(target.dsn, target.secret_key, n_users, room_size, messages_per_chat=messages_per_chat))
+
+
+def plans(
+    args: argparse.Namespace, target: Target, topo: Topology, senders: list[tuple[int, int]], procs: int
+) -> list[WorkerPlan]:
+    """Users round-robin over the client processes; each sender goes with its user."""
+    procs = max(1, min(procs, len(topo.users)))
+    out = [
+        WorkerPlan(
+            i,
+            target.url,
+            target.kind,
+            args.client,
+            args.auth,
+            [],
+            [],
+            text_size=args.text_size,
+            connect_concurrency=args.connect_concurrency,
+        )
+        for i in range(procs)
+    ]
+    where: dict[int, tuple[int, int]] = {}
+    for i, user in enumerate(topo.users):
+        plan = out[i % procs]
+        where[i] = (i % procs, len(plan.users))
+        plan.users.append(user)
+    for user_index, chat in senders:
+        w, local = where[user_index]
+        out[w].senders.append((local, chat))
+    return out
+
+
+@dataclass
+class Session:
+    """A fleet connected to a target, ready to run phases."""
+
+    target: Target
+    fleet: Fleet
+    plans: list[WorkerPlan]
+    connect: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, target: Target, plans: list[WorkerPlan]) -> Session:
+        rss0 = target.rss()
+        fleet = Fleet(plans)
+        try:
+            reports = fleet.connect()
+        except BaseException:
+            fleet.close()
+            raise
+        session = cls(target, fleet, plans)
+        session.connect = connect_summary(reports, rss0, target.rss())
+        return session
+
+    def close(self) -> None:
+        self.fleet.close()
+
+    def phase(
+        self,
+        mode: str,
+        duration: float,
+        *,
+        warmup: float = 0.0,
+        rate: float = 0.0,
+        window: int = 1,
+        drain_timeout: float = 10.0,
+        expect_timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        n_senders = sum(len(p.senders) for p in self.plans) or 1
+        t0 = time.monotonic_ns() + 300_000_000
+        phases = [
+            Phase(
+                mode,
+                t0,
+                duration,
+                warmup=warmup,
+                rate=rate * len(p.senders) / n_senders,
+                window=window,
+                drain_timeout=drain_timeout,
+                offset=i / len(self.plans),
+            )
+            for i, p in enumerate(self.plans)
+        ]
+        self.fleet.start(phases)
+        # Server and machine CPU over the measured window only (after warm-up, before drain).
+        time.sleep(max(0.0, (t0 + int(warmup * 1e9) - time.monotonic_ns()) / 1e9))
+        server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
+        time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
+        server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
+        results = self.fleet.finish(phases, expect_timeout)
+        summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
+        measured = wall1 - wall0
+        busy0 = sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
+        busy1 = sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0)
+        total = sum(machine1) - sum(machine0)
+        cores = psutil.cpu_count() or 1
+        summary["machine_cpu_pct"] = round(100.0 * (busy1 - busy0) / total * cores, 1) if total else 0.0
+        if self.target.pid is not None and measured > 0:
+            server_cpu = server1 - server0
+            summary["server_cpu_pct"] = round(100.0 * server_cpu / measured, 1)
+            acked = summary["acked_per_s"] * measured
+            summary["server_cpu_us_per_msg"] = round(1e6 * server_cpu / acked, 1) if acked else None
+            delivered = summary["delivered_per_s"] * measured
+            summary["server_cpu_us_per_frame"] = round(1e6 * server_cpu / delivered, 2) if delivered else None
+        return summary
+
+
+def connect_summary(reports: list[ConnectReport], rss_before: int, rss_after: int) -> dict[str, Any]:
+    connected = sum(r.connected for r in reports)
+    errors: dict[str, int] = {}
+    for r in reports:
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    first = min(r.first_ns for r in reports)
+    last = max(r.last_ns for r in reports)
+    span = (last - first) / 1e9
+    seconds = max(r.seconds for r in reports)
+    out: dict[str, Any] = {
+        "connected": connected,
+        "failed": sum(r.failed for r in reports),
+        "errors": errors,
+        "seconds": round(seconds, 3),
+        "connect_rate_per_s": round(connected / span, 1) if span > 0 else None,
+        "client_nofile": min(r.nofile for r in reports),
+    }
+    if rss_before and rss_after:
+        out["server_rss_before_mb"] = round(rss_before / 2**20, 1)
+        out["server_rss_after_mb"] = round(rss_after / 2**20, 1)
+        out["server_rss_per_socket_kb"] = round((rss_after - rss_before) / 1024 / connected, 2) if connected else None
+    return out
+
+
+def summarize(
+    results: list[PhaseResult], *, mode: str, duration: float, warmup: float, rate: float, window: int
+) -> dict[str, Any]:
+    measured = max(1e-9, duration - warmup)
+    ack = Histogram.merged(r.ack_hist for r in results)
+    delivery = Histogram.merged(r.delivery_hist for r in results)
+    errors: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for r in results:
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+        for k, v in r.close_codes.items():
+            codes[k] = codes.get(k, 0) + v
+    acked_window = sum(r.acked_window for r in results)
+    summary: dict[str, Any] = {
+        "mode": mode,
+        "offered_rate": rate if mode == "open" else None,
+        "window": window if mode == "closed" else None,
+        "duration_s": duration,
+        "warmup_s": warmup,
+        "sent": sum(r.sent for r in results),
+        "acked": sum(r.acked for r in results),
+        "acked_per_s": round(acked_window / measured, 1),
+        "delivered": sum(r.delivered for r in results),
+        "delivered_per_s": round(sum(r.delivered_window for r in results) / measured, 1),
+        "ack_latency_ms": ack.summary_ms(),
+        "delivery_latency_ms": delivery.summary_ms(),
+        "unacked": sum(r.unacked for r in results),
+        "missing": sum(r.missing for r in results),
+        "duplicates": sum(r.duplicates for r in results),
+        "missing_sample": [s for r in results for s in r.missing_sample][:5],
+        "errors": errors,
+        "closed_sockets": sum(r.closed_sockets for r in results),
+        "close_codes": codes,
+        "client_cpu_pct": [round(100.0 * r.cpu_seconds / r.wall_seconds, 1) if r.wall_seconds else 0 for r in results],
+        "ack_histogram": ack.data().counts,
+    }
+    problems = []
+    if summary["missing"]:
+        problems.append(
+            f"{summary['missing']} acknowledged deliveries never arrived (sample user,chat,seq: "
+            f"{summary['missing_sample']})"
+        )
+    if summary["duplicates"]:
+        problems.append(f"{summary['duplicates']} frames delivered more than once")
+    if summary["unacked"]:
+        problems.append(f"{summary['unacked']} sends never acknowledged")
+    if errors:
+        problems.append(f"errors: {errors}")
+    if summary["closed_sockets"]:
+        problems.append(f"{summary['closed_sockets']} sockets closed by the server: {codes}")
+    summary["problems"] = problems
+    summary["ok"] = not problems
+    return summary
+
+
+def latency_rows(prefix: str, lat: dict[str, float]) -> list[tuple[str, Any, Any]]:
+    return [(f"{prefix} {k} ms", lat[k], "") for k in ("p50", "p90", "p99", "p99.9", "max")]

@@ -1,0 +1,213 @@
+"""rest: login, list chats, page messages and send over REST, wrk-style.
+
+Each operation runs for `--duration` seconds on `--concurrency` keep-alive connections spread
+over the client processes, each connection in a closed loop (one request in flight). Users
+come seeded with chats and `--history` messages per chat so pages are full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import resource
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from .. import report
+from ..client import LeanHttp, split_url
+from ..hist import HistData, Histogram
+from ..seed import PASSWORD, SeedUser
+from .common import target_for, topology
+from .ws import kinds
+
+OPS = ("login", "chats", "messages", "send")
+
+
+class RestPlan(msgspec.Struct):
+    index: int
+    url: str
+    op: str
+    users: list[SeedUser]
+    concurrency: int
+    t0_ns: int
+    duration: float
+    history: int
+
+
+class RestResult(msgspec.Struct):
+    requests: int
+    statuses: dict[str, int]
+    hist: HistData
+    cpu_seconds: float
+    wall_seconds: float
+    errors: dict[str, int]
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _request(plan: RestPlan, user: SeedUser, k: int) -> tuple[str, str, dict[str, str], bytes | None]:
+    auth = {"Authorization": f"Bearer {user.token}"}
+    chat = user.chats[0] if user.chats else 0
+    if plan.op == "login":
+        return "POST", "/v1/auth/login", {}, _encode({"login": user.username, "password": PASSWORD})
+    if plan.op == "chats":
+        return "GET", "/v1/chats?limit=20", auth, None
+    if plan.op == "messages":
+        if k % 2 or plan.history <= 50:
+            return "GET", f"/v1/chats/{chat}/messages?limit=50", auth, None
+        before = 51 + (k * 7919) % (plan.history - 50)
+        return "GET", f"/v1/chats/{chat}/messages?before={before}&limit=50", auth, None
+    if plan.op == "send":
+        cmid = f"{plan.index:08x}-{user.id & 0xFFFF:04x}-4000-8000-{k:012x}"
+        return "POST", f"/v1/chats/{chat}/messages", auth, _encode({"client_msg_id": cmid, "text": "rest bench " * 8})
+    return "GET", "/http", {}, None  # baseline
+
+
+async def _run(plan: RestPlan) -> RestResult:
+    host, port = split_url(plan.url)
+    conns = [await LeanHttp.connect(host, port) for _ in range(plan.concurrency)]
+    hist = Histogram()
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    t_end = plan.t0_ns + int(plan.duration * 1e9)
+    counter = [0]
+
+    async def loop(i: int) -> None:
+        conn = conns[i]
+        user = plan.users[i % len(plan.users)] if plan.users else SeedUser(0, "", "", [])
+        while time.monotonic_ns() < t_end:
+            counter[0] += 1
+            method, path, headers, body = _request(plan, user, counter[0])
+            start = time.monotonic_ns()
+            try:
+                response = await conn.request(method, path, headers=headers, body=body)
+            except (ConnectionError, OSError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                conn = conns[i] = await LeanHttp.connect(host, port)
+                continue
+            hist.record((time.monotonic_ns() - start) // 1000)
+            key = str(response.status)
+            statuses[key] = statuses.get(key, 0) + 1
+
+    await asyncio.sleep(max(0.0, (plan.t0_ns - time.monotonic_ns()) / 1e9))
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.monotonic()
+    await asyncio.gather(*(loop(i) for i in range(plan.concurrency)))
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    for c in conns:
+        c.close()
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return RestResult(hist.total, statuses, hist.data(), cpu, time.monotonic() - wall0, errors)
+
+
+def _entry(plan: RestPlan, pipe: Connection) -> None:
+    import uvloop
+
+    with contextlib.suppress(KeyboardInterrupt):
+        pipe.send(uvloop.run(_run(plan)))
+
+
+def _measure(url: str, op: str, users: list[SeedUser], args: argparse.Namespace, server: Any) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    procs = max(1, min(args.procs, args.concurrency))
+    t0 = time.monotonic_ns() + 1_500_000_000  # processes need a moment to start (spawn)
+    share = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
+    pipes, children = [], []
+    for i in range(procs):
+        mine = users[i::procs] or users
+        plan = RestPlan(i, url, op, mine, share[i], t0, args.duration, args.history)
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=_entry, args=(plan, child), daemon=True)
+        p.start()
+        pipes.append(parent)
+        children.append(p)
+    time.sleep(max(0.0, (t0 - time.monotonic_ns()) / 1e9))
+    cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+    results: list[RestResult] = []
+    for pipe in pipes:
+        if not pipe.poll(args.duration + 120):
+            raise RuntimeError("a REST client process did not answer")
+        results.append(pipe.recv())
+    cpu1, wall1 = server.cpu_seconds(), time.monotonic()
+    for p in children:
+        p.join(10)
+    hist = Histogram.merged(r.hist for r in results)
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r.statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    requests = sum(r.requests for r in results)
+    ok = sum(v for k, v in statuses.items() if k.startswith("2"))
+    out: dict[str, Any] = {
+        "op": op,
+        "concurrency": args.concurrency,
+        "requests": requests,
+        "requests_per_s": round(requests / args.duration, 1),
+        "ok_per_s": round(ok / args.duration, 1),
+        "statuses": statuses,
+        "errors": errors,
+        "latency_ms": hist.summary_ms(),
+        "client_cpu_pct": [round(100 * r.cpu_seconds / r.wall_seconds, 1) if r.wall_seconds else 0 for r in results],
+    }
+    if server.pid is not None and wall1 > wall0:
+        out["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1)
+    return out
+
+
+def rest(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    runs: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for kind in kinds(args):
+        with target_for(args, kind) as target:
+            if kind == "baseline":
+                runs["baseline GET"] = _measure(target.url, "baseline", [], args, target)
+                continue
+            topo = topology(target, args.users, args.room_size, messages_per_chat=args.history)
+            for op in args.ops:
+                result = _measure(target.url, op, topo.users, args, target)
+                runs[op] = result
+                bad = {k: v for k, v in result["statuses"].items() if not k.startswith("2")}
+                if bad or result["errors"] or not result["requests"]:
+                    problems.append(f"{op}: statuses {result['statuses']} errors {result['errors']}")
+    ceiling = runs.get("baseline GET", {}).get("ok_per_s")
+    headers = [
+        "operation",
+        "ok req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "non-2xx",
+        "server CPU %",
+        "of baseline",
+    ]
+    rows = []
+    for name, r in runs.items():
+        lat = r["latency_ms"]
+        bad = sum(v for k, v in r["statuses"].items() if not k.startswith("2")) + sum(r["errors"].values())
+        rows.append(
+            [
+                name,
+                r["ok_per_s"],
+                lat["p50"],
+                lat["p90"],
+                lat["p99"],
+                lat["p99.9"],
+                lat["max"],
+                bad,
+                r.get("server_cpu_pct"),
+                report.ratio(r["ok_per_s"], ceiling) if ceiling else "",
+            ]
+        )
+    print(report.table(f"rest: {args.concurrency} connections, {args.duration:g} s per operation", headers, rows))
+    return {"scenario": "rest", "runs": runs, "environment": report.environment()}, problems

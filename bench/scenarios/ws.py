@@ -1,0 +1,206 @@
+"""The WebSocket message scenarios: throughput, fanout and sweep."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .. import report
+from ..seed import Topology
+from .common import Session, plans, target_for, topology
+
+
+def kinds(args: argparse.Namespace) -> list[str]:
+    if args.baseline_only:
+        return ["baseline"]
+    return ["messenger", "baseline"] if args.baseline else ["messenger"]
+
+
+def pick_senders(topo: Topology, n_senders: int) -> list[tuple[int, int]]:
+    """Spread senders over rooms: sender k is member k // rooms of room k % rooms."""
+    index = {u.id: i for i, u in enumerate(topo.users)}
+    rooms = sorted(topo.rooms.items())
+    out: list[tuple[int, int]] = []
+    for k in range(n_senders):
+        chat, members = rooms[k % len(rooms)]
+        position = (k // len(rooms)) % len(members)
+        out.append((index[members[position]], chat))
+    return out
+
+
+def _env(args: argparse.Namespace, runs: dict[str, Any]) -> dict[str, Any]:
+    return report.environment({"server": {k: v.get("server") for k, v in runs.items()}})
+
+
+def _server_info(target: Any, args: argparse.Namespace) -> dict[str, Any]:
+    return {"kind": target.kind, "url": target.url, "flags": target.flags, "workers": args.workers}
+
+
+def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    names = list(runs)
+    headers = ["figure", *names] + (["messenger/baseline"] if len(names) == 2 else [])
+    spec: list[tuple[str, Any]] = [
+        ("messages acked/s", lambda r: r["acked_per_s"]),
+        ("frames delivered/s", lambda r: r["delivered_per_s"]),
+    ]
+    for key, label in (("ack_latency_ms", "ack"), ("delivery_latency_ms", "delivery")):
+        for p in ("p50", "p90", "p99", "p99.9", "max"):
+            spec.append((f"{label} {p} ms", lambda r, key=key, p=p: r[key][p]))
+    spec += [
+        ("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0)),
+        ("server CPU %", lambda r: r.get("server_cpu_pct")),
+        ("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg")),
+        ("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct")),
+        ("unacked / missing / dupes", lambda r: f"{r['unacked']}/{r['missing']}/{r['duplicates']}"),
+        ("errors", lambda r: sum(r["errors"].values())),
+    ]
+    rows = []
+    for label, get in spec:
+        values = [get(runs[n]) for n in names]
+        row = [label, *values]
+        if len(names) == 2:
+            ok = all(isinstance(v, int | float) for v in values) and label.startswith(("messages", "frames"))
+            row.append(report.ratio(values[0], values[1]) if ok else "")
+        rows.append(row)
+    return headers, rows
+
+
+def _one_run(
+    args: argparse.Namespace, kind: str, n_users: int, room_size: int, n_senders: int, *, mode: str, rate: float
+) -> dict[str, Any]:
+    with target_for(args, kind) as target:
+        topo = topology(target, n_users, room_size)
+        senders = pick_senders(topo, n_senders)
+        session = Session.open(target, plans(args, target, topo, senders, args.procs))
+        try:
+            summary = session.phase(
+                mode, args.duration, warmup=args.warmup, rate=rate, window=args.window, drain_timeout=args.drain
+            )
+        finally:
+            session.close()
+        summary["connect"] = session.connect
+        summary["server"] = _server_info(target, args)
+        summary["users"], summary["room_size"], summary["senders"] = n_users, room_size, n_senders
+        return summary
+
+
+def throughput(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    mode = "open" if args.rate else "closed"
+    runs = {
+        k: _one_run(args, k, args.users, args.room_size, args.senders, mode=mode, rate=args.rate or 0.0)
+        for k in kinds(args)
+    }
+    headers, rows = ws_rows(runs)
+    what = f"rate {args.rate:g}/s open loop" if args.rate else f"closed loop, {args.window} in flight per sender"
+    title = f"throughput: {args.users} users, rooms of {args.room_size}, {args.senders} senders, {what}"
+    print(report.table(title, headers, rows))
+    problems = [f"{k}: {p}" for k, r in runs.items() for p in r["problems"]]
+    return {"scenario": "throughput", "runs": runs, "environment": _env(args, runs)}, problems
+
+
+def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    mode = "open" if args.rate else "closed"
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for size in args.room_sizes:
+        runs = {k: _one_run(args, k, size, size, 1, mode=mode, rate=args.rate or 0.0) for k in kinds(args)}
+        headers, rows = ws_rows(runs)
+        what = f"rate {args.rate:g}/s" if args.rate else f"{args.window} in flight"
+        print(report.table(f"fanout: one sender into a room of {size} ({what})", headers, rows))
+        print()
+        out[str(size)] = runs
+        problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"]]
+    return {"scenario": "fanout", "room_sizes": out, "environment": _env(args, next(iter(out.values())))}, problems
+
+
+def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    curves: dict[str, list[dict[str, Any]]] = {}
+    best: dict[str, float | None] = {}
+    problems: list[str] = []
+    infos: dict[str, Any] = {}
+    for kind in kinds(args):
+        steps: list[dict[str, Any]] = []
+        held: float | None = None
+        with target_for(args, kind) as target:
+            topo = topology(target, args.users, args.room_size)
+            senders = pick_senders(topo, args.senders)
+            session = Session.open(target, plans(args, target, topo, senders, args.procs))
+            infos[kind] = {"server": _server_info(target, args), "connect": session.connect}
+            try:
+                rate = args.rate_start
+                while rate <= args.rate_max:
+                    s = session.phase("open", args.duration, warmup=args.warmup, rate=rate, drain_timeout=args.drain)
+                    ok_rate = s["acked_per_s"] >= 0.95 * rate
+                    s["held"] = bool(
+                        s["ack_latency_ms"]["p99"] <= args.p99_ms and not s["unacked"] and ok_rate and s["ok"]
+                    )
+                    steps.append(s)
+                    lat = s["ack_latency_ms"]
+                    print(
+                        f"{kind:>9} offered {rate:>9,.0f}/s  acked {s['acked_per_s']:>9,.0f}/s  "
+                        f"ack p50 {lat['p50']:7.2f}  p99 {lat['p99']:8.2f}  p99.9 {lat['p99.9']:8.2f} ms  "
+                        f"{'held' if s['held'] else 'NOT held'}",
+                        flush=True,
+                    )
+                    if s["missing"] or s["duplicates"]:
+                        problems += [f"{kind} at {rate:g}/s: {p}" for p in s["problems"]]
+                    if not s["held"]:
+                        break
+                    held = rate
+                    rate = rate * args.rate_step if args.rate_step > 1 else rate + args.rate_increment
+            finally:
+                session.close()
+        curves[kind] = steps
+        best[kind] = held
+    rows = [[f"highest offered rate with ack p99 <= {args.p99_ms:g} ms", *(best[k] for k in curves)]]
+    print(report.table("sweep", ["figure", *curves], rows))
+    png = plot(curves, args)
+    print(f"plot: {png}")
+    data = {
+        "scenario": "sweep",
+        "p99_bound_ms": args.p99_ms,
+        "highest_held_rate": best,
+        "steps": curves,
+        "plot": str(png),
+        "servers": infos,
+        "environment": report.environment(),
+    }
+    return data, problems
+
+
+def plot(curves: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    styles = {"messenger": "-", "baseline": "--"}
+    for kind, steps in curves.items():
+        if not steps:
+            continue
+        rates = [s["offered_rate"] for s in steps]
+        for pct, color in (("p50", "tab:green"), ("p90", "tab:blue"), ("p99", "tab:orange"), ("p99.9", "tab:red")):
+            ax.plot(
+                rates,
+                [max(s["ack_latency_ms"][pct], 0.001) for s in steps],
+                styles.get(kind, "-"),
+                color=color,
+                marker="o",
+                label=f"{kind} ack {pct}",
+            )
+    ax.axhline(args.p99_ms, color="grey", linestyle=":", label=f"p99 bound {args.p99_ms:g} ms")
+    ax.set_xlabel("offered rate (messages/s, open loop)")
+    ax.set_ylabel("ack latency (ms, from intended send time)")
+    ax.set_yscale("log")
+    ax.set_title(f"ack latency vs offered rate: rooms of {args.room_size}, {args.senders} senders")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    out_dir = Path(args.out) if args.out else report.RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"sweep-{report.stamp()}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

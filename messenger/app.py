@@ -67,6 +67,11 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         stack.push_async_callback(redis.aclose)
     services = Services(settings, database, redis)
     # -- accounts: jobs, mailer, limiter --
+    from . import jobs, mail, ratelimit
+
+    services.mailer = mail.from_settings(settings)
+    services.limiter = ratelimit.from_settings(settings, redis)
+    services.jobs = await jobs.start(services, stack)
     # -- realtime: hub and broker --
     from .hub import Hub
 
@@ -75,6 +80,10 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     from .media import open_store
 
     services.media = await stack.enter_async_context(open_store(settings))
+    if settings.redis_url is None:
+        from .media import sweeping
+
+        await stack.enter_async_context(sweeping(services))
     return services
 
 

@@ -1,11 +1,58 @@
-"""Accounts: registration, email verification, login sessions, token rotation, password reset."""
+"""Accounts: registration, email verification, login sessions, token rotation, password reset.
+
+A login creates a session; the session holds a family of refresh tokens of which only the
+newest is unspent. Refreshing spends it and issues the next one under a row lock, so of two
+concurrent refreshes with one token exactly one succeeds. A spent token presented again means
+it was copied: the whole session ends (`token_reused`), and with it every access token, since
+`authenticate` checks that the session is live. Email tokens (verification 24 h, reset 1 h)
+are single use and stored hashed; a new reset token voids the older ones.
+
+Sessions that end are reported to the hub after commit so their sockets close. Mails are
+always sent by a job (`send_mail`), never in the request.
+"""
 
 from __future__ import annotations
 
-from .db import Q
-from .errors import Unauthorized
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from . import mail, passwords, users
+from .db import Q, row
+from .errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from .services import Services
-from .tokens import Principal
+from .tokens import Principal, hash_opaque, new_opaque
+
+log = logging.getLogger("messenger.auth")
+
+VERIFY_TTL = 24 * 3600
+RESET_TTL = 3600
+VERIFY, RESET = "verify", "reset"
+USER_AGENT_MAX = 512
+
+
+class TokenPair(msgspec.Struct, frozen=True):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: users.Me
+    token_type: str = "bearer"
+
+
+class SessionInfo(msgspec.Struct, frozen=True):
+    id: int
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str
+    current: bool
+
+
+class SessionPage(msgspec.Struct, frozen=True):
+    sessions: list[SessionInfo]
+    next_cursor: str | None
 
 
 async def authenticate(services: Services, token: str) -> Principal:
@@ -15,3 +62,239 @@ async def authenticate(services: Services, token: str) -> Principal:
     if owner != principal.user_id:
         raise Unauthorized("Session has ended", code="session_ended")
     return principal
+
+
+# -- registration and email tokens ---------------------------------------------------------
+
+
+async def register(
+    services: Services, *, email: str, username: str, password: str, display_name: str | None, client_ip: str
+) -> users.Me:
+    settings = services.settings
+    await services.limiter.hit("register", client_ip, settings.rate_limit_register)
+    password_hash = await passwords.hash_password(password, settings.bcrypt_rounds)
+    token = new_opaque()
+    try:
+        async with services.db.transaction() as conn:
+            record = await conn.fetchrow(Q.insert_user, email, username, display_name or username, password_hash)
+            assert record is not None
+            me = row(users.Me, record)
+            await conn.execute(Q.insert_email_token, hash_opaque(token), me.id, VERIFY, float(VERIFY_TTL))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "users_username_key":
+            raise Conflict("That username is taken", code="username_taken") from None
+        raise Conflict("An account with that email address exists", code="email_taken") from None
+    await _mail_verification(services, me.email, me.display_name, token)
+    return me
+
+
+async def verify_email(services: Services, token: str) -> users.Me:
+    token_hash = hash_opaque(token)
+    async with services.db.transaction() as conn:
+        user_id = await conn.fetchval(Q.use_email_token, token_hash, VERIFY)
+        if user_id is not None:
+            record = await conn.fetchrow(Q.mark_verified, user_id)
+            assert record is not None
+            return row(users.Me, record)
+    raise await _bad_email_token(services, token_hash, VERIFY)
+
+
+async def resend_verification(services: Services, *, email: str, client_ip: str) -> None:
+    """Always succeeds from the caller's view: nothing tells whether the address exists."""
+    await _limit_email(services, "resend", email, client_ip)
+    account = await services.db.fetchrow(Q.account_by_email, email)
+    if account is None or account["verified"]:
+        return
+    token = new_opaque()
+    await services.db.execute(Q.insert_email_token, hash_opaque(token), account["id"], VERIFY, float(VERIFY_TTL))
+    await _mail_verification(services, account["email"], account["display_name"], token)
+
+
+async def forgot_password(services: Services, *, email: str, client_ip: str) -> None:
+    """Always succeeds from the caller's view: nothing tells whether the address exists."""
+    await _limit_email(services, "forgot", email, client_ip)
+    account = await services.db.fetchrow(Q.account_by_email, email)
+    if account is None:
+        return
+    token = new_opaque()
+    async with services.db.transaction() as conn:
+        await conn.execute(Q.void_email_tokens, account["id"], RESET)
+        await conn.execute(Q.insert_email_token, hash_opaque(token), account["id"], RESET, float(RESET_TTL))
+    m = mail.reset_mail(services.settings, account["email"], account["display_name"], token, _key(token))
+    await _enqueue_mail(services, m, token)
+
+
+async def reset_password(services: Services, *, token: str, password: str) -> users.Me:
+    token_hash = hash_opaque(token)
+    state = await services.db.fetchrow(Q.email_token_state, token_hash, RESET)
+    if state is None or state["used"] or state["expired"]:
+        raise await _bad_email_token(services, token_hash, RESET)
+    # Hash only for a token that looked valid (bcrypt is the expensive part), then spend it
+    # conditionally: a concurrent reset with the same token may have won in between.
+    password_hash = await passwords.hash_password(password, services.settings.bcrypt_rounds)
+    ended: list[int] = []
+    async with services.db.transaction() as conn:
+        user_id = await conn.fetchval(Q.use_email_token, token_hash, RESET)
+        if user_id is not None:
+            await conn.execute(Q.set_password, user_id, password_hash)
+            await conn.execute(Q.void_email_tokens, user_id, RESET)
+            ended = [r["id"] for r in await conn.fetch(Q.end_user_sessions, user_id, "password_reset")]
+    if user_id is None:
+        raise await _bad_email_token(services, token_hash, RESET)
+    await _ended(services, ended)
+    return await users.me(services.db, user_id)
+
+
+async def _bad_email_token(services: Services, token_hash: bytes, purpose: str) -> Unprocessable:
+    state = await services.db.fetchrow(Q.email_token_state, token_hash, purpose)
+    if state is not None and state["expired"] and not state["used"]:
+        return Unprocessable("This link has expired; ask for a new one", code="token_expired")
+    return Unprocessable("This link is invalid or was already used", code="invalid_token")
+
+
+async def _limit_email(services: Services, scope: str, email: str, client_ip: str) -> None:
+    settings = services.settings
+    # Per address, so nobody can flood one mailbox; per IP (with the registration budget, which
+    # also sends a mail each time), so nobody can use us to mail many addresses.
+    await services.limiter.hit(scope, email.lower(), settings.rate_limit_email)
+    await services.limiter.hit(f"{scope}-ip", client_ip, settings.rate_limit_register)
+
+
+def _key(token: str) -> str:
+    return hash_opaque(token).hex()
+
+
+async def _mail_verification(services: Services, to: str, name: str, token: str) -> None:
+    await _enqueue_mail(services, mail.verification_mail(services.settings, to, name, token, _key(token)), token)
+
+
+async def _enqueue_mail(services: Services, m: mail.Mail, token: str) -> None:
+    # The token's hash names the job, so a retried request cannot queue the same mail twice.
+    # A failure to enqueue (Redis down) must not undo what was committed: the user can ask again.
+    try:
+        await services.jobs.enqueue("send_mail", m, job_id=f"mail:{_key(token)}")
+    except Exception:
+        log.exception("could not enqueue mail %r to %s", m.subject, m.to)
+
+
+# -- login sessions ------------------------------------------------------------------------
+
+_dummy_hashes: dict[int, bytes] = {}
+
+
+async def _dummy_hash(rounds: int) -> bytes:
+    hashed = _dummy_hashes.get(rounds)
+    if hashed is None:
+        hashed = _dummy_hashes[rounds] = await passwords.hash_password(new_opaque(), rounds)
+    return hashed
+
+
+async def login(services: Services, *, login: str, password: str, client_ip: str, user_agent: str) -> TokenPair:
+    settings = services.settings
+    await services.limiter.hit("login-ip", client_ip, settings.rate_limit_login_ip)
+    query = Q.login_by_email if "@" in login else Q.login_by_username
+    account = await services.db.fetchrow(query, login)
+    # Per account (whichever login names it), and per login string for unknown accounts, so
+    # the limit itself does not tell which accounts exist.
+    await services.limiter.hit(
+        "login", str(account["id"]) if account else f"?{login.lower()}", settings.rate_limit_login
+    )
+    if account is None:
+        # Same work as a wrong password, so timing does not tell which logins exist either.
+        await passwords.verify_password(password, await _dummy_hash(settings.bcrypt_rounds))
+        raise Unauthorized("Wrong login or password", code="invalid_credentials")
+    if not await passwords.verify_password(password, account["password_hash"]):
+        raise Unauthorized("Wrong login or password", code="invalid_credentials")
+    if not account["verified"]:
+        raise Forbidden("Confirm your email address first", code="email_not_verified")
+    refresh_token = new_opaque()
+    async with services.db.transaction() as conn:
+        session_id = await conn.fetchval(Q.insert_session, account["id"], user_agent[:USER_AGENT_MAX])
+        await conn.execute(
+            Q.insert_refresh_token, hash_opaque(refresh_token), session_id, float(settings.refresh_token_ttl)
+        )
+    return await _pair(services, account["id"], session_id, refresh_token)
+
+
+async def refresh(services: Services, *, refresh_token: str, user_agent: str) -> TokenPair:
+    token_hash = hash_opaque(refresh_token)
+    new_token = new_opaque()
+    ended: list[int] = []
+    async with services.db.transaction() as conn:
+        state = await conn.fetchrow(Q.refresh_token_for_update, token_hash)
+        if state is None:
+            outcome = "invalid"
+        elif state["spent"]:
+            # Reuse: whoever holds the newest token of this family may be a thief. End it all.
+            outcome = "reused"
+            ended = [r["id"] for r in await conn.fetch(Q.end_session, state["session_id"], "token_reused")]
+        elif state["ended"]:
+            outcome = "ended"
+        elif state["expired"]:
+            outcome = "expired"
+        else:
+            outcome = "ok"
+            await conn.execute(Q.spend_refresh_token, token_hash)
+            await conn.execute(
+                Q.insert_refresh_token,
+                hash_opaque(new_token),
+                state["session_id"],
+                float(services.settings.refresh_token_ttl),
+            )
+            await conn.execute(Q.touch_session, state["session_id"], user_agent[:USER_AGENT_MAX])
+    if outcome == "ok":
+        assert state is not None
+        return await _pair(services, state["user_id"], state["session_id"], new_token)
+    if outcome == "reused":
+        await _ended(services, ended)
+        raise Unauthorized("Refresh token was already used; the session has ended", code="token_reused")
+    if outcome == "ended":
+        raise Unauthorized("Session has ended", code="session_ended")
+    if outcome == "expired":
+        raise Unauthorized("Refresh token expired", code="token_expired")
+    raise Unauthorized("Invalid refresh token", code="invalid_token")
+
+
+async def _pair(services: Services, user_id: int, session_id: int, refresh_token: str) -> TokenPair:
+    me = await users.me(services.db, user_id)
+    access = services.signer.issue_access(user_id, session_id)
+    return TokenPair(access, refresh_token, services.signer.ttl, me)
+
+
+async def logout(services: Services, principal: Principal, *, refresh_token: str) -> None:
+    """End the session of `refresh_token` if it is the caller's; idempotent."""
+    found = await services.db.fetchrow(Q.session_of_refresh_token, hash_opaque(refresh_token))
+    if found is None or found["user_id"] != principal.user_id:
+        return
+    await _end_session(services, found["id"], "logout")
+
+
+async def list_sessions(services: Services, principal: Principal, *, cursor: int | None, limit: int) -> SessionPage:
+    records = await services.db.fetch(
+        Q.list_sessions, principal.user_id, cursor if cursor is not None else 2**63 - 1, limit + 1
+    )
+    sessions = [SessionInfo(**r, current=r["id"] == principal.session_id) for r in records[:limit]]
+    next_cursor = str(sessions[-1].id) if len(records) > limit else None
+    return SessionPage(sessions, next_cursor)
+
+
+async def revoke_session(services: Services, principal: Principal, session_id: int) -> None:
+    owner = await services.db.fetchval(Q.session_owner, session_id)
+    if owner != principal.user_id:
+        raise NotFound("No such session", code="session_not_found")
+    await _end_session(services, session_id, "revoked")
+
+
+async def _end_session(services: Services, session_id: int, reason: str) -> None:
+    ended = [r["id"] for r in await services.db.fetch(Q.end_session, session_id, reason)]
+    await _ended(services, ended)
+
+
+async def _ended(services: Services, session_ids: Sequence[int]) -> None:
+    """Close the sockets of sessions that just ended (after commit, never inside it)."""
+    if session_ids:
+        try:
+            await services.hub.end_sessions(session_ids)
+        except Exception:
+            # The sessions are over either way: their tokens fail `authenticate` from now on.
+            log.exception("hub could not close the sockets of sessions %s", list(session_ids))

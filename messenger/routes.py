@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from .api import chats, media, messages, ops, sync
+from .api import auth, chats, media, messages, ops, sync, users
 from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
     # -- accounts and users --
+    Route("/v1/auth/register", auth.register, methods=["POST"]),
+    Route("/v1/auth/verify-email", auth.verify_email, methods=["POST"]),
+    Route("/v1/auth/resend-verification", auth.resend_verification, methods=["POST"]),
+    Route("/v1/auth/login", auth.login, methods=["POST"]),
+    Route("/v1/auth/refresh", auth.refresh, methods=["POST"]),
+    Route("/v1/auth/logout", auth.logout, methods=["POST"]),
+    Route("/v1/auth/password/forgot", auth.forgot_password, methods=["POST"]),
+    Route("/v1/auth/password/reset", auth.reset_password, methods=["POST"]),
+    Route("/v1/auth/sessions", auth.sessions, methods=["GET"]),
+    Route("/v1/auth/sessions/{session_id}", auth.revoke_session, methods=["DELETE"]),
+    Route("/v1/users/me", users.get_me, methods=["GET"]),
+    Route("/v1/users/me", users.patch_me, methods=["PATCH"]),
+    Route("/v1/users/{user_id}", users.get_user, methods=["GET"]),
+    Route("/v1/users", users.search, methods=["GET"]),
     # -- chats, messages, sync --
     Route("/v1/chats", chats.create_chat, methods=["POST"]),
     Route("/v1/chats", chats.list_chats, methods=["GET"]),

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .hub import Hub
+    from .jobs import Jobs
+    from .mail import Mailer
     from .media import MediaStore
+    from .ratelimit import Limiter
 
 
 class Services:
@@ -29,5 +32,8 @@ class Services:
         # imported under TYPE_CHECKING from the module that owns it).
         self.hub: Hub
         # -- accounts: jobs, mailer, limiter --
+        self.mailer: Mailer
+        self.limiter: Limiter
+        self.jobs: Jobs
         # -- media: media store --
         self.media: MediaStore

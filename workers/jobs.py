@@ -1,12 +1,18 @@
 """Job functions. Each takes arq's `ctx` first so the same function runs under arq (with
-Redis) and in-process (without), where `messenger.jobs` calls it with an equivalent ctx."""
+Redis) and in-process (without), where `messenger.jobs` calls it with an equivalent ctx:
+`settings`, `db` (a messenger Database), `mailer` (a messenger Mailer), `job_try`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from aiosmtplib import SMTPException
+from arq.worker import Retry
+
+from messenger import mail as mail_mod
 from messenger.db import Database, Q
+from messenger.media import cleanup_media
 from messenger.settings import Settings
 
 log = logging.getLogger("messenger.jobs")
@@ -16,6 +22,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     assert settings.database_url is not None, "the worker needs DATABASE_URL"
     ctx["db"] = await Database.connect(settings.database_url, min_size=1, max_size=5)
+    ctx["mailer"] = mail_mod.from_settings(settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -24,15 +31,31 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await db.close()
 
 
+async def send_mail(ctx: dict[str, Any], mail: mail_mod.Mail) -> None:
+    """Deliver one rendered mail. Transient failures (SMTP refused, network) retry with backoff;
+    the job id (see messenger.auth) keeps a mail from being queued twice."""
+    mailer: mail_mod.Mailer = ctx["mailer"]
+    try:
+        await mailer.send(mail)
+    except (OSError, TimeoutError, SMTPException) as exc:
+        job_try: int = ctx.get("job_try", 1)
+        log.warning("mail to %s failed (try %d): %s", mail.to, job_try, exc)
+        raise Retry(defer=job_try * 10) from exc
+
+
 async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
-    """Delete refresh and email tokens that expired more than a day ago."""
+    """Delete refresh and email tokens that expired more than a day ago, and end sessions whose
+    refresh tokens have all expired (so they leave the sessions list)."""
     db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
     removed = {}
     for name in ("delete_expired_refresh_tokens", "delete_expired_email_tokens"):
         status = await db.execute(Q[name])
         removed[name] = int(status.split()[-1])
+    status = await db.execute(Q.end_idle_sessions, float(settings.refresh_token_ttl))
+    removed["end_idle_sessions"] = int(status.split()[-1])
     log.info("cleanup: %s", removed)
     return removed
 
 
-FUNCTIONS: list[Any] = [cleanup_expired]
+FUNCTIONS: list[Any] = [send_mail, cleanup_expired, cleanup_media]

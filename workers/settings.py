@@ -7,6 +7,7 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 
+from messenger.media import cleanup_media
 from messenger.settings import Settings
 
 from . import jobs
@@ -16,7 +17,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     assert settings.redis_url is not None
     return {
         "functions": jobs.FUNCTIONS,
-        "cron_jobs": [cron(jobs.cleanup_expired, minute={7, 37}, run_at_startup=False)],
+        "cron_jobs": [
+            cron(jobs.cleanup_expired, minute={7, 37}, run_at_startup=False),
+            cron(cleanup_media, minute={17}, run_at_startup=False),
+        ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "queue_name": f"{settings.redis_prefix}jobs",
         "on_startup": jobs.startup,

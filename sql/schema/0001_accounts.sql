@@ -29,7 +29,7 @@ CREATE TABLE sessions (
     ended_at     timestamptz,
     end_reason   text
 );
-CREATE INDEX sessions_user_live ON sessions (user_id) WHERE ended_at IS NULL;
+CREATE INDEX sessions_user_live ON sessions (user_id, id) WHERE ended_at IS NULL;
 
 -- Refresh tokens rotate: each use spends the row and inserts the next one in the same session
 -- (the family). Presenting a spent token again revokes the whole family.

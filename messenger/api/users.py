@@ -1,0 +1,64 @@
+"""HTTP endpoints of /v1/users (contract: Users)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from .. import users
+from ..http import Call, endpoint
+
+
+class MeBody(msgspec.Struct, frozen=True):
+    user: users.Me
+
+
+class UserBody(msgspec.Struct, frozen=True):
+    user: users.User
+
+
+class ProfilePatch(msgspec.Struct, frozen=True):
+    display_name: users.DisplayName | msgspec.UnsetType = msgspec.UNSET
+    bio: users.Bio | msgspec.UnsetType = msgspec.UNSET
+    avatar_media_id: int | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class SearchQuery(msgspec.Struct, frozen=True):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=users.SEARCH_LIMIT_MAX)] = users.SEARCH_LIMIT_DEFAULT
+    cursor: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")] | None = None
+
+
+@endpoint(response=MeBody, tags=("users",), summary="Your own user, with email")
+async def get_me(call: Call[None, None]) -> MeBody:
+    return MeBody(await users.me(call.services.db, call.user_id))
+
+
+@endpoint(body=ProfilePatch, response=MeBody, tags=("users",), summary="Edit your profile")
+async def patch_me(call: Call[ProfilePatch, None]) -> MeBody:
+    b = call.body
+    me = await users.update_profile(
+        call.services.db,
+        call.user_id,
+        display_name=b.display_name if b.display_name is not msgspec.UNSET else None,
+        bio=b.bio if b.bio is not msgspec.UNSET else None,
+        avatar_media_id=b.avatar_media_id,
+    )
+    return MeBody(me)
+
+
+@endpoint(response=UserBody, tags=("users",), errors=(404,), summary="A user's public profile")
+async def get_user(call: Call[None, None]) -> UserBody:
+    return UserBody(await users.public(call.services.db, call.path_int("user_id")))
+
+
+@endpoint(
+    query=SearchQuery,
+    response=users.UserPage,
+    tags=("users",),
+    summary="Users whose username or display name starts with q",
+)
+async def search(call: Call[None, SearchQuery]) -> users.UserPage:
+    q = call.query
+    return await users.search(call.services.db, q.q, limit=q.limit, cursor=q.cursor)

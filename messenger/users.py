@@ -1,0 +1,104 @@
+"""Users: the public and own user objects, profile edits and prefix search.
+
+Other areas reuse `User` (the public object) and `public_by_ids` (one query for any number of
+ids) wherever a user is embedded, e.g. a chat's member list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from .db import Database, Q, row, rows
+from .errors import NotFound, Unprocessable
+
+# Field rules, shared by the request Structs of registration and profile edits.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,32}$"
+Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN, description="3-32 of A-Z a-z 0-9 _ .")]
+# No control characters in a one-line name (and never NUL, which PostgreSQL text cannot hold).
+DisplayName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+]
+Bio = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f.]+$")]
+
+SEARCH_LIMIT_DEFAULT = 20
+SEARCH_LIMIT_MAX = 50
+
+
+class User(msgspec.Struct, frozen=True):
+    """A user as everyone sees them."""
+
+    id: int
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str | None
+    created_at: datetime
+
+
+class Me(User, frozen=True):
+    """A user as they see themselves."""
+
+    email: str
+
+
+class UserPage(msgspec.Struct, frozen=True):
+    users: list[User]
+    next_cursor: str | None
+
+
+async def public(db: Database, user_id: int) -> User:
+    record = await db.fetchrow(Q.user_public, user_id)
+    if record is None:
+        raise NotFound("No such user", code="user_not_found")
+    return row(User, record)
+
+
+async def public_by_ids(db: Database, user_ids: Iterable[int]) -> dict[int, User]:
+    """Public user objects by id, in one query; unknown ids are simply absent."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in rows(User, await db.fetch(Q.users_public_by_ids, ids))}
+
+
+async def me(db: Database, user_id: int) -> Me:
+    record = await db.fetchrow(Q.user_me, user_id)
+    if record is None:
+        raise NotFound("No such user", code="user_not_found")
+    return row(Me, record)
+
+
+async def update_profile(
+    db: Database,
+    user_id: int,
+    *,
+    display_name: str | None,
+    bio: str | None,
+    avatar_media_id: int | msgspec.UnsetType | None = msgspec.UNSET,
+) -> Me:
+    if avatar_media_id is not msgspec.UNSET and avatar_media_id is not None:
+        # Media uploads are not available yet, so no media id can name an avatar.
+        raise Unprocessable("avatar_media_id does not name an uploaded image", code="invalid_avatar")
+    record = await db.fetchrow(Q.update_profile, user_id, display_name, bio)
+    if record is None:
+        raise NotFound("No such user", code="user_not_found")
+    return row(Me, record)
+
+
+async def search(db: Database, prefix: str, *, limit: int, cursor: str | None) -> UserPage:
+    """Verified users whose username or display name starts with `prefix`, by username.
+
+    The cursor is the last returned username, lowercased (usernames are unique that way).
+    """
+    prefix = prefix.removeprefix("@")
+    if not prefix:
+        raise Unprocessable("q must not be empty", code="validation_error")
+    records = await db.fetch(Q.search_users, prefix, (cursor or "").lower(), limit + 1)
+    found = rows(User, records[:limit])
+    next_cursor = found[-1].username.lower() if len(records) > limit else None
+    return UserPage(found, next_cursor)

@@ -1,0 +1,35 @@
+-- Users: profiles and lookup. `avatar_url` is NULL until media wires avatars.
+
+-- name: user_public
+SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at FROM users WHERE id = $1
+
+-- name: users_public_by_ids
+SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at
+FROM users WHERE id = ANY($1::bigint[])
+
+-- name: user_me
+SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at, email FROM users WHERE id = $1
+
+-- name: update_profile
+-- NULL leaves a field as it is (the API passes NULL for fields absent from the PATCH body).
+UPDATE users SET display_name = coalesce($2, display_name), bio = coalesce($3, bio)
+WHERE id = $1
+RETURNING id, username, display_name, bio, NULL::text AS avatar_url, created_at, email
+
+-- name: search_users
+-- Verified users whose username or display name starts with $1 (case-insensitive), by username
+-- after the cursor $2. The ~>=~ / ~<~ range is what the text_pattern_ops indexes serve (also in
+-- a generic plan, unlike LIKE with a parameter); chr(1114111) is the last code point, so the
+-- range is the prefix's, and starts_with() makes it exact.
+SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at
+FROM users
+WHERE email_verified_at IS NOT NULL
+  AND lower(username) > $2
+  AND (
+        (lower(username) ~>=~ lower($1) AND lower(username) ~<~ (lower($1) || chr(1114111))
+         AND starts_with(lower(username), lower($1)))
+     OR (lower(display_name) ~>=~ lower($1) AND lower(display_name) ~<~ (lower($1) || chr(1114111))
+         AND starts_with(lower(display_name), lower($1)))
+  )
+ORDER BY lower(username)
+LIMIT $3

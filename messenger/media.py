@@ -713,6 +713,34 @@ async def delete_orphans(db: Database, store: MediaStore, older_than: timedelta,
             return removed
 
 
+SWEEP_EVERY = 3600.0
+
+
+@contextlib.asynccontextmanager
+async def sweeping(services: Services, every: float = SWEEP_EVERY) -> AsyncIterator[None]:
+    """Without Redis there is no arq cron: this process sweeps orphans itself while it runs."""
+    older_than = timedelta(seconds=services.settings.media_orphan_ttl)
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                removed = await delete_orphans(services.db, services.media, older_than)
+            except Exception:  # keep sweeping; the next round retries what this one missed
+                log.exception("media cleanup failed")
+            else:
+                if removed:
+                    log.info("media cleanup: deleted %d orphaned media", removed)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def cleanup_media(ctx: dict[str, Any]) -> int:
     """Job: the orphan sweep (registered in workers/jobs.py and the worker's cron)."""
     settings: Settings = ctx["settings"]

@@ -1,0 +1,80 @@
+/** Typed REST calls, one function per endpoint of the contract. */
+import type { ApiClient } from "./client";
+import type {
+  Chat,
+  ChatKind,
+  ChatPage,
+  Id,
+  Member,
+  Message,
+  MessagePage,
+  Session,
+  SyncPage,
+  TokenPair,
+  User,
+} from "./types";
+
+const enc = encodeURIComponent;
+
+export function endpoints(api: ApiClient) {
+  return {
+    auth: {
+      register: (body: { email: string; username: string; password: string; display_name?: string }) =>
+        api.request<{ user: User }>("POST", "/v1/auth/register", { body, auth: false }),
+      verifyEmail: (token: string) =>
+        api.request<{ user: User }>("POST", "/v1/auth/verify-email", { body: { token }, auth: false }),
+      resendVerification: (email: string) =>
+        api.request<void>("POST", "/v1/auth/resend-verification", { body: { email }, auth: false }),
+      login: (login: string, password: string) =>
+        api.request<TokenPair & { user: User }>("POST", "/v1/auth/login", { body: { login, password }, auth: false }),
+      logout: (refresh_token: string) =>
+        api.request<void>("POST", "/v1/auth/logout", { body: { refresh_token } }),
+      forgotPassword: (email: string) =>
+        api.request<void>("POST", "/v1/auth/password/forgot", { body: { email }, auth: false }),
+      resetPassword: (token: string, password: string) =>
+        api.request<unknown>("POST", "/v1/auth/password/reset", { body: { token, password }, auth: false }),
+      sessions: () => api.request<{ sessions: Session[] }>("GET", "/v1/auth/sessions"),
+      endSession: (id: Id) => api.request<void>("DELETE", `/v1/auth/sessions/${enc(String(id))}`),
+    },
+    users: {
+      me: () => api.request<{ user: User }>("GET", "/v1/users/me"),
+      updateMe: (body: { display_name?: string | null; bio?: string | null }) =>
+        api.request<{ user: User }>("PATCH", "/v1/users/me", { body }),
+      get: (id: Id) => api.request<{ user: User }>("GET", `/v1/users/${enc(String(id))}`),
+      search: (q: string, limit = 10) => api.request<{ users: User[] }>("GET", "/v1/users", { query: { q, limit } }),
+    },
+    chats: {
+      list: (cursor?: string | null, limit = 50) =>
+        api.request<ChatPage>("GET", "/v1/chats", { query: { cursor, limit } }),
+      get: (id: Id) => api.request<{ chat: Chat }>("GET", `/v1/chats/${enc(String(id))}`),
+      create: (body: { kind: ChatKind; title?: string; member_ids: Id[] }) =>
+        api.request<{ chat: Chat }>("POST", "/v1/chats", { body }),
+      members: (id: Id, cursor?: string | null, limit = 50) =>
+        api.request<{ members: Member[]; next_cursor: string | null }>("GET", `/v1/chats/${enc(String(id))}/members`, {
+          query: { cursor, limit },
+        }),
+      markRead: (id: Id, seq: number) =>
+        api.request<void>("POST", `/v1/chats/${enc(String(id))}/read`, { body: { seq } }),
+    },
+    messages: {
+      page: (chatId: Id, opts: { before?: number; after?: number; limit?: number } = {}) =>
+        api.request<MessagePage>("GET", `/v1/chats/${enc(String(chatId))}/messages`, {
+          query: { before: opts.before, after: opts.after, limit: opts.limit ?? 50 },
+        }),
+      send: (chatId: Id, body: { client_msg_id: string; text?: string; reply_to_id?: Id | null }) =>
+        api.request<{ message: Message }>("POST", `/v1/chats/${enc(String(chatId))}/messages`, { body }),
+      edit: (chatId: Id, messageId: Id, text: string) =>
+        api.request<{ message: Message }>(
+          "PATCH",
+          `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`,
+          { body: { text } },
+        ),
+      remove: (chatId: Id, messageId: Id) =>
+        api.request<void>("DELETE", `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`),
+    },
+    sync: (since?: string | null, limit = 500) =>
+      api.request<SyncPage>("GET", "/v1/sync", { query: { since, limit } }),
+  };
+}
+
+export type Endpoints = ReturnType<typeof endpoints>;

@@ -1,0 +1,71 @@
+import { useEffect } from "react";
+import { NavLink } from "react-router-dom";
+import type { Chat } from "../api/types";
+import { sameId } from "../api/types";
+import { realtime } from "../hooks/realtime";
+import { useChats } from "../store/chats";
+import { useRealtime } from "../store/realtime";
+import { Avatar } from "./Avatar";
+import { chatTitle, timeLabel } from "./chatTitle";
+
+function preview(chat: Chat): string {
+  const m = chat.last_message;
+  if (!m) return "No messages yet";
+  if (m.deleted) return "Message deleted";
+  if (m.text) return m.text;
+  return m.attachments.length > 0 ? "Attachment" : "";
+}
+
+function ChatListItem({ chat }: { chat: Chat }) {
+  const peer = useChats((s) => s.peers[String(chat.id)]);
+  const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
+  const active = useChats((s) => sameId(s.activeChatId, chat.id));
+  useEffect(() => {
+    if (chat.kind === "direct" && !peer) void realtime.loadPeer(chat.id);
+  }, [chat.kind, chat.id, peer]);
+  const title = chatTitle(chat, peer);
+  const unread = chat.unread_count;
+  const label = `${title}${online ? ", online" : ""}${unread > 0 ? `, ${unread} unread` : ""}`;
+  return (
+    <li>
+      <NavLink
+        to={`/chats/${encodeURIComponent(String(chat.id))}`}
+        className={`chat-item${unread > 0 ? " has-unread" : ""}`}
+        aria-label={label}
+        aria-current={active ? "page" : undefined}
+      >
+        <Avatar name={title} online={chat.kind === "direct" ? Boolean(online) : undefined} />
+        <span className="chat-item-body">
+          <span className="chat-item-top">
+            <span className="chat-item-title">{title}</span>
+            <time className="chat-item-time" dateTime={chat.last_message?.created_at ?? chat.created_at}>
+              {timeLabel(chat.last_message?.created_at ?? chat.created_at)}
+            </time>
+          </span>
+          <span className="chat-item-bottom">
+            <span className="chat-item-preview">{preview(chat)}</span>
+            {unread > 0 && (
+              <span className="badge" aria-hidden="true" data-testid="unread-badge">
+                {unread > 99 ? "99+" : unread}
+              </span>
+            )}
+          </span>
+        </span>
+      </NavLink>
+    </li>
+  );
+}
+
+export function ChatList() {
+  const chats = useChats((s) => s.chats);
+  const loaded = useChats((s) => s.chatsLoaded);
+  if (!loaded) return <p className="muted pad">Loading chats…</p>;
+  if (chats.length === 0) return <p className="muted pad">No chats yet. Start one with “New chat”.</p>;
+  return (
+    <ul className="chat-list" aria-label="Chats">
+      {chats.map((c) => (
+        <ChatListItem key={String(c.id)} chat={c} />
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,331 @@
+/**
+ * The realtime controller (one per page): connects after login, turns server frames into store
+ * updates, and sends messages, typing and read markers. Components use it through the hooks.
+ */
+import { api, ApiError, NetworkError } from "../api";
+import type { Chat, Id, Message, ServerFrame } from "../api/types";
+import { sameId } from "../api/types";
+import { apiClient } from "../api";
+import { RealtimeSocket, wsUrl } from "../api/socket";
+import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages } from "../chat/messages";
+import { useChats } from "../store/chats";
+import { useRealtime } from "../store/realtime";
+import { useSession } from "../store/session";
+
+const ACK_TIMEOUT_MS = 10_000;
+const TYPING_THROTTLE_MS = 3_000;
+
+function me(): Id | null {
+  return useSession.getState().user?.id ?? null;
+}
+
+class Realtime {
+  private socket: RealtimeSocket | null = null;
+  private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private lastTyping = new Map<string, number>();
+  private readSent = new Map<string, number>();
+  private fetchingChats = new Set<string>();
+  private fetchingPeers = new Set<string>();
+  private fetchingUsers = new Set<string>();
+  private typingSweep: ReturnType<typeof setInterval> | null = null;
+  private generation = 0;
+
+  /** Start for the current session: cursor first, then REST state, then the socket. */
+  async start(): Promise<void> {
+    if (this.socket !== null) return;
+    const gen = ++this.generation;
+    const socket = new RealtimeSocket({
+      url: wsUrl(window.location),
+      token: () => apiClient.accessToken(),
+      refresh: () => {
+        const t = useSession.getState().tokens;
+        return t ? apiClient.refresh(t.access_token) : Promise.resolve(null);
+      },
+      onFrame: (f) => this.onFrame(f),
+      onStatus: (s) => useRealtime.getState().setStatus(s),
+      onReload: () => void this.reload(),
+      onResendPending: () => this.resendPending(),
+      onSessionEnded: () => useSession.getState().signOut("Your session has ended. Please sign in again."),
+    });
+    this.socket = socket;
+    this.typingSweep = setInterval(() => useRealtime.getState().expireTyping(), 1000);
+    // The cursor is taken before the REST load: anything that happens during the load is
+    // replayed by `resume`, and merging makes the overlap harmless.
+    let cursor: string | null = null;
+    try {
+      cursor = (await api.sync()).cursor;
+    } catch {
+      cursor = null; // the socket's `ready` then supplies one and triggers a reload
+    }
+    if (gen !== this.generation) return;
+    await this.loadChats();
+    if (gen !== this.generation) return;
+    socket.start(cursor);
+  }
+
+  stop(): void {
+    this.generation++;
+    this.socket?.stop();
+    this.socket = null;
+    if (this.typingSweep !== null) clearInterval(this.typingSweep);
+    this.typingSweep = null;
+    for (const t of this.ackTimers.values()) clearTimeout(t);
+    this.ackTimers.clear();
+    this.readSent.clear();
+    useRealtime.getState().reset();
+  }
+
+  async loadChats(): Promise<void> {
+    try {
+      const all: Chat[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 20; page++) {
+        const res = await api.chats.list(cursor, 100);
+        all.push(...res.chats);
+        cursor = res.next_cursor;
+        if (!cursor) break;
+      }
+      useChats.getState().setChats(all);
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+    }
+  }
+
+  /** REST catch-up for what the socket cannot replay (first connect, expired cursor). */
+  async reload(): Promise<void> {
+    await this.loadChats();
+    const active = useChats.getState().activeChatId;
+    if (active !== null) await this.loadNewest(active);
+  }
+
+  async loadNewest(chatId: Id): Promise<void> {
+    const page = await api.messages.page(chatId, { limit: 50 });
+    const store = useChats.getState();
+    const first = !store.loaded[String(chatId)];
+    store.mergePage(chatId, page.messages, { newest: true, ...(first ? { hasMoreBefore: page.has_more } : {}) });
+    // a reload after a long disconnect can leave a hole between what we had and the newest page
+    for (let i = 0; i < 10; i++) {
+      const list = useChats.getState().messages[String(chatId)] ?? [];
+      const gap = firstGap(list);
+      if (gap === null) break;
+      const fill = await api.messages.page(chatId, { after: gap, limit: 100 });
+      useChats.getState().mergePage(chatId, fill.messages, {});
+      if (fill.messages.length === 0) break;
+    }
+  }
+
+  async loadOlder(chatId: Id, before: number): Promise<void> {
+    const page = await api.messages.page(chatId, { before, limit: 50 });
+    useChats.getState().mergePage(chatId, page.messages, { hasMoreBefore: page.has_more });
+  }
+
+  private onFrame(f: ServerFrame): void {
+    const chats = useChats.getState();
+    const self = me();
+    switch (f.type) {
+      case "receive_message":
+      case "message_edited": {
+        const known = chats.receive(f.message, self);
+        if (!known) void this.fetchChat(f.message.chat_id);
+        if (f.type === "receive_message" && !sameId(f.message.sender_id, self)) {
+          useRealtime.getState().stopTyping(f.message.chat_id, f.message.sender_id);
+          if (sameId(chats.activeChatId, f.message.chat_id) && isVisible()) this.markRead(f.message.chat_id, f.message.seq);
+        }
+        break;
+      }
+      case "message_deleted":
+        chats.deleted(f.chat_id, f.message_id, f.seq);
+        break;
+      case "chat_updated":
+        chats.upsertChats([f.chat]);
+        break;
+      case "member_added":
+        void this.fetchChat(f.chat_id);
+        break;
+      case "member_removed":
+        if (sameId(f.user_id, self)) chats.removeChat(f.chat_id);
+        else void this.fetchChat(f.chat_id);
+        break;
+      case "read":
+        chats.read(f.chat_id, f.user_id, f.seq, self);
+        break;
+      case "typing":
+        if (!sameId(f.user_id, self)) useRealtime.getState().typingFrom(f.chat_id, f.user_id);
+        break;
+      case "presence":
+        useRealtime.getState().setPresence(f.user_id, f.online);
+        break;
+      case "ack":
+        this.clearAck(f.client_msg_id);
+        chats.ack(f.message.chat_id, f.client_msg_id, f.message, self);
+        break;
+      case "error":
+        if (f.ref) this.sendFailed(f.ref, f.code, f.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async fetchChat(chatId: Id): Promise<void> {
+    const k = String(chatId);
+    if (this.fetchingChats.has(k)) return;
+    this.fetchingChats.add(k);
+    try {
+      const { chat } = await api.chats.get(chatId);
+      useChats.getState().upsertChats([chat]);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) useChats.getState().removeChat(chatId);
+    } finally {
+      this.fetchingChats.delete(k);
+    }
+  }
+
+  /** The other member of a direct chat (for its title and presence dot). */
+  async loadPeer(chatId: Id): Promise<void> {
+    const k = String(chatId);
+    if (this.fetchingPeers.has(k) || useChats.getState().peers[k]) return;
+    this.fetchingPeers.add(k);
+    try {
+      const { members } = await api.chats.members(chatId, null, 3);
+      const other = members.find((m) => !sameId(m.user.id, me()));
+      if (other) useChats.getState().setPeer(chatId, other.user);
+    } catch {
+      this.fetchingPeers.delete(k); // try again on the next render
+    }
+  }
+
+  async loadUser(userId: Id): Promise<void> {
+    const k = String(userId);
+    if (this.fetchingUsers.has(k) || useChats.getState().users[k]) return;
+    this.fetchingUsers.add(k);
+    try {
+      const { user } = await api.users.get(userId);
+      useChats.getState().cacheUsers([user]);
+    } catch {
+      this.fetchingUsers.delete(k);
+    }
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  send(chatId: Id, text: string, replyToId: Id | null = null): void {
+    const self = me();
+    if (self === null) return;
+    const cmid = newClientMsgId();
+    useChats.getState().addLocal(chatId, optimistic(chatId, self, cmid, text, new Date(), replyToId));
+    this.deliver(chatId, cmid, text, replyToId);
+  }
+
+  retry(chatId: Id, clientMsgId: string): void {
+    const entry = (useChats.getState().messages[String(chatId)] ?? []).find((m) => m.client_msg_id === clientMsgId);
+    if (!entry || entry.status !== "failed") return;
+    useChats.getState().retrying(chatId, clientMsgId);
+    this.deliver(chatId, clientMsgId, entry.text ?? "", entry.reply_to_id);
+  }
+
+  private deliver(chatId: Id, cmid: string, text: string, replyToId: Id | null): void {
+    const sent = this.socket?.send({
+      type: "send_message",
+      chat_id: chatId,
+      client_msg_id: cmid,
+      text,
+      ...(replyToId !== null ? { reply_to_id: replyToId } : {}),
+      ref: cmid,
+    });
+    if (sent) {
+      // no ack in time (socket silently dead): the same client_msg_id over REST cannot duplicate
+      this.clearAck(cmid);
+      this.ackTimers.set(
+        cmid,
+        setTimeout(() => {
+          this.ackTimers.delete(cmid);
+          void this.deliverRest(chatId, cmid, text, replyToId);
+        }, ACK_TIMEOUT_MS),
+      );
+    } else {
+      void this.deliverRest(chatId, cmid, text, replyToId);
+    }
+  }
+
+  private async deliverRest(chatId: Id, cmid: string, text: string, replyToId: Id | null): Promise<void> {
+    try {
+      const { message } = await api.messages.send(chatId, { client_msg_id: cmid, text, reply_to_id: replyToId });
+      this.ackMessage(cmid, message);
+    } catch (err) {
+      const code = err instanceof ApiError ? err.code : "network_error";
+      const text = err instanceof ApiError ? err.message : "Not sent: cannot reach the server";
+      this.sendFailedIn(chatId, cmid, code, text);
+    }
+  }
+
+  private ackMessage(cmid: string, message: Message): void {
+    this.clearAck(cmid);
+    useChats.getState().ack(message.chat_id, cmid, message, me());
+  }
+
+  private sendFailed(cmid: string, code: string, message: string): void {
+    const messages = useChats.getState().messages;
+    for (const [chatId, list] of Object.entries(messages)) {
+      if (list.some((m) => m.client_msg_id === cmid && m.seq === null)) {
+        this.sendFailedIn(chatId, cmid, code, message);
+        return;
+      }
+    }
+  }
+
+  private sendFailedIn(chatId: Id, cmid: string, code: string, message: string): void {
+    this.clearAck(cmid);
+    useChats.getState().fail(chatId, cmid, message || code);
+  }
+
+  private clearAck(cmid: string): void {
+    const t = this.ackTimers.get(cmid);
+    if (t !== undefined) clearTimeout(t);
+    this.ackTimers.delete(cmid);
+  }
+
+  /** After a reconnect: messages that were pending when the socket dropped go again (idempotent). */
+  private resendPending(): void {
+    for (const [chatId, list] of Object.entries(useChats.getState().messages)) {
+      for (const m of pendingMessages(list)) {
+        if (m.client_msg_id && !this.ackTimers.has(m.client_msg_id)) {
+          void this.deliverRest(chatId, m.client_msg_id, m.text ?? "", m.reply_to_id);
+        }
+      }
+    }
+  }
+
+  typing(chatId: Id): void {
+    const k = String(chatId);
+    const now = Date.now();
+    if (now - (this.lastTyping.get(k) ?? 0) < TYPING_THROTTLE_MS) return;
+    if (this.socket?.send({ type: "typing", chat_id: chatId })) this.lastTyping.set(k, now);
+  }
+
+  /** Move our read marker forward to `seq` (once per seq; the server keeps it monotonic too). */
+  markRead(chatId: Id, seq: number): void {
+    const k = String(chatId);
+    if ((this.readSent.get(k) ?? 0) >= seq) return;
+    this.readSent.set(k, seq);
+    const self = me();
+    if (self !== null) useChats.getState().read(chatId, self, seq, self);
+    if (!this.socket?.send({ type: "read", chat_id: chatId, seq })) {
+      api.chats.markRead(chatId, seq).catch(() => this.readSent.delete(k));
+    }
+  }
+
+  /** Mark the open chat read up to its newest loaded message (on open, focus, visibility). */
+  markActiveRead(): void {
+    const s = useChats.getState();
+    if (s.activeChatId === null || !isVisible()) return;
+    const seq = newestSeq(s.messages[String(s.activeChatId)] ?? []);
+    if (seq !== null) this.markRead(s.activeChatId, seq);
+  }
+}
+
+function isVisible(): boolean {
+  return typeof document === "undefined" || document.visibilityState === "visible";
+}
+
+export const realtime = new Realtime();

@@ -1,0 +1,109 @@
+import { useEffect, useRef } from "react";
+import { Link } from "react-router-dom";
+import { sameId } from "../api/types";
+import { Avatar, PresenceDot } from "../components/Avatar";
+import { chatTitle } from "../components/chatTitle";
+import { Composer } from "../components/Composer";
+import { FormError } from "../components/Field";
+import { MessageList } from "../components/MessageList";
+import { TypingIndicator } from "../components/TypingIndicator";
+import { realtime } from "../hooks/realtime";
+import { useChatMessages } from "../hooks/useChatMessages";
+import { useChats } from "../store/chats";
+import { useRealtime } from "../store/realtime";
+import { useSession } from "../store/session";
+
+const NO_MARKERS: Record<string, number> = {};
+
+export function ChatDetail({ chatId }: { chatId: string }) {
+  const chat = useChats((s) => s.chats.find((c) => String(c.id) === chatId));
+  const chatsLoaded = useChats((s) => s.chatsLoaded);
+  const peer = useChats((s) => s.peers[chatId]);
+  const users = useChats((s) => s.users);
+  const markers = useChats((s) => s.readMarkers[chatId] ?? NO_MARKERS);
+  const me = useSession((s) => s.user);
+  const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
+  const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing } = useChatMessages(chatId);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const title = chat ? chatTitle(chat, peer) : "Chat";
+
+  useEffect(() => {
+    document.title = `${title} · messenger`;
+  }, [title]);
+  useEffect(() => {
+    heading.current?.focus();
+  }, [chatId]);
+  useEffect(() => {
+    if (chat?.kind === "direct" && !peer) void realtime.loadPeer(chat.id);
+  }, [chat?.kind, chat?.id, peer]);
+
+  // names for senders we have not seen yet (groups)
+  const senders = new Set(messages.map((m) => String(m.sender_id)));
+  const senderKey = [...senders].sort().join(",");
+  useEffect(() => {
+    for (const id of senderKey.split(",")) if (id && !users[id]) void realtime.loadUser(id);
+  }, [senderKey, users]);
+
+  let othersRead = 0;
+  for (const [uid, seq] of Object.entries(markers)) if (!sameId(uid, me?.id) && seq > othersRead) othersRead = seq;
+
+  if (chatsLoaded && !chat) {
+    return (
+      <section className="chat-detail">
+        <h1 ref={heading} tabIndex={-1}>
+          Chat not found
+        </h1>
+        <p>This chat does not exist or you are no longer a member.</p>
+        <Link to="/chats">Back to chats</Link>
+      </section>
+    );
+  }
+
+  const canPost = !chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin";
+
+  return (
+    <section className="chat-detail" aria-labelledby="chat-title">
+      <header className="chat-header">
+        <Link to="/chats" className="back" aria-label="Back to chats">
+          ←
+        </Link>
+        <Avatar name={title} />
+        <div>
+          <h1 id="chat-title" ref={heading} tabIndex={-1}>
+            {title}
+          </h1>
+          <p className="muted small">
+            {chat?.kind === "direct" && peer ? (
+              <>
+                <PresenceDot online={Boolean(online)} /> {online ? "online" : "offline"}
+              </>
+            ) : chat ? (
+              `${chat.member_count} members`
+            ) : (
+              ""
+            )}
+          </p>
+        </div>
+      </header>
+      <FormError message={error} />
+      <MessageList
+        messages={messages}
+        me={me?.id ?? null}
+        users={users}
+        othersRead={othersRead}
+        hasMoreBefore={hasMoreBefore}
+        loadingOlder={loadingOlder}
+        onLoadOlder={() => void loadOlder()}
+        onRetry={retry}
+        showSenders={chat?.kind !== "direct"}
+      />
+      <TypingIndicator chatId={chatId} />
+      <Composer
+        onSend={send}
+        onTyping={typing}
+        disabled={!canPost}
+        disabledReason="Only admins can post in this channel"
+      />
+    </section>
+  );
+}

@@ -1,0 +1,45 @@
+import { useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { ChatList } from "../components/ChatList";
+import { NewChat } from "../components/NewChat";
+import { usePage } from "../hooks/usePage";
+import { totalUnread } from "../chat/chats";
+import { useChats } from "../store/chats";
+import { ChatDetail } from "./ChatDetail";
+
+/** Chat list beside the open chat; on a phone-width screen one of the two at a time. */
+export function ChatsPage() {
+  const { chatId } = useParams();
+  const unread = useChats((s) => totalUnread(s.chats));
+  const heading = usePage(unread > 0 ? `(${unread}) Chats` : "Chats");
+  const [creating, setCreating] = useState(false);
+
+  return (
+    <div className={`chats-layout ${chatId ? "has-detail" : ""}`}>
+      <nav className="sidebar" aria-labelledby="chats-heading">
+        <header className="sidebar-header">
+          <h1 id="chats-heading" ref={chatId ? undefined : heading} tabIndex={-1}>
+            Chats
+          </h1>
+          <button type="button" onClick={() => setCreating((v) => !v)} aria-expanded={creating}>
+            New chat
+          </button>
+          <Link to="/profile" className="button secondary">
+            Profile
+          </Link>
+        </header>
+        {creating && <NewChat onDone={() => setCreating(false)} />}
+        <ChatList />
+      </nav>
+      <main className="detail" id="main">
+        {chatId ? (
+          <ChatDetail key={chatId} chatId={chatId} />
+        ) : (
+          <div className="empty-detail">
+            <p className="muted">Choose a chat, or start a new one.</p>
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}

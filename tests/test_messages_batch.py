@@ -1,0 +1,131 @@
+"""`messages.send_batch`, the group-commit entry point, called in-process against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import httpx
+import pytest
+
+from messenger import messages
+from messenger.db import Database
+from messenger.errors import AppError
+from messenger.events import Event
+from messenger.messages import SendRequest, Sent
+from messenger.services import Services
+from messenger.settings import Settings
+
+from .chat_factories import new_chat, send
+from .factories import make_user
+from .rig import SECRET_KEY
+
+
+class RecordingHub:
+    """Stands in for the realtime hub (not storage): records what writers publish after commit."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.published.extend(events)
+
+
+@pytest.fixture
+async def services(database: str) -> AsyncIterator[Services]:
+    db = await Database.connect(database, min_size=1, max_size=8)
+    svc = Services(Settings(database_url=database, secret_key=SECRET_KEY), db, None)
+    svc.hub = RecordingHub()
+    try:
+        yield svc
+    finally:
+        await db.close()
+
+
+async def test_mixed_batch_gives_each_request_its_own_result(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a, b = await make_user(db), await make_user(db)
+    group = (await new_chat(client, a, "group", b))["id"]
+    channel = (await new_chat(client, a, "channel", b))["id"]
+    foreign = (await new_chat(client, b, "group"))["id"]
+    elsewhere = await send(client, a, channel, "earlier")
+    reqs = [
+        SendRequest(a.id, group, "k1", "one"),
+        SendRequest(b.id, group, "k2", f"two @{a.username}"),
+        SendRequest(a.id, group, "k1", "one again"),
+        SendRequest(b.id, channel, "k3", "members cannot post"),
+        SendRequest(a.id, foreign, "k4", "not a member"),
+        SendRequest(a.id, group, "k5", ""),
+        SendRequest(a.id, channel, "k6", "announcement"),
+        SendRequest(a.id, group, "k7", "bad reply", reply_to_id=elsewhere["id"]),
+        SendRequest(a.id, group, "k8", "with file", attachment_ids=[1]),
+        SendRequest(a.id, group, "k9", "nul\x00"),
+        SendRequest(a.id, group, "", "no key"),
+        SendRequest(b.id, group, "k10", "reply", reply_to_id=None),
+    ]
+    results = await messages.send_batch(services, reqs)
+    assert len(results) == len(reqs)
+    ok = {i: r for i, r in enumerate(results) if isinstance(r, Sent)}
+    errors = {i: r.status for i, r in enumerate(results) if isinstance(r, AppError)}
+    assert errors == {3: 403, 4: 404, 5: 422, 7: 422, 8: 422, 9: 422, 10: 422}
+    assert sorted(ok) == [0, 1, 2, 6, 11]
+    assert [ok[i].message.seq for i in (0, 1, 11)] == [1, 2, 3]
+    assert (ok[0].created, ok[2].created, ok[2].message, ok[2].message.text) == (True, False, ok[0].message, "one")
+    assert ok[1].message.mentions == [a.id]
+    assert (ok[6].message.chat_id, ok[6].message.seq) == (channel, 2)
+    assert await db.fetchval("SELECT count(*) FROM messages") == 5
+    hub = services.hub
+    assert isinstance(hub, RecordingHub)
+    assert [e.type for e in hub.published] == ["receive_message"] * 4
+    assert [e.pos for e in hub.published] == sorted(e.pos for e in hub.published)
+
+
+async def test_batch_repeating_an_earlier_send_returns_it_uncreated(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a = await make_user(db)
+    chat = (await new_chat(client, a, "group"))["id"]
+    first = await send(client, a, chat, "hello", client_msg_id="same")
+    (result,) = await messages.send_batch(services, [SendRequest(a.id, chat, "same", "hello")])
+    assert isinstance(result, Sent)
+    assert (result.created, result.message.id) == (False, first["id"])
+    hub = services.hub
+    assert isinstance(hub, RecordingHub)
+    assert hub.published == []
+
+
+async def test_two_hundred_requests_across_twenty_chats(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    users = [await make_user(db) for _ in range(5)]
+    chats = [(await new_chat(client, users[0], "group", *users[1:]))["id"] for _ in range(20)]
+    reqs = [SendRequest(users[i % 5].id, chats[i % 20], f"c{i}", f"message {i}") for i in range(200)]
+    results = await messages.send_batch(services, reqs)
+    assert all(isinstance(r, Sent) and r.created for r in results)
+    for chat_id in chats:
+        seqs = [r.message.seq for r in results if isinstance(r, Sent) and r.message.chat_id == chat_id]
+        assert seqs == list(range(1, 11))
+    for i, r in enumerate(results):
+        assert isinstance(r, Sent)
+        assert (r.message.client_msg_id, r.message.text) == (f"c{i}", f"message {i}")
+    rows = await db.fetch("SELECT id, last_seq FROM chats")
+    assert {r["last_seq"] for r in rows} == {10}
+
+
+async def test_concurrent_overlapping_batches_stay_gap_free(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a = await make_user(db)
+    chats = [(await new_chat(client, a, "group"))["id"] for _ in range(4)]
+
+    async def batch(n: int) -> list[messages.SendResult]:
+        # Each batch names the chats in a different order; locks are still taken in id order.
+        order = chats[n % 4 :] + chats[: n % 4]
+        return await messages.send_batch(services, [SendRequest(a.id, c, f"b{n}-{c}", "x") for c in order])
+
+    await asyncio.gather(*(batch(n) for n in range(12)))
+    for chat_id in chats:
+        seqs = [r["seq"] for r in await db.fetch("SELECT seq FROM messages WHERE chat_id = $1 ORDER BY seq", chat_id)]
+        assert seqs == list(range(1, 13))

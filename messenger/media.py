@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 import msgspec
 
 from .db import Connection, Database, Q
-from .errors import Conflict, Forbidden, NotFound, TooLarge, Unprocessable, UnsupportedMediaType
+from .errors import AppError, Conflict, Forbidden, NotFound, TooLarge, Unprocessable, UnsupportedMediaType
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -627,11 +627,6 @@ async def avatar_redirect(services: Services, media_id: int) -> str:
     return await services.media.download_url(row, _expiry(services.settings.media_download_ttl))
 
 
-def avatar_url(settings: Settings, media_id: int | None) -> str | None:
-    """The stable `avatar_url` of a user object (no token needed; it redirects to the bytes)."""
-    return None if media_id is None else f"{settings.public_url}/v1/media/{media_id}/avatar"
-
-
 async def check_avatar(conn: Connection | Database, user_id: int, media_id: int) -> None:
     """PATCH /v1/users/me {avatar_media_id}: a ready image the user uploaded, else 422."""
     if await conn.fetchval(Q.media_avatar_candidate, media_id, user_id) is None:
@@ -641,23 +636,50 @@ async def check_avatar(conn: Connection | Database, user_id: int, media_id: int)
 # -- attachments ----------------------------------------------------------------------------
 
 
-async def attachable(conn: Connection, owner_id: int, ids: Sequence[int]) -> list[MediaOut]:
-    """Validate a message's attachment_ids: up to 10 distinct ready media of the sender.
-
-    Returns them in the given order. The rows stay share-locked until the caller's transaction
-    ends, so the cleanup job cannot delete one between this check and the message's commit.
-    """
+def check_attachment_ids(ids: Sequence[int]) -> None:
+    """What can be said without the database: at most 10, no repeats."""
     if len(ids) > MAX_ATTACHMENTS:
         raise Unprocessable(f"at most {MAX_ATTACHMENTS} attachments per message", code="too_many_attachments")
     if len(set(ids)) != len(ids):
         raise Unprocessable("attachment_ids must not repeat", code="invalid_attachments")
-    if not ids:
-        return []
-    found = {r["id"]: MediaRow(**r) for r in await conn.fetch(Q.media_attachable, list(ids), owner_id)}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise Unprocessable(f"attachments {missing} are not ready media you uploaded", code="invalid_attachments")
-    return [found[i].out() for i in ids]
+
+
+async def attachable_batch(
+    conn: Connection, wanted: Sequence[tuple[int, Sequence[int]]]
+) -> list[list[MediaOut] | AppError]:
+    """For each (sender_id, attachment_ids) of a batch of messages, with one query: the media in
+    the given order, or the 422 for that message alone (not ready, not the sender's, unknown).
+
+    The rows stay share-locked until the caller's transaction ends, so the cleanup job cannot
+    delete one between this check and the messages' commit.
+    """
+    every = sorted({i for _, ids in wanted for i in ids})
+    found: dict[int, MediaRow] = {}
+    if every:
+        found = {r["id"]: MediaRow(**r) for r in await conn.fetch(Q.media_attachable, every)}
+    results: list[list[MediaOut] | AppError] = []
+    for owner_id, ids in wanted:
+        try:
+            check_attachment_ids(ids)
+            missing = [i for i in ids if i not in found or found[i].owner_id != owner_id]
+            if missing:
+                raise Unprocessable(
+                    f"attachments {missing} are not ready media you uploaded", code="invalid_attachments"
+                )
+        except AppError as exc:
+            results.append(exc)
+        else:
+            results.append([found[i].out() for i in ids])
+    return results
+
+
+async def attachable(conn: Connection, owner_id: int, ids: Sequence[int]) -> list[MediaOut]:
+    """Validate one message's attachment_ids: up to 10 distinct ready media of the sender (422
+    otherwise), returned in the given order and locked as in `attachable_batch`."""
+    (result,) = await attachable_batch(conn, [(owner_id, ids)])
+    if isinstance(result, AppError):
+        raise result
+    return result
 
 
 class Link(msgspec.Struct, frozen=True):
@@ -761,7 +783,7 @@ __all__ = [
     "Upload",
     "attach",
     "attachable",
-    "avatar_url",
+    "attachable_batch",
     "check_avatar",
     "cleanup_media",
     "complete",

@@ -30,12 +30,13 @@ RETURNING id, owner_id, storage_key, filename, content_type, size, status, sha25
 -- name: media_delete
 DELETE FROM media WHERE id = $1 AND status = 'pending' RETURNING storage_key;
 
--- Attachment check for a message: ready media of the sender, locked against the cleanup job
--- until the message's transaction commits.
+-- Attachment checks for a batch of messages: the ready media among the ids (the caller checks
+-- owners), share-locked in id order against the cleanup job until the messages commit.
 -- name: media_attachable
 SELECT id, owner_id, storage_key, filename, content_type, size, status, sha256, width, height, created_at
 FROM media
-WHERE id = ANY($1::bigint[]) AND owner_id = $2 AND status = 'ready'
+WHERE id = ANY($1::bigint[]) AND status = 'ready'
+ORDER BY id
 FOR SHARE;
 
 -- name: media_attach
@@ -54,7 +55,8 @@ ORDER BY a.message_id, a.position;
 -- An avatar must be a ready image of the user.
 -- name: media_avatar_candidate
 SELECT id FROM media
-WHERE id = $1 AND owner_id = $2 AND status = 'ready' AND content_type LIKE 'image/%';
+WHERE id = $1 AND owner_id = $2 AND status = 'ready' AND content_type LIKE 'image/%'
+FOR SHARE;
 
 -- The media behind an avatar_url: only while some user has it as avatar.
 -- name: media_current_avatar

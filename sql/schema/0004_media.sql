@@ -37,3 +37,10 @@ CREATE INDEX message_attachments_media ON message_attachments (media_id);
 
 -- Avatars pin their media against cleanup and serve avatar_url lookups.
 CREATE INDEX users_avatar_media ON users (avatar_media_id) WHERE avatar_media_id IS NOT NULL;
+
+-- The `avatar_url` of a user object, for every query that selects users: a stable path on this
+-- server, usable without a token, that redirects to a short-lived download URL. It is relative
+-- (resolve it against the API's base URL) so it stays right behind any proxy or PUBLIC_URL.
+CREATE FUNCTION media_avatar_url(media_id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT '/v1/media/' || media_id || '/avatar' $$;

@@ -10,6 +10,7 @@ from typing import Any
 from aiosmtplib import SMTPException
 from arq.worker import Retry
 
+from messenger import events
 from messenger import mail as mail_mod
 from messenger.db import Database, Q
 from messenger.media import cleanup_media
@@ -54,6 +55,8 @@ async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
         removed[name] = int(status.split()[-1])
     status = await db.execute(Q.end_idle_sessions, float(settings.refresh_token_ttl))
     removed["end_idle_sessions"] = int(status.split()[-1])
+    # Event retention: older sync/resume cursors get 410 cursor_expired from here on.
+    removed["events_trimmed_to"] = await events.trim(db, settings.event_retention_days)
     log.info("cleanup: %s", removed)
     return removed
 

@@ -52,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--drain", type=float, default=10.0, help="seconds to wait for outstanding acks")
     g.add_argument("--text-size", type=int, default=100, help="message text bytes")
     g.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight per client process")
+    g.add_argument("--profile", action="store_true", help="py-spy the spawned server during measured phases")
     g.add_argument("--out", default=None, help="directory for the JSON and PNG (default bench/results)")
 
     s = sub.add_parser("throughput", parents=[common], help="U users in rooms of R, S senders")

@@ -11,12 +11,16 @@
   shown as a fraction of what Python + uvicorn can do at all on the same machine.
 - any HTTP path: a small JSON body (`rest` scenario ceiling); `/readyz` answers 200.
 
+`BENCH_BASELINE_FAULT=drop:N` (or `dup:N`) makes every Nth message skip (or repeat) one
+member's delivery: the bench's own test uses it to prove the exactly-once check catches both.
+
 Rooms live in this process's memory, so run it with one worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +72,8 @@ _encode = msgspec.json.Encoder().encode
 
 # chat id -> the raw ASGI `send` of every member socket.
 _rooms: dict[int, list[Send]] = {}
+_fault_kind, _, _fault_every = (os.environ.get("BENCH_BASELINE_FAULT") or ":0").partition(":")
+_FAULT_EVERY = int(_fault_every or 0)
 _seqs: dict[int, int] = {}
 _pos = 0
 
@@ -114,15 +120,18 @@ async def _chat_socket(scope: Scope, receive: Receive, send: Send) -> None:
             )
             await send({"type": "websocket.send", "text": _encode(AckFrame(frame.client_msg_id, msg)).decode()})
             out = {"type": "websocket.send", "text": _encode(ReceiveFrame(str(_pos), msg)).decode()}
-            for member_send in list(_rooms[chat]):
+            members = list(_rooms[chat])
+            if _FAULT_EVERY and _pos % _FAULT_EVERY == 0:
+                members = members[1:] if _fault_kind == "drop" else [*members, members[-1]]
+            for member_send in members:
                 # A member that went away mid-fan-out: its own loop removes it.
                 with contextlib.suppress(Exception):
                     await member_send(out)
     finally:
         for chat in chats:
-            members = _rooms.get(chat)
-            if members and send in members:
-                members.remove(send)
+            room = _rooms.get(chat)
+            if room and send in room:
+                room.remove(send)
 
 
 async def _echo_socket(scope: Scope, receive: Receive, send: Send) -> None:

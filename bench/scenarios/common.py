@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -81,9 +82,11 @@ class Session:
     fleet: Fleet
     plans: list[WorkerPlan]
     connect: dict[str, Any] = field(default_factory=dict)
+    # When set, py-spy samples the server during each measured window into this directory.
+    profile_dir: Path | None = None
 
     @classmethod
-    def open(cls, target: Target, plans: list[WorkerPlan]) -> Session:
+    def open(cls, target: Target, plans: list[WorkerPlan], profile_dir: Path | None = None) -> Session:
         rss0 = target.rss()
         fleet = Fleet(plans)
         try:
@@ -91,7 +94,7 @@ class Session:
         except BaseException:
             fleet.close()
             raise
-        session = cls(target, fleet, plans)
+        session = cls(target, fleet, plans, profile_dir=profile_dir)
         session.connect = connect_summary(reports, rss0, target.rss())
         return session
 
@@ -127,11 +130,22 @@ class Session:
         self.fleet.start(phases)
         # Server and machine CPU over the measured window only (after warm-up, before drain).
         time.sleep(max(0.0, (t0 + int(warmup * 1e9) - time.monotonic_ns()) / 1e9))
+        profiler = None
+        if self.profile_dir is not None and self.target.pid is not None:
+            from ..profile import Profiler
+            from ..report import stamp
+
+            out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
+            profiler = Profiler(self.target.pid, out, duration - warmup)
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         results = self.fleet.finish(phases, expect_timeout)
         summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
+        if profiler is not None:
+            hot = profiler.finish()
+            summary["profile"] = {"raw": str(profiler.out), "self_pct": hot}
+            print(f"py-spy ({self.target.kind}), self time: " + ", ".join(f"{n} {p}%" for n, p in hot[:10]))
         measured = wall1 - wall0
         busy0 = sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
         busy1 = sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0)

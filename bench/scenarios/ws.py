@@ -11,6 +11,12 @@ from ..seed import Topology
 from .common import Session, plans, target_for, topology
 
 
+def profile_dir(args: argparse.Namespace) -> Path | None:
+    if not args.profile:
+        return None
+    return Path(args.out) if args.out else report.RESULTS_DIR
+
+
 def kinds(args: argparse.Namespace) -> list[str]:
     if args.baseline_only:
         return ["baseline"]
@@ -72,7 +78,7 @@ def _one_run(
     with target_for(args, kind) as target:
         topo = topology(target, n_users, room_size)
         senders = pick_senders(topo, n_senders)
-        session = Session.open(target, plans(args, target, topo, senders, args.procs))
+        session = Session.open(target, plans(args, target, topo, senders, args.procs), profile_dir(args))
         try:
             summary = session.phase(
                 mode, args.duration, warmup=args.warmup, rate=rate, window=args.window, drain_timeout=args.drain
@@ -125,7 +131,7 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         with target_for(args, kind) as target:
             topo = topology(target, args.users, args.room_size)
             senders = pick_senders(topo, args.senders)
-            session = Session.open(target, plans(args, target, topo, senders, args.procs))
+            session = Session.open(target, plans(args, target, topo, senders, args.procs), profile_dir(args))
             infos[kind] = {"server": _server_info(target, args), "connect": session.connect}
             try:
                 rate = args.rate_start

@@ -1,0 +1,149 @@
+"""Smoke runs of the load-testing suite: every scenario, small and short, correctness on.
+
+Each test runs `python -m bench <scenario> --spawn` as a real subprocess against the test
+database (the bench starts its own server and seeds it), then reads the JSON it wrote. No speed
+is asserted here: performance figures belong to bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.hist import Histogram
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ("--procs", "2", "--duration", "2", "--warmup", "0.5", "--drain", "5")
+
+
+async def run_bench(
+    database: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, Any] | None]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "SMTP_", "S3_"))}
+    environ.update(DATABASE_URL=database, PYTHONUNBUFFERED="1", **(env or {}))
+    out = tmp_path / "results"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench",
+        *args,
+        "--out",
+        str(out),
+        cwd=ROOT,
+        env=environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 100)
+    text = stdout.decode(errors="replace")
+    files = sorted(out.glob("*.json")) if out.is_dir() else []
+    data = json.loads(files[-1].read_text()) if files else None
+    assert proc.returncode is not None
+    return proc.returncode, text, data
+
+
+async def test_throughput_delivers_every_acked_message_exactly_once(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4", *SMALL
+    )
+    assert code == 0, out
+    assert data is not None
+    run = data["runs"]["messenger"]
+    assert run["acked"] > 0 and run["delivered"] >= run["acked"] * 5
+    assert (run["missing"], run["duplicates"], run["unacked"], run["errors"]) == (0, 0, 0, {})
+
+
+async def test_open_loop_throughput_is_reported_against_the_baseline(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--spawn", "--baseline", "--users", "20", "--room-size", "5",
+        "--senders", "4", "--rate", "200", *SMALL,
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    assert set(data["runs"]) == {"messenger", "baseline"}
+    for run in data["runs"].values():
+        assert run["mode"] == "open" and run["acked"] > 0 and run["ok"]
+    assert "messenger/baseline" in out
+
+
+async def test_fanout_reaches_every_member_of_the_room(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(database, tmp_path, "fanout", "--spawn", "--room-sizes", "25", *SMALL)
+    assert code == 0, out
+    assert data is not None
+    run = data["room_sizes"]["25"]["messenger"]
+    assert run["acked"] > 0 and run["delivered"] == run["acked"] * 25
+    assert run["missing"] == 0 and run["duplicates"] == 0
+
+
+async def test_sweep_steps_the_rate_and_plots_latency(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "sweep", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4",
+        "--rate-start", "50", "--rate-step", "2", "--rate-max", "100", "--p99-ms", "1000",
+        "--procs", "2", "--duration", "1.5", "--warmup", "0.3", "--drain", "5",
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    steps = data["steps"]["messenger"]
+    assert [s["offered_rate"] for s in steps] == [50, 100]
+    assert data["highest_held_rate"]["messenger"] == 100
+    assert Path(data["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_connections_holds_idle_authenticated_sockets(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "connections", "--spawn", "--sockets", "60", "--hold", "1", "--procs", "2"
+    )
+    assert code == 0, out
+    assert data is not None
+    run = data["runs"]["messenger"]
+    assert run["connect"]["connected"] == 60 and run["closed_sockets"] == 0
+    assert run["server_rss_per_socket_kb"] is not None
+
+
+async def test_rest_operations_all_succeed(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "rest", "--spawn", "--users", "20", "--room-size", "5", "--history", "60",
+        "--concurrency", "4", "--duration", "1", "--procs", "2",
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    for op in ("login", "chats", "messages", "send"):
+        run = data["runs"][op]
+        assert run["requests"] > 0 and set(run["statuses"]) == {"201" if op == "send" else "200"}, run
+
+
+async def test_bench_fails_loudly_when_a_member_misses_a_message(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--baseline-only", "--users", "20", "--room-size", "5", "--senders", "4",
+        *SMALL, env={"BENCH_BASELINE_FAULT": "drop:7"},
+    )  # fmt: skip
+    assert code == 1, out
+    assert "never arrived" in out
+    assert data is not None and data["runs"]["baseline"]["missing"] > 0
+
+
+async def test_bench_fails_loudly_on_a_duplicate_delivery(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--baseline-only", "--users", "20", "--room-size", "5", "--senders", "4",
+        *SMALL, env={"BENCH_BASELINE_FAULT": "dup:7"},
+    )  # fmt: skip
+    assert code == 1, out
+    assert data is not None and data["runs"]["baseline"]["duplicates"] > 0
+
+
+def test_histogram_percentiles_stay_within_bucket_precision_after_merge() -> None:
+    a, b = Histogram(), Histogram()
+    values = list(range(1, 100_001))
+    for v in values[::2]:
+        a.record(v)
+    for v in values[1::2]:
+        b.record(v)
+    merged = Histogram.from_data(a.data())
+    merged.merge(b.data())
+    assert merged.total == 100_000 and merged.max == 100_000 and merged.min == 1
+    for pct, exact in ((50.0, 50_000), (99.0, 99_000), (99.9, 99_900)):
+        assert exact <= merged.percentile(pct) <= exact * 1.016

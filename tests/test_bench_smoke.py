@@ -90,7 +90,8 @@ async def test_sweep_steps_the_rate_and_plots_latency(database: str, tmp_path: P
     steps = data["steps"]["messenger"]
     assert [s["offered_rate"] for s in steps] == [50, 100]
     assert data["highest_held_rate"]["messenger"] == 100
-    assert Path(data["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = await asyncio.to_thread(Path(data["plot"]).read_bytes)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_connections_holds_idle_authenticated_sockets(database: str, tmp_path: Path) -> None:

@@ -27,14 +27,29 @@ SELECT pos, trimmed_pos FROM event_stream WHERE id = 1
 
 -- name: events_for_user
 -- Every event visible to user $1 after position $2, in order, up to position $3 inclusive.
-SELECT e.pos, e.chat_id, e.type, e.payload, e.user_id
-FROM member_spans s
-JOIN events e ON e.chat_id = s.chat_id
-             AND e.pos > greatest($2, s.from_pos)
-             AND e.pos <= least($3, coalesce(s.to_pos, $3))
-WHERE s.user_id = $1
-ORDER BY e.pos
-LIMIT $4
+-- Driven by the user's spans: per span an index-only probe of events (chat_id, pos) takes at
+-- most $4 positions, the best $4 overall are then fetched by primary key. (Scanning events in
+-- pos order and filtering by span instead reads the whole stream tail: 350 ms vs 1 ms at 400k
+-- events, see the chats report.)
+WITH visible AS (
+    SELECT e.pos
+    FROM member_spans s
+    CROSS JOIN LATERAL (
+        SELECT ev.pos FROM events ev
+        WHERE ev.chat_id = s.chat_id
+          AND ev.pos > greatest($2, s.from_pos)
+          AND ev.pos <= least($3, coalesce(s.to_pos, $3))
+        ORDER BY ev.pos
+        LIMIT $4
+    ) e
+    WHERE s.user_id = $1 AND (s.to_pos IS NULL OR s.to_pos > $2) AND s.from_pos < $3
+    ORDER BY e.pos
+    LIMIT $4
+)
+SELECT ev.pos, ev.chat_id, ev.type, ev.payload, ev.user_id
+FROM visible
+JOIN events ev ON ev.pos = visible.pos
+ORDER BY ev.pos
 
 -- name: events_between
 -- Every event in (after, upto], all chats: a node filling a gap in what Redis told it.

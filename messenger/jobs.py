@@ -39,10 +39,14 @@ class Jobs(Protocol):
 
 
 class ArqJobs:
-    def __init__(self, pool: ArqRedis) -> None:
+    def __init__(self, pool: ArqRedis, prefix: str) -> None:
         self.pool = pool
+        # arq keeps jobs under `arq:job:<id>` whatever the queue, so ids carry our prefix too.
+        self.prefix = prefix
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
+        if job_id is not None:
+            job_id = f"{self.prefix}{job_id}"
         job = await self.pool.enqueue_job(function, *args, _job_id=job_id)
         if job is None:
             log.info("job %s %s already queued or done; not enqueued again", function, job_id)
@@ -138,7 +142,7 @@ async def start(services: Services, stack: AsyncExitStack) -> Jobs:
             RedisSettings.from_dsn(settings.redis_url), default_queue_name=f"{settings.redis_prefix}jobs"
         )
         stack.push_async_callback(pool.aclose)
-        return ArqJobs(pool)
+        return ArqJobs(pool, settings.redis_prefix)
     from workers import jobs as job_functions
 
     runner = InProcessJobs(

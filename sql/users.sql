@@ -18,18 +18,18 @@ RETURNING id, username, display_name, bio, NULL::text AS avatar_url, created_at,
 
 -- name: search_users
 -- Verified users whose username or display name starts with $1 (case-insensitive), by username
--- after the cursor $2. The ~>=~ / ~<~ range is what the text_pattern_ops indexes serve (also in
+-- (byte order, the same on every server whatever its locale) after the cursor $2. The ~>=~ / ~<~ range is what the text_pattern_ops indexes serve (also in
 -- a generic plan, unlike LIKE with a parameter); chr(1114111) is the last code point, so the
 -- range is the prefix's, and starts_with() makes it exact.
 SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at
 FROM users
 WHERE email_verified_at IS NOT NULL
-  AND lower(username) > $2
+  AND lower(username) COLLATE "C" > $2
   AND (
         (lower(username) ~>=~ lower($1) AND lower(username) ~<~ (lower($1) || chr(1114111))
          AND starts_with(lower(username), lower($1)))
      OR (lower(display_name) ~>=~ lower($1) AND lower(display_name) ~<~ (lower($1) || chr(1114111))
          AND starts_with(lower(display_name), lower($1)))
   )
-ORDER BY lower(username)
+ORDER BY lower(username) COLLATE "C"
 LIMIT $3

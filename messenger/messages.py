@@ -17,7 +17,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-from . import events
+from . import events, media
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .services import Services
@@ -33,15 +33,9 @@ _SEQ_MAX = 2**62
 _MENTION = re.compile(r"(?<![\w@])@(\w[\w.\-]*)")
 
 
-class Attachment(msgspec.Struct, frozen=True):
-    """A media object attached to a message (the contract's `media`); none exist yet."""
-
-    id: int
-    filename: str
-    content_type: str
-    size: int
-    status: str
-    created_at: datetime
+# A media object attached to a message: the contract's `media` (without a download_url, which
+# would expire inside persisted events; clients fetch GET /v1/media/{id} for one).
+Attachment: TypeAlias = media.MediaOut
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -131,9 +125,7 @@ def _check_request(req: SendRequest) -> None:
         raise Unprocessable(
             f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters without NUL", code="invalid_client_msg_id"
         )
-    if req.attachment_ids:
-        # Media does not exist yet: no id can name an uploaded object.
-        raise Unprocessable("Unknown attachment", code="unknown_attachment")
+    media.check_attachment_ids(req.attachment_ids)
     check_text(req.text, has_attachments=bool(req.attachment_ids))
 
 
@@ -230,8 +222,7 @@ async def _send_locked(
     existing: dict[tuple[int, int, str], Message] = {}
     if keys:
         records = await conn.fetch(Q.messages_by_keys, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
-        for r in records:
-            msg = message_from(r)
+        for msg in await with_attachments(conn, [message_from(r) for r in records]):
             existing[(msg.chat_id, msg.sender_id, msg.client_msg_id)] = msg
     for i in pending:
         req = requests[i]
@@ -249,6 +240,18 @@ async def _send_locked(
             req = requests[i]
             if req.reply_to_id is not None and reply_chat.get(req.reply_to_id) != req.chat_id:
                 results[i] = Unprocessable("reply_to_id is not a message of this chat", code="invalid_reply")
+        pending = [i for i in pending if results[i] is None]
+
+    # Attachments: one set-based check for the whole batch (ready media of each sender).
+    attached: dict[int, list[Attachment]] = {}
+    with_files = [i for i in pending if requests[i].attachment_ids]
+    if with_files:
+        wanted = [(requests[i].sender_id, requests[i].attachment_ids) for i in with_files]
+        for i, outcome in zip(with_files, await media.attachable_batch(conn, wanted), strict=True):
+            if isinstance(outcome, AppError):
+                results[i] = outcome
+            else:
+                attached[i] = outcome
         pending = [i for i in pending if results[i] is None]
 
     # Within the batch the first valid request of a key creates the message; repeats share it.
@@ -285,6 +288,12 @@ async def _send_locked(
     )
     inserted = {(r["chat_id"], r["seq"]): message_from(r) for r in records}
     messages = [inserted[(requests[i].chat_id, seq)] for i, seq in zip(creating, seqs, strict=True)]
+    if attached:
+        messages = [
+            msgspec.structs.replace(m, attachments=attached[i]) if i in attached else m
+            for i, m in zip(creating, messages, strict=True)
+        ]
+        await media.attach(conn, [media.Link(m.id, [a.id for a in m.attachments]) for m in messages if m.attachments])
     for i, msg in zip(creating, messages, strict=True):
         results[i] = Sent(msg, created=True)
     for i, first in repeats:
@@ -306,6 +315,14 @@ async def _send_locked(
     )
     drafts = [events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(m)) for m in messages]
     return await events.append(conn, drafts)
+
+
+async def with_attachments(conn: Database | Connection, messages: list[Message]) -> list[Message]:
+    """The messages with their attachments filled in (one query for all of them)."""
+    files = await media.for_messages(conn, [m.id for m in messages if not m.deleted])
+    if not files:
+        return messages
+    return [msgspec.structs.replace(m, attachments=files[m.id]) if m.id in files else m for m in messages]
 
 
 async def send(services: Services, request: SendRequest) -> Sent:
@@ -334,13 +351,15 @@ async def page(
         upper = before if before is not None else _SEQ_MAX
         records = await services.db.fetch(Q.messages_after, chat_id, after, upper, limit + 1)
         has_more = len(records) > limit
-        return MessagePage([message_from(r) for r in records[:limit]], has_more)
+        return MessagePage(await with_attachments(services.db, [message_from(r) for r in records[:limit]]), has_more)
     if before is not None:
         records = await services.db.fetch(Q.messages_before, chat_id, before, 0, limit + 1)
     else:
         records = await services.db.fetch(Q.messages_latest, chat_id, limit + 1)
     has_more = len(records) > limit
-    return MessagePage([message_from(r) for r in reversed(records[:limit])], has_more)
+    return MessagePage(
+        await with_attachments(services.db, [message_from(r) for r in reversed(records[:limit])]), has_more
+    )
 
 
 async def edit(services: Services, user_id: int, chat_id: int, message_id: int, text: str) -> Message:
@@ -358,7 +377,7 @@ async def edit(services: Services, user_id: int, chat_id: int, message_id: int, 
         (mentions,) = await _resolve_mentions(conn, [(chat_id, text)])
         updated = await conn.fetchrow(Q.edit_message, message_id, text, mentions)
         assert updated is not None  # the row is locked above
-        edited = message_from(updated)
+        (edited,) = await with_attachments(conn, [message_from(updated)])
         published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, MessageBody(edited))])
     await services.hub.publish(published)
     return edited

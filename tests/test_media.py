@@ -422,3 +422,23 @@ async def test_20_mib_upload_streams_without_growing_the_server_rss(
     assert complete.json()["media"]["size"] == size
     grown = (peak - baseline) / (1024 * 1024)
     assert grown < 8, f"server RSS grew by {grown:.1f} MiB during a 20 MiB upload"
+
+
+# -- avatars ---------------------------------------------------------------------------------
+
+
+async def test_avatar_path_redirects_to_the_image_while_it_is_an_avatar(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    user = await make_user(db)
+    data = s.png(4, 4)
+    ready = await uploaded(client, user, data)
+    path = f"/v1/media/{ready['id']}/avatar"
+    assert (await client.get(path)).status_code == 404  # not (yet) anyone's avatar
+    await db.execute("UPDATE users SET avatar_media_id = $1 WHERE id = $2", ready["id"], user.id)
+    r = await client.get(path)  # no bearer token: <img src> cannot send one
+    assert r.status_code == 302
+    async with httpx.AsyncClient() as http:
+        image = await http.get(r.headers["location"])
+    assert image.content == data
+    assert image.headers["content-type"] == "image/png"

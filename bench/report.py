@@ -28,6 +28,8 @@ def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        # Other work on the machine skews every figure; the load average says how much there was.
+        "loadavg": os.getloadavg(),
         "cpu_model": _cpu_model(),
         "versions": versions,
         "argv": sys.argv,

@@ -29,7 +29,7 @@ import msgspec
 from . import events
 from .db import Connection, Q
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
-from .messages import Message, message_from
+from .messages import MAX_ID, Message, message_from
 from .services import Services
 from .users import User, public_by_ids
 
@@ -437,8 +437,8 @@ async def mark_read(services: Services, user_id: int, chat_id: int, seq: int) ->
     404 for non-members, 422 beyond the chat's last seq. The WebSocket `read` frame and REST
     both come through here; the caller tells the hub when `moved`.
     """
-    if seq < 0:
-        raise Unprocessable("seq must not be negative", code="invalid_seq")
+    if not 0 <= seq <= MAX_ID:
+        raise Unprocessable("seq must be between 0 and the chat's last seq", code="invalid_seq")
     record = await services.db.fetchrow(Q.mark_read, chat_id, user_id, seq)
     if record is None:
         raise NotFound("Chat not found")

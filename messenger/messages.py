@@ -22,6 +22,8 @@ from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .services import Services
 
+# Ids and seqs are PostgreSQL bigints; anything larger cannot name a row.
+MAX_ID = 2**63 - 1
 MAX_TEXT = 4096
 MAX_CLIENT_MSG_ID = 64
 PAGE_DEFAULT = 50

@@ -251,3 +251,26 @@ async def test_removed_member_gets_404_at_once(client: httpx.AsyncClient, db: as
     )
     assert r.status_code == 404
     assert (await client.get("/v1/chats", headers=b.headers)).json()["chats"] == []
+
+
+async def test_title_with_nul_is_422(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a = await make_user(db)
+    r = await client.post("/v1/chats", json={"kind": "group", "title": "a\u0000b", "member_ids": []}, headers=a.headers)
+    assert r.status_code == 422
+
+
+async def test_ids_beyond_bigint_are_422_not_500(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a = await make_user(db)
+    chat = await new_chat(client, a, "group")
+    huge = 2**64 - 1
+    cid = chat["id"]
+    for method, path, body in [
+        ("POST", "/v1/chats", {"kind": "group", "member_ids": [huge]}),
+        ("POST", f"/v1/chats/{cid}/members", {"user_id": huge}),
+        ("POST", f"/v1/chats/{cid}/read", {"seq": huge}),
+        ("POST", f"/v1/chats/{cid}/messages", {"client_msg_id": "h", "text": "x", "reply_to_id": huge}),
+    ]:
+        r = await client.request(method, path, json=body, headers=a.headers)
+        assert r.status_code == 422, (path, r.text)
+    r = await client.get(f"/v1/chats/{cid}/messages", params={"before": huge}, headers=a.headers)
+    assert r.status_code == 422

@@ -10,11 +10,13 @@ from msgspec import Meta
 from .. import chats
 from ..chats import Chat, ChatPage, Kind, Member, MemberPage, Role
 from ..http import Call, Reply, endpoint
+from ..messages import MAX_ID
 
-Title = Annotated[str, Meta(min_length=1, max_length=128)]
-Description = Annotated[str, Meta(max_length=1024)]
+# No NUL (PostgreSQL text cannot hold it); anything else is kept as sent.
+Title = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+Description = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00]*$")]
 Limit = Annotated[int, Meta(ge=1, le=100)]
-UserId = Annotated[int, Meta(ge=1)]
+UserId = Annotated[int, Meta(ge=1, le=MAX_ID)]
 
 
 class CreateChat(msgspec.Struct):
@@ -53,7 +55,7 @@ class MemberResponse(msgspec.Struct):
 
 
 class ReadBody(msgspec.Struct):
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_ID)]
 
 
 @endpoint(

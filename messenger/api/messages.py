@@ -9,16 +9,17 @@ from msgspec import Meta
 
 from .. import messages
 from ..http import Call, Reply, endpoint
-from ..messages import MAX_CLIENT_MSG_ID, MAX_TEXT, PAGE_MAX, Message, MessagePage, SendRequest
+from ..messages import MAX_CLIENT_MSG_ID, MAX_ID, MAX_TEXT, PAGE_MAX, Message, MessagePage, SendRequest
 
-Seq = Annotated[int, Meta(ge=0)]
+Seq = Annotated[int, Meta(ge=0, le=MAX_ID)]
+Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 
 
 class SendBody(msgspec.Struct):
     client_msg_id: Annotated[str, Meta(min_length=1, max_length=MAX_CLIENT_MSG_ID)]
     text: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None
-    reply_to_id: int | None = None
-    attachment_ids: list[int] = []
+    reply_to_id: Id | None = None
+    attachment_ids: list[Id] = []
 
 
 class EditBody(msgspec.Struct):

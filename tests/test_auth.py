@@ -431,6 +431,13 @@ async def test_refresh_updates_the_sessions_user_agent_and_last_use(
     assert session["last_used_at"] > session["created_at"]
 
 
+async def test_sessions_query_is_validated(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    alice = await make_user(db)
+    for params in ({"limit": 0}, {"limit": 101}, {"cursor": "x"}, {"cursor": str(2**64)}, {"cursor": "-1"}):
+        r = await client.get("/v1/auth/sessions", params=params, headers=alice.headers)
+        assert r.status_code == 422, params
+
+
 async def test_sessions_list_is_paginated(client: httpx.AsyncClient, mailbox: Mailbox) -> None:
     username, _, _ = await verified_account(client, mailbox)
     tokens = [(await login(client, username, agent=f"agent{i}")).json() for i in range(3)]

@@ -51,12 +51,13 @@ class ResetBody(msgspec.Struct, frozen=True):
 
 
 class SessionsQuery(msgspec.Struct, frozen=True):
-    cursor: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    cursor: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
 
 
 def _user_agent(request: Request) -> str:
-    return request.headers.get("user-agent", "")
+    # Stored as text, which cannot hold NUL; the domain caps the length.
+    return request.headers.get("user-agent", "").replace("\x00", "")
 
 
 @endpoint(

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import msgspec
 
+from . import media
 from .db import Database, Q, row, rows
 from .errors import NotFound, Unprocessable
 
@@ -81,10 +82,13 @@ async def update_profile(
     bio: str | None,
     avatar_media_id: int | msgspec.UnsetType | None = msgspec.UNSET,
 ) -> Me:
-    if avatar_media_id is not msgspec.UNSET and avatar_media_id is not None:
-        # Media uploads are not available yet, so no media id can name an avatar.
-        raise Unprocessable("avatar_media_id does not name an uploaded image", code="invalid_avatar")
-    record = await db.fetchrow(Q.update_profile, user_id, display_name, bio)
+    set_avatar = avatar_media_id is not msgspec.UNSET
+    new_avatar = avatar_media_id if isinstance(avatar_media_id, int) else None
+    async with db.transaction() as conn:
+        if new_avatar is not None:
+            # A ready image of this user's (422 otherwise), share-locked until the update commits.
+            await media.check_avatar(conn, user_id, new_avatar)
+        record = await conn.fetchrow(Q.update_profile, user_id, display_name, bio, set_avatar, new_avatar)
     if record is None:
         raise NotFound("No such user", code="user_not_found")
     return row(Me, record)

@@ -11,7 +11,7 @@ SELECT user_id FROM sessions WHERE id = $1 AND ended_at IS NULL
 
 -- name: insert_user
 INSERT INTO users (email, username, display_name, password_hash) VALUES ($1, $2, $3, $4)
-RETURNING id, username, display_name, bio, NULL::text AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
 
 -- name: account_by_email
 SELECT id, email, username, display_name, email_verified_at IS NOT NULL AS verified
@@ -28,7 +28,7 @@ UPDATE users SET password_hash = $2, email_verified_at = coalesce(email_verified
 
 -- name: mark_verified
 UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1
-RETURNING id, username, display_name, bio, NULL::text AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
 
 -- name: insert_email_token
 INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at)

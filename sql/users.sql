@@ -1,27 +1,29 @@
--- Users: profiles and lookup. `avatar_url` is NULL until media wires avatars.
+-- Users: profiles and lookup. `avatar_url` comes from media_avatar_url() (sql/schema/0004_media.sql).
 
 -- name: user_public
-SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at FROM users WHERE id = $1
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at FROM users WHERE id = $1
 
 -- name: users_public_by_ids
-SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
 FROM users WHERE id = ANY($1::bigint[])
 
 -- name: user_me
-SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at, email FROM users WHERE id = $1
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email FROM users WHERE id = $1
 
 -- name: update_profile
--- NULL leaves a field as it is (the API passes NULL for fields absent from the PATCH body).
-UPDATE users SET display_name = coalesce($2, display_name), bio = coalesce($3, bio)
+-- NULL leaves a field as it is (the API passes NULL for fields absent from the PATCH body);
+-- the avatar is set (to $5, NULL clearing it) only when $4 says the body had avatar_media_id.
+UPDATE users SET display_name = coalesce($2, display_name), bio = coalesce($3, bio),
+    avatar_media_id = CASE WHEN $4::boolean THEN $5::bigint ELSE avatar_media_id END
 WHERE id = $1
-RETURNING id, username, display_name, bio, NULL::text AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
 
 -- name: search_users
 -- Verified users whose username or display name starts with $1 (case-insensitive), by username
 -- (byte order, the same on every server whatever its locale) after the cursor $2. The ~>=~ / ~<~ range is what the text_pattern_ops indexes serve (also in
 -- a generic plan, unlike LIKE with a parameter); chr(1114111) is the last code point, so the
 -- range is the prefix's, and starts_with() makes it exact.
-SELECT id, username, display_name, bio, NULL::text AS avatar_url, created_at
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
 FROM users
 WHERE email_verified_at IS NOT NULL
   AND lower(username) COLLATE "C" > $2

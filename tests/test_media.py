@@ -427,18 +427,73 @@ async def test_20_mib_upload_streams_without_growing_the_server_rss(
 # -- avatars ---------------------------------------------------------------------------------
 
 
-async def test_avatar_path_redirects_to_the_image_while_it_is_an_avatar(
-    client: httpx.AsyncClient, db: asyncpg.Pool
+async def set_avatar(client: httpx.AsyncClient, user: User, media_id: int | None) -> httpx.Response:
+    return await client.patch("/v1/users/me", json={"avatar_media_id": media_id}, headers=user.headers)
+
+
+async def test_a_ready_image_becomes_the_avatar_seen_by_everyone(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user, other = await make_user(db), await make_user(db)
+    data = s.png(4, 4)
+    image = await uploaded(client, user, data)
+    r = await set_avatar(client, user, image["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["avatar_url"] == f"/v1/media/{image['id']}/avatar"
+    seen = (await client.get(f"/v1/users/{user.id}", headers=other.headers)).json()["user"]
+    assert seen["avatar_url"] == f"/v1/media/{image['id']}/avatar"
+    redirect = await client.get(seen["avatar_url"])  # no bearer token: <img src> cannot send one
+    assert redirect.status_code == 302
+    async with httpx.AsyncClient() as http:
+        fetched = await http.get(redirect.headers["location"])
+    assert (fetched.content, fetched.headers["content-type"]) == (data, "image/png")
+
+
+async def test_clearing_the_avatar_retires_its_url(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user = await make_user(db)
+    image = await uploaded(client, user, s.gif(1, 1), "image/gif", "a.gif")
+    await set_avatar(client, user, image["id"])
+    r = await set_avatar(client, user, None)
+    assert r.status_code == 200
+    assert r.json()["user"]["avatar_url"] is None
+    assert (await client.get(f"/v1/media/{image['id']}/avatar")).status_code == 404
+
+
+async def test_a_medium_that_is_no_avatar_has_no_avatar_url(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user = await make_user(db)
+    image = await uploaded(client, user, s.png(1, 1))
+    assert (await client.get(f"/v1/media/{image['id']}/avatar")).status_code == 404
+
+
+async def test_a_non_image_avatar_is_422(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user = await make_user(db)
+    doc = await uploaded(client, user, s.PDF, "application/pdf", "doc.pdf")
+    r = await set_avatar(client, user, doc["id"])
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_avatar"
+
+
+async def test_someone_elses_image_as_avatar_is_422(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user, other = await make_user(db), await make_user(db)
+    theirs = await uploaded(client, other, s.png(1, 1))
+    assert (await set_avatar(client, user, theirs["id"])).status_code == 422
+
+
+async def test_a_pending_image_as_avatar_is_422(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    user = await make_user(db)
+    slot = await declare(client, user, s.png(1, 1))
+    assert (await set_avatar(client, user, slot["media"]["id"])).status_code == 422
+
+
+async def test_cleanup_keeps_the_avatar(
+    client: httpx.AsyncClient, db: asyncpg.Pool, server: Server, database: str
 ) -> None:
     user = await make_user(db)
-    data = s.png(4, 4)
-    ready = await uploaded(client, user, data)
-    path = f"/v1/media/{ready['id']}/avatar"
-    assert (await client.get(path)).status_code == 404  # not (yet) anyone's avatar
-    await db.execute("UPDATE users SET avatar_media_id = $1 WHERE id = $2", ready["id"], user.id)
-    r = await client.get(path)  # no bearer token: <img src> cannot send one
-    assert r.status_code == 302
-    async with httpx.AsyncClient() as http:
-        image = await http.get(r.headers["location"])
-    assert image.content == data
-    assert image.headers["content-type"] == "image/png"
+    image = await uploaded(client, user, s.png(2, 2))
+    await set_avatar(client, user, image["id"])
+    await db.execute("UPDATE media SET created_at = now() - interval '3 days'")
+    settings = Settings(data_dir=Path(server.env["MESSENGER_DATA_DIR"]), secret_key=SECRET_KEY)
+    pool = await Database.connect(database, min_size=1, max_size=2)
+    try:
+        assert await media.cleanup_media({"settings": settings, "db": pool}) == 0
+    finally:
+        await pool.close()
+    assert (await client.get(f"/v1/media/{image['id']}/avatar")).status_code == 302

@@ -169,7 +169,7 @@ async def _mail_verification(services: Services, to: str, name: str, token: str)
 
 
 async def _enqueue_mail(services: Services, m: mail.Mail, token: str) -> None:
-    # The token's hash names the job, so a retried request cannot queue the same mail twice.
+    # The token's hash names the job: one mail per token, however often enqueueing is retried.
     # A failure to enqueue (Redis down) must not undo what was committed: the user can ask again.
     try:
         await services.jobs.enqueue("send_mail", m, job_id=f"mail:{_key(token)}")

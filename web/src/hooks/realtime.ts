@@ -19,6 +19,18 @@ function me(): Id | null {
   return useSession.getState().user?.id ?? null;
 }
 
+/**
+ * The chat id exactly as the server gave it. Route params are strings, but ids are opaque and
+ * must be echoed back as received (the server may type them as integers in frames).
+ */
+function canonical(chatId: Id): Id {
+  const chat = useChats.getState().chats.find((c) => sameId(c.id, chatId));
+  if (chat) return chat.id;
+  const list = useChats.getState().messages[String(chatId)];
+  const known = list?.find((m) => m.id !== null);
+  return known ? known.chat_id : chatId;
+}
+
 class Realtime {
   private socket: RealtimeSocket | null = null;
   private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -225,6 +237,7 @@ class Realtime {
   }
 
   private deliver(chatId: Id, cmid: string, text: string, replyToId: Id | null): void {
+    chatId = canonical(chatId);
     const sent = this.socket?.send({
       type: "send_message",
       chat_id: chatId,
@@ -253,6 +266,11 @@ class Realtime {
       const { message } = await api.messages.send(chatId, { client_msg_id: cmid, text, reply_to_id: replyToId });
       this.ackMessage(cmid, message);
     } catch (err) {
+      if (err instanceof NetworkError && this.socket !== null) {
+        // offline: it stays pending and goes again when the socket is back (resend_pending)
+        this.clearAck(cmid);
+        return;
+      }
       const code = err instanceof ApiError ? err.code : "network_error";
       const text = err instanceof ApiError ? err.message : "Not sent: cannot reach the server";
       this.sendFailedIn(chatId, cmid, code, text);
@@ -300,7 +318,7 @@ class Realtime {
     const k = String(chatId);
     const now = Date.now();
     if (now - (this.lastTyping.get(k) ?? 0) < TYPING_THROTTLE_MS) return;
-    if (this.socket?.send({ type: "typing", chat_id: chatId })) this.lastTyping.set(k, now);
+    if (this.socket?.send({ type: "typing", chat_id: canonical(chatId) })) this.lastTyping.set(k, now);
   }
 
   /** Move our read marker forward to `seq` (once per seq; the server keeps it monotonic too). */
@@ -310,7 +328,7 @@ class Realtime {
     this.readSent.set(k, seq);
     const self = me();
     if (self !== null) useChats.getState().read(chatId, self, seq, self);
-    if (!this.socket?.send({ type: "read", chat_id: chatId, seq })) {
+    if (!this.socket?.send({ type: "read", chat_id: canonical(chatId), seq })) {
       api.chats.markRead(chatId, seq).catch(() => this.readSent.delete(k));
     }
   }

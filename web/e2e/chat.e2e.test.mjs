@@ -1,0 +1,177 @@
+// End to end in real headless Chromium against a real server: two people register (the link
+// comes from the server's outbox), verify, sign in, open a direct chat and talk in real time,
+// with typing, read receipts, unread badges, and a dropped connection that resumes without loss.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  REPO,
+  createDatabase,
+  dropDatabase,
+  freePort,
+  linkFromOutbox,
+  removeDir,
+  startServer,
+  tempDir,
+} from "./harness.mjs";
+
+const T = 20_000; // per-expectation wait; generous for a loaded 2-core CI machine
+
+let db;
+let dataDir;
+let server;
+let browser;
+const suffix = Math.random().toString(36).slice(2, 8);
+const alice = { email: `alice-${suffix}@example.test`, username: `alice_${suffix}`, name: "Alice Tester", password: "correct horse battery" };
+const bob = { email: `bob-${suffix}@example.test`, username: `bob_${suffix}`, name: "Bob Tester", password: "another long secret!" };
+
+before(async () => {
+  assert.ok(existsSync(join(REPO, "web", "dist", "index.html")), "run `npm run build` first");
+  db = createDatabase();
+  dataDir = tempDir("messenger-web-e2e-");
+  server = await startServer({ dsn: db.dsn, port: await freePort(), dataDir });
+  // playwright gives each launch a fresh temporary profile (its own --user-data-dir)
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (db) dropDatabase(db.name);
+  if (dataDir) removeDir(dataDir);
+});
+
+async function newPage() {
+  const context = await browser.newContext({ baseURL: server.base, viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const external = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.protocol.startsWith("http") || u.protocol.startsWith("ws")) {
+      if (u.host !== new URL(server.base).host) external.push(r.url());
+    }
+  });
+  if (process.env.E2E_DEBUG) {
+    page.on("websocket", (ws) => {
+      ws.on("framesent", (f) => console.log("WS>", String(f.payload).slice(0, 300)));
+      ws.on("framereceived", (f) => console.log("WS<", String(f.payload).slice(0, 300)));
+      ws.on("close", () => console.log("WS closed"));
+    });
+    page.on("console", (m) => console.log("console:", m.type(), m.text()));
+    page.on("response", (r) => console.log("HTTP", r.status(), r.request().method(), r.url()));
+  }
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(m.text());
+  });
+  return { context, page, external, problems };
+}
+
+async function register(page, who) {
+  await page.goto("/register");
+  await page.getByLabel("Email", { exact: true }).fill(who.email);
+  await page.getByLabel("Username", { exact: true }).fill(who.username);
+  await page.getByLabel("Display name", { exact: true }).fill(who.name);
+  await page.getByLabel("Password", { exact: true }).fill(who.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText(`Check ${who.email}`).waitFor({ timeout: T });
+  const link = await linkFromOutbox(dataDir, who.email, "/verify-email?token=");
+  assert.ok(link.startsWith(server.base), `verification link points at the server: ${link}`);
+  await page.goto(link);
+  await page.getByText("Your email address is verified").waitFor({ timeout: T });
+}
+
+async function signIn(page, who) {
+  await page.goto("/login");
+  await page.getByLabel("Email or username").fill(who.username);
+  await page.getByLabel("Password", { exact: true }).fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
+}
+
+function log(page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+async function send(page, text) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+async function seqsOf(page) {
+  return log(page).locator("li.message").evaluateAll((els) => els.map((e) => e.getAttribute("data-seq")));
+}
+
+test("two people register, verify, sign in and chat in real time", async () => {
+  const a = await newPage();
+  const b = await newPage();
+
+  // The app shell is served by the server itself, with the security headers.
+  const res = await a.page.goto("/");
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()["content-security-policy"] ?? "", /default-src 'self'/);
+
+  await register(a.page, alice);
+  await register(b.page, bob);
+  await signIn(a.page, alice);
+  await signIn(b.page, bob);
+
+  // Alice finds Bob and opens a direct chat.
+  await a.page.getByRole("button", { name: "New chat" }).click();
+  await a.page.getByLabel("Find people").fill(bob.username.slice(0, 6));
+  await a.page.getByRole("button", { name: `Message ${bob.username}` }).click();
+  await a.page.getByRole("heading", { name: bob.name, level: 1 }).waitFor({ timeout: T });
+
+  // Alice writes; her message goes pending -> sent, and Bob sees the chat appear with an unread badge.
+  await send(a.page, "Hello Bob, this is Alice!");
+  await log(a.page).locator('li.message[data-status="sent"]', { hasText: "Hello Bob, this is Alice!" }).waitFor({ timeout: T });
+  const bobsEntry = b.page.getByRole("link", { name: new RegExp(`^${alice.name}.*1 unread`) });
+  await bobsEntry.waitFor({ timeout: T }).catch(async (e) => {
+    console.log("chat list:", await b.page.locator(".chat-list").innerHTML().catch(() => "none"));
+    throw e;
+  });
+
+  // Bob opens it: the message is there, and Alice sees it was read.
+  await bobsEntry.click();
+  await log(b.page).getByText("Hello Bob, this is Alice!").waitFor({ timeout: T });
+  await log(a.page).getByText("Seen").waitFor({ timeout: T });
+
+  // Typing indicator, then Bob's reply appears in Alice's window in real time.
+  await b.page.getByRole("textbox", { name: "Message" }).pressSequentially("Hi", { delay: 20 });
+  await a.page.getByText(`${bob.name} is typing…`).waitFor({ timeout: T });
+  await b.page.getByRole("textbox", { name: "Message" }).fill("");
+  await send(b.page, "Hi Alice, Bob here.");
+  await log(a.page).getByText("Hi Alice, Bob here.").waitFor({ timeout: T });
+  await log(b.page).locator('li.message[data-status="sent"]', { hasText: "Hi Alice, Bob here." }).waitFor({ timeout: T });
+
+  // Bob drops off the network; Alice writes twice; Bob comes back and gets both, once each, in order.
+  await b.context.setOffline(true);
+  await b.page.locator('.connection[data-status="offline"]').waitFor({ timeout: T });
+  await send(a.page, "Are you there? (1)");
+  await send(a.page, "Are you there? (2)");
+  await log(a.page).locator('li.message[data-status="sent"]', { hasText: "Are you there? (2)" }).waitFor({ timeout: T });
+  await b.context.setOffline(false);
+  await log(b.page).getByText("Are you there? (2)").waitFor({ timeout: T });
+  await b.page.locator('.connection[data-status="live"]').waitFor({ state: "attached", timeout: T });
+  const seqs = await seqsOf(b.page);
+  assert.deepEqual(seqs, ["1", "2", "3", "4"], "every message exactly once, in seq order");
+  assert.deepEqual(await seqsOf(a.page), ["1", "2", "3", "4"]);
+
+  // Phone width: the open chat takes the whole screen and offers a way back.
+  await a.page.setViewportSize({ width: 375, height: 740 });
+  await a.page.getByRole("link", { name: "Back to chats" }).click();
+  await a.page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
+
+  for (const p of [a, b]) {
+    assert.deepEqual(p.external, [], "no request leaves the server's origin");
+    assert.deepEqual(p.problems, [], "no page errors");
+  }
+  await a.context.close();
+  await b.context.close();
+});

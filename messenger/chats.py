@@ -45,13 +45,13 @@ _ID_MAX = 2**62
 
 class Chat(msgspec.Struct, frozen=True):
     id: int
-    kind: str
+    kind: Kind
     title: str | None
     description: str | None
     created_at: datetime
     member_count: int
     # The caller's role and unread count; null and 0 in broadcast events (the shared view).
-    role: str | None
+    role: Role | None
     last_message: Message | None
     last_seq: int
     unread_count: int
@@ -64,7 +64,7 @@ class ChatPage(msgspec.Struct, frozen=True):
 
 class Member(msgspec.Struct, frozen=True):
     user: User
-    role: str
+    role: Role
     joined_at: datetime
 
 

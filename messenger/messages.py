@@ -31,8 +31,9 @@ PAGE_MAX = 100
 # Seqs are bigint; this bounds "no upper limit" in the keyset queries.
 _SEQ_MAX = 2**62
 
-# `@name`: a word character then word characters, dots or dashes ("@bob." mentions bob too).
-_MENTION = re.compile(r"(?<![\w@])@(\w[\w.\-]*)")
+# `@name` in the username alphabet, not inside a word or an email address ("@bob." and
+# "@bob-smith" mention bob; "bob@example.com" mentions nobody).
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.]*)")
 
 
 # A media object attached to a message: the contract's `media` (without a download_url, which
@@ -139,7 +140,7 @@ def mention_candidates(text: str | None) -> list[str]:
     for match in _MENTION.finditer(text):
         name = match.group(1).lower()
         seen.setdefault(name, None)
-        trimmed = name.rstrip(".-")
+        trimmed = name.rstrip(".")
         if trimmed and trimmed != name:
             seen.setdefault(trimmed, None)
     return list(seen)
@@ -204,6 +205,15 @@ async def send_batch(services: Services, requests: Sequence[SendRequest]) -> lis
 async def _send_locked(
     conn: Connection, requests: Sequence[SendRequest], results: list[SendResult | None], pending: list[int]
 ) -> list[events.Event]:
+    # Reply targets and mentions do not need the chat locks (a message never changes chats),
+    # so they are resolved before taking them, keeping the locked section short.
+    reply_ids = sorted({rid for i in pending if (rid := requests[i].reply_to_id) is not None})
+    reply_chat: dict[int, int] = {}
+    if reply_ids:
+        reply_chat = {r["id"]: r["chat_id"] for r in await conn.fetch(Q.message_chats, reply_ids)}
+    resolved = await _resolve_mentions(conn, [(requests[i].chat_id, requests[i].text) for i in pending])
+    mentions = dict(zip(pending, resolved, strict=True))
+
     chat_ids = sorted({requests[i].chat_id for i in pending})
     chats = {r["id"]: r for r in await conn.fetch(Q.lock_chats, chat_ids)}
 
@@ -233,16 +243,9 @@ async def _send_locked(
             results[i] = Sent(found, created=False)
         elif chats[req.chat_id]["kind"] == "channel" and roles[(req.chat_id, req.sender_id)] == "member":
             results[i] = Forbidden("Only the owner and admins post in a channel", code="read_only_channel")
+        elif req.reply_to_id is not None and reply_chat.get(req.reply_to_id) != req.chat_id:
+            results[i] = Unprocessable("reply_to_id is not a message of this chat", code="invalid_reply")
     pending = [i for i in pending if results[i] is None]
-
-    reply_ids = sorted({rid for i in pending if (rid := requests[i].reply_to_id) is not None})
-    if reply_ids:
-        reply_chat = {r["id"]: r["chat_id"] for r in await conn.fetch(Q.message_chats, reply_ids)}
-        for i in pending:
-            req = requests[i]
-            if req.reply_to_id is not None and reply_chat.get(req.reply_to_id) != req.chat_id:
-                results[i] = Unprocessable("reply_to_id is not a message of this chat", code="invalid_reply")
-        pending = [i for i in pending if results[i] is None]
 
     # Attachments: one set-based check for the whole batch (ready media of each sender).
     attached: dict[int, list[Attachment]] = {}
@@ -271,13 +274,19 @@ async def _send_locked(
     if not creating:
         return []
 
-    mentions = await _resolve_mentions(conn, [(requests[i].chat_id, requests[i].text) for i in creating])
     last_seq = {cid: chats[cid]["last_seq"] for cid in chats}
     seqs = []
     for i in creating:
         cid = requests[i].chat_id
         last_seq[cid] += 1
         seqs.append(last_seq[cid])
+    bumped = sorted({requests[i].chat_id for i in creating})
+    # A sender has read everything up to their own latest message.
+    markers: dict[tuple[int, int], int] = {}
+    for i, seq in zip(creating, seqs, strict=True):
+        pair = (requests[i].chat_id, requests[i].sender_id)
+        markers[pair] = max(seq, markers.get(pair, 0))
+    marker_keys = sorted(markers)
     records = await conn.fetch(
         Q.insert_messages,
         [requests[i].chat_id for i in creating],
@@ -286,7 +295,12 @@ async def _send_locked(
         [requests[i].client_msg_id for i in creating],
         [requests[i].text for i in creating],
         [requests[i].reply_to_id for i in creating],
-        [_pg_array(m) for m in mentions],
+        [_pg_array(mentions[i]) for i in creating],
+        bumped,
+        [last_seq[c] for c in bumped],
+        [k[0] for k in marker_keys],
+        [k[1] for k in marker_keys],
+        [markers[k] for k in marker_keys],
     )
     inserted = {(r["chat_id"], r["seq"]): message_from(r) for r in records}
     messages = [inserted[(requests[i].chat_id, seq)] for i, seq in zip(creating, seqs, strict=True)]
@@ -302,19 +316,6 @@ async def _send_locked(
         first_result = results[first]
         assert isinstance(first_result, Sent)
         results[i] = Sent(first_result.message, created=False)
-
-    bumped = sorted({requests[i].chat_id for i in creating})
-    await conn.execute(Q.bump_chats, bumped, [last_seq[c] for c in bumped])
-    markers: dict[tuple[int, int], int] = {}
-    for msg in messages:
-        markers[(msg.chat_id, msg.sender_id)] = max(msg.seq, markers.get((msg.chat_id, msg.sender_id), 0))
-    marker_keys = sorted(markers)
-    await conn.execute(
-        Q.advance_sender_markers,
-        [k[0] for k in marker_keys],
-        [k[1] for k in marker_keys],
-        [markers[k] for k in marker_keys],
-    )
     drafts = [events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(m)) for m in messages]
     return await events.append(conn, drafts)
 

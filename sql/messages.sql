@@ -31,24 +31,26 @@ JOIN users u ON lower(u.username) = k.name
 JOIN chat_members m ON m.chat_id = k.chat_id AND m.user_id = u.id
 
 -- name: insert_messages
--- One statement for a whole batch; mentions travel as array literals (arrays cannot nest ragged).
-INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions)
-SELECT c, s, u, k, t, r, m::bigint[]
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-     AS x (c, s, u, k, t, r, m)
-RETURNING id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-          created_at, edited_at, deleted_at IS NOT NULL AS deleted
-
--- name: bump_chats
-UPDATE chats SET last_seq = x.seq, last_activity = now()
-FROM unnest($1::bigint[], $2::bigint[]) AS x (id, seq)
-WHERE chats.id = x.id
-
--- name: advance_sender_markers
--- A sender has read everything up to their own message. Pairs must be unique.
-UPDATE chat_members SET last_read_seq = greatest(chat_members.last_read_seq, x.seq)
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x (chat_id, user_id, seq)
-WHERE chat_members.chat_id = x.chat_id AND chat_members.user_id = x.user_id
+-- A whole batch in one statement (one round trip while the chat rows are locked): the
+-- messages ($1-$7; mentions travel as array literals since arrays cannot nest ragged), each
+-- chat's new last_seq ($8, $9) and each sender's read marker ($10-$12, unique pairs).
+WITH inserted AS (
+    INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions)
+    SELECT c, s, u, k, t, r, m::bigint[]
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+         AS x (c, s, u, k, t, r, m)
+    RETURNING id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
+              created_at, edited_at, deleted_at IS NOT NULL AS deleted
+), bumped AS (
+    UPDATE chats SET last_seq = x.seq, last_activity = now()
+    FROM unnest($8::bigint[], $9::bigint[]) AS x (id, seq)
+    WHERE chats.id = x.id
+), marked AS (
+    UPDATE chat_members SET last_read_seq = greatest(chat_members.last_read_seq, x.seq)
+    FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS x (chat_id, user_id, seq)
+    WHERE chat_members.chat_id = x.chat_id AND chat_members.user_id = x.user_id
+)
+SELECT * FROM inserted
 
 -- name: messages_latest
 SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,

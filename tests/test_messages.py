@@ -111,7 +111,7 @@ async def test_mentions_resolve_members_only(client: httpx.AsyncClient, db: asyn
     assert msg["text"] == text
 
 
-async def test_attachments_are_rejected_until_media_exists(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_unknown_attachment_is_422(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     a = await make_user(db)
     chat = await new_chat(client, a, "group")
     r = await post(client, a, chat["id"], attachment_ids=[1])

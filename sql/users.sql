@@ -1,14 +1,16 @@
 -- Users: profiles and lookup. `avatar_url` comes from media_avatar_url() (sql/schema/0004_media.sql).
 
 -- name: user_public
-SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at FROM users WHERE id = $1
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
+FROM users WHERE id = $1
 
 -- name: users_public_by_ids
 SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
 FROM users WHERE id = ANY($1::bigint[])
 
 -- name: user_me
-SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email FROM users WHERE id = $1
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
+FROM users WHERE id = $1
 
 -- name: update_profile
 -- NULL leaves a field as it is (the API passes NULL for fields absent from the PATCH body);
@@ -20,9 +22,10 @@ RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS 
 
 -- name: search_users
 -- Verified users whose username or display name starts with $1 (case-insensitive), by username
--- (byte order, the same on every server whatever its locale) after the cursor $2. The ~>=~ / ~<~ range is what the text_pattern_ops indexes serve (also in
--- a generic plan, unlike LIKE with a parameter); chr(1114111) is the last code point, so the
--- range is the prefix's, and starts_with() makes it exact.
+-- (byte order, the same on every server whatever its locale) after the cursor $2. The ~>=~ / ~<~
+-- range is what the text_pattern_ops indexes serve (also in a generic plan, unlike LIKE with a
+-- parameter, and with no wildcard to escape); chr(1114111) is the last code point, so the range
+-- is the prefix's, and starts_with() makes it exact.
 SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
 FROM users
 WHERE email_verified_at IS NOT NULL

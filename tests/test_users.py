@@ -90,7 +90,9 @@ async def test_patch_me_validates_fields(client: httpx.AsyncClient, db: asyncpg.
         assert r.json()["error"]["code"] == "validation_error"
 
 
-async def test_patch_me_rejects_an_avatar_until_media_exists(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_patch_me_rejects_an_avatar_that_is_no_uploaded_image_of_mine(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     alice = await make_user(db)
     r = await client.patch("/v1/users/me", json={"avatar_media_id": 12345}, headers=alice.headers)
     assert r.status_code == 422

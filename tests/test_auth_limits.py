@@ -178,3 +178,35 @@ async def test_server_stops_cleanly_with_pending_mail(server_env: dict[str, str]
         assert (await register(client, username, email)).status_code == 201
     assert srv.proc.returncode == 0
     await mailbox.wait_for(email)
+
+
+async def test_cleanup_drops_expired_tokens_and_ends_idle_sessions(database: str, db: asyncpg.Pool) -> None:
+    from messenger.db import Database
+    from workers.jobs import cleanup_expired
+
+    idle = await make_user(db)
+    active = await make_user(db)
+    await db.execute("UPDATE sessions SET last_used_at = now() - interval '31 days' WHERE id = $1", idle.session_id)
+    await db.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, now() - interval '2 days')",
+        b"old",
+        active.session_id,
+    )
+    await db.execute(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) "
+        "VALUES ($1, $2, 'reset', now() - interval '2 days'), ($3, $2, 'verify', now() + interval '1 hour')",
+        b"old",
+        active.id,
+        b"new",
+    )
+    conn = await Database.connect(database, min_size=1, max_size=1)
+    try:
+        removed = await cleanup_expired(
+            {"db": conn, "settings": load({"DATABASE_URL": database, "SECRET_KEY": "k" * 32})}
+        )
+    finally:
+        await conn.close()
+    mine = ("delete_expired_refresh_tokens", "delete_expired_email_tokens", "end_idle_sessions")
+    assert {k: removed[k] for k in mine} == dict.fromkeys(mine, 1)
+    live = {r["id"] for r in await db.fetch("SELECT id FROM sessions WHERE ended_at IS NULL")}
+    assert live == {active.session_id}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import report
@@ -21,7 +22,17 @@ def connections(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             topo = topology(target, args.sockets, 0)
             time.sleep(0.5)
             rss_before = target.rss()
+            profiler = None
+            if args.profile and target.pid is not None:
+                from ..profile import Profiler
+
+                out_dir = Path(args.out) if args.out else report.RESULTS_DIR
+                # The handshakes are what costs here: sample the first seconds of connecting.
+                profiler = Profiler(target.pid, out_dir / f"profile-connect-{kind}-{report.stamp()}.txt", 10)
             session = Session.open(target, plans(args, target, topo, [], args.procs))
+            if profiler is not None:
+                hot = profiler.finish()
+                print(f"py-spy ({kind}, connecting), self time: " + ", ".join(f"{n} {p}%" for n, p in hot[:10]))
             try:
                 summary = session.phase("idle", args.hold, drain_timeout=1, expect_timeout=1)
                 rss_after = target.rss()

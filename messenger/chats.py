@@ -27,9 +27,9 @@ import asyncpg
 import msgspec
 
 from . import events
-from .db import Connection, Q
+from .db import Connection, Database, Q
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
-from .messages import MAX_ID, Message, message_from
+from .messages import MAX_ID, Message, message_from, with_attachments
 from .services import Services
 from .users import User, public_by_ids
 
@@ -142,24 +142,35 @@ async def _members_from(services: Services, records: Sequence[asyncpg.Record]) -
     return [Member(users[r["user_id"]], r["role"], r["joined_at"]) for r in records]
 
 
-async def _view(conn: Connection, chat_id: int, user_id: int) -> Chat:
+async def _chats_from(conn: Database | Connection, records: Sequence[asyncpg.Record]) -> list[Chat]:
+    """Chats with their last messages' attachments (one more query for all of them)."""
+    chats = [_chat_from(r) for r in records]
+    lasts = [c.last_message for c in chats if c.last_message is not None]
+    if not lasts:
+        return chats
+    filled = {m.id: m for m in await with_attachments(conn, lasts)}
+    return [
+        msgspec.structs.replace(c, last_message=filled[c.last_message.id]) if c.last_message is not None else c
+        for c in chats
+    ]
+
+
+async def _view(conn: Database | Connection, chat_id: int, user_id: int) -> Chat:
     record = await conn.fetchrow(Q.chat_for_user, chat_id, user_id)
     if record is None:
         raise NotFound("Chat not found")
-    return _chat_from(record)
+    (chat,) = await _chats_from(conn, [record])
+    return chat
 
 
 async def get(services: Services, user_id: int, chat_id: int) -> Chat:
-    record = await services.db.fetchrow(Q.chat_for_user, chat_id, user_id)
-    if record is None:
-        raise NotFound("Chat not found")
-    return _chat_from(record)
+    return await _view(services.db, chat_id, user_id)
 
 
 async def list_for_user(services: Services, user_id: int, *, cursor: str | None, limit: int) -> ChatPage:
     at, ident = _decode_cursor(cursor) if cursor else (_FAR_FUTURE, _ID_MAX)
     records = await services.db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1)
-    chats = [_chat_from(r) for r in records[:limit]]
+    chats = await _chats_from(services.db, records[:limit])
     next_cursor = None
     if len(records) > limit:
         last = records[limit - 1]

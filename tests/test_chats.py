@@ -9,6 +9,7 @@ import httpx
 
 from .chat_factories import add, new_chat, send
 from .factories import make_user
+from .test_media import uploaded
 
 
 async def test_create_group_makes_creator_owner_with_members(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
@@ -274,3 +275,14 @@ async def test_ids_beyond_bigint_are_422_not_500(client: httpx.AsyncClient, db: 
         assert r.status_code == 422, (path, r.text)
     r = await client.get(f"/v1/chats/{cid}/messages", params={"before": huge}, headers=a.headers)
     assert r.status_code == 422
+
+
+async def test_chat_list_last_message_carries_attachments(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a = await make_user(db)
+    chat = await new_chat(client, a, "group")
+    medium = await uploaded(client, a, b"notes", "text/plain", "notes.txt")
+    sent = await send(client, a, chat["id"], "", attachment_ids=[medium["id"]])
+    listed = (await client.get("/v1/chats", headers=a.headers)).json()["chats"][0]["last_message"]
+    single = (await client.get(f"/v1/chats/{chat['id']}", headers=a.headers)).json()["chat"]["last_message"]
+    assert listed == single == sent
+    assert [m["id"] for m in listed["attachments"]] == [medium["id"]]

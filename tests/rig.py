@@ -153,7 +153,23 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 async def start_server(env: dict[str, str], *, args: tuple[str, ...] = (), timeout: float = 60) -> Server:
+    # free_port() can race with another process binding the same port between our probe and
+    # the server's bind; on that (and only that) failure, try again on a new port.
+    for attempt in range(4):
+        try:
+            return await _start_server(env, args=args, timeout=timeout)
+        except PortTaken:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _start_server(env: dict[str, str], *, args: tuple[str, ...], timeout: float) -> Server:
     port = free_port()
     env = dict(env)
     env.setdefault("MESSENGER_DATA_DIR", tempfile.mkdtemp(prefix="messenger-test-"))
@@ -172,7 +188,10 @@ async def start_server(env: dict[str, str], *, args: tuple[str, ...] = (), timeo
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+                output = server.log()
+                if "address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(server.url + "/readyz", timeout=2)).status_code == 200:
                     return server

@@ -337,40 +337,38 @@ async def test_openapi_lists_the_media_endpoints(client: httpx.AsyncClient) -> N
     assert "post" in paths["/v1/media/{id}/complete"]
 
 
-# -- expiry (a server with very short URL lifetimes) ------------------------------------------
+# -- expiry ---------------------------------------------------------------------------------
+
+
+async def test_expired_upload_url_is_403(client: httpx.AsyncClient, db: asyncpg.Pool, server: Server) -> None:
+    # A correctly signed URL whose time is up (signed here with the server's key, so only the
+    # expiry can be what refuses it).
+    user = await make_user(db)
+    slot = await declare(client, user, b"12345", "text/plain", "a.txt")
+    media_id = slot["media"]["id"]
+    key = await db.fetchval("SELECT storage_key FROM media WHERE id = $1", media_id)
+    query = media.UrlSigner(SECRET_KEY).query("upload", media_id, key, int(time.time()) - 1)
+    r = await send({**slot["upload"], "url": f"{server.url}/v1/media/{media_id}/upload?{query}"}, b"12345")
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "url_expired"
+    assert await stored_files(server, db, media_id) == []
 
 
 @pytest.fixture(scope="module")
-async def short_ttl_server(server_env: dict[str, str]) -> AsyncIterator[Server]:
-    async with running_server({**server_env, "MEDIA_UPLOAD_TTL": "1", "MEDIA_DOWNLOAD_TTL": "1"}) as srv:
+async def short_download_server(server_env: dict[str, str]) -> AsyncIterator[Server]:
+    async with running_server({**server_env, "MEDIA_DOWNLOAD_TTL": "1"}) as srv:
         yield srv
 
 
-async def _wait_past(deadline: float) -> None:
-    # URLs carry whole-second expiry times; wait until the clock is safely past this one.
-    await asyncio.sleep(max(0.0, deadline - time.time()) + 1.05)
-
-
-async def test_expired_upload_url_is_403(short_ttl_server: Server, db: asyncpg.Pool) -> None:
+async def test_download_url_expires_after_media_download_ttl(short_download_server: Server, db: asyncpg.Pool) -> None:
     user = await make_user(db)
-    async with httpx.AsyncClient(base_url=short_ttl_server.url) as c:
-        slot = await declare(c, user, b"12345", "text/plain", "a.txt")
-        await _wait_past(time.time() + 1)
-        r = await send(slot["upload"], b"12345")
-    assert r.status_code == 403
-    assert r.json()["error"]["code"] == "url_expired"
-    assert await stored_files(short_ttl_server, db, slot["media"]["id"]) == []
-
-
-async def test_expired_download_url_is_403(short_ttl_server: Server, db: asyncpg.Pool) -> None:
-    user = await make_user(db)
-    async with httpx.AsyncClient(base_url=short_ttl_server.url) as c:
-        # The upload must beat the 1 s upload TTL, so declare and send back to back.
-        slot = await declare(c, user, b"12345", "text/plain", "a.txt")
-        assert (await send(slot["upload"], b"12345")).status_code == 204
-        assert (await c.post(f"/v1/media/{slot['media']['id']}/complete", headers=user.headers)).status_code == 200
-        url = (await c.get(f"/v1/media/{slot['media']['id']}", headers=user.headers)).json()["media"]["download_url"]
-        await _wait_past(time.time() + 1)
+    async with httpx.AsyncClient(base_url=short_download_server.url) as c:
+        ready = await uploaded(c, user, b"12345", "text/plain", "a.txt")
+        url = (await c.get(f"/v1/media/{ready['id']}", headers=user.headers)).json()["media"]["download_url"]
+        expires = int(url.split("expires=")[1].split("&")[0])
+        assert expires <= time.time() + 1
+        # URLs carry whole-second expiry times: wait until this one is certainly past.
+        await asyncio.sleep(max(0.0, expires - time.time()) + 0.2)
         async with httpx.AsyncClient() as http:
             r = await http.get(url)
     assert r.status_code == 403

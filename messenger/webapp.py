@@ -54,6 +54,9 @@ Packaged installs (a wheel built from the repository) already contain it.</p>
 """
 
 
+_NOT_FOUND = b'{"error":{"code":"not_found","message":"Not found"}}'
+
+
 def is_reserved(path: str) -> bool:
     return path in _RESERVED_EXACT or path.startswith(_RESERVED_PREFIXES)
 
@@ -70,7 +73,7 @@ class WebClient(BaseRoute):
     so building them while the server runs needs no restart."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self._root = root
+        self.root = root
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -83,16 +86,16 @@ class WebClient(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        root = self._root if self._root is not None else await asyncio.to_thread(default_root)
+        root = await asyncio.to_thread(_built_root, self.root)
         head = scope["method"] == "HEAD"
         if root is None:
-            await _respond(
-                send, 503, _NOT_BUILT, "text/html; charset=utf-8", {**HTML_HEADERS, "cache-control": "no-store"}, head
-            )
+            headers = {**HTML_HEADERS, "cache-control": "no-store"}
+            await _respond(send, 503, _NOT_BUILT, "text/html; charset=utf-8", headers, head)
             return
         found = await asyncio.to_thread(_lookup, root, scope["path"])
         if found is None:
-            await _respond(send, 404, b"Not found\n", "text/plain; charset=utf-8", {"cache-control": "no-cache"}, head)
+            # the API's error shape, so every 4xx of the server reads the same
+            await _respond(send, 404, _NOT_FOUND, "application/json", {"cache-control": "no-cache"}, head)
             return
         path, body = found
         if path.name == "index.html":
@@ -103,9 +106,15 @@ class WebClient(BaseRoute):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
             content_type += "; charset=utf-8"
-        hashed = path.parent == root / "assets"
+        hashed = path.parent == root.resolve() / "assets"
         headers = {"cache-control": IMMUTABLE if hashed else "no-cache", "x-content-type-options": "nosniff"}
         await _respond(send, 200, body, content_type, headers, head)
+
+
+def _built_root(root: Path | None) -> Path | None:
+    if root is None:
+        return default_root()
+    return root if (root / "index.html").is_file() else None
 
 
 def _lookup(root: Path, url_path: str) -> tuple[Path, bytes] | None:

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Chat, Message } from "../api/types";
-import { advanceMarker, applyIncomingMessage, applyOwnRead, sortChats, totalUnread, upsertChats } from "./chats";
+import { advanceMarker, applyChatUpdated, applyIncomingMessage, applyOwnRead, sortChats, totalUnread, upsertChats } from "./chats";
 
 function chat(id: number, over: Partial<Chat> = {}): Chat {
   return {
@@ -73,6 +73,17 @@ describe("chat list", () => {
     const merged = upsertChats(live, [chat(1, { title: "renamed", last_seq: 2 })]);
     expect(merged[0]?.title).toBe("renamed");
     expect(merged[0]?.last_seq).toBe(3);
+  });
+
+  it("keeps our role and unread count when a shared chat_updated arrives", () => {
+    const mine = [chat(1, { role: "owner", unread_count: 3, last_seq: 3 })];
+    const { chats, known } = applyChatUpdated(mine, chat(1, { title: "New name", role: null, unread_count: 0, last_seq: 3 }));
+    expect(known).toBe(true);
+    expect(chats[0]).toMatchObject({ title: "New name", role: "owner", unread_count: 3 });
+  });
+
+  it("reports a chat_updated for a chat we do not have yet", () => {
+    expect(applyChatUpdated([], chat(2)).known).toBe(false);
   });
 
   it("moves read markers forward only", () => {

@@ -29,6 +29,27 @@ export function upsertChats(list: readonly Chat[], incoming: readonly Chat[]): C
   return sortChats(out);
 }
 
+/**
+ * A `chat_updated` frame carries the shared view of the chat (`role` null, `unread_count` 0):
+ * take its title/description/member count, keep our own role, unread count and newest message.
+ * An unknown chat is reported so the caller fetches its own view over REST.
+ */
+export function applyChatUpdated(list: readonly Chat[], shared: Chat): { chats: Chat[]; known: boolean } {
+  const i = list.findIndex((c) => sameId(c.id, shared.id));
+  if (i === -1) return { chats: list as Chat[], known: false };
+  const old = list[i] as Chat;
+  const newer = shared.last_seq > old.last_seq;
+  const out = list.slice();
+  out[i] = {
+    ...shared,
+    role: old.role,
+    unread_count: old.unread_count,
+    last_message: newer ? shared.last_message : old.last_message,
+    last_seq: newer ? shared.last_seq : old.last_seq,
+  };
+  return { chats: sortChats(out), known: true };
+}
+
 export function removeChat(list: readonly Chat[], chatId: Id): Chat[] {
   return list.filter((c) => !sameId(c.id, chatId));
 }

@@ -149,7 +149,7 @@ class Realtime {
         chats.deleted(f.chat_id, f.message_id, f.seq);
         break;
       case "chat_updated":
-        chats.upsertChats([f.chat]);
+        if (!chats.chatUpdated(f.chat)) void this.fetchChat(f.chat.id);
         break;
       case "member_added":
         void this.fetchChat(f.chat_id);

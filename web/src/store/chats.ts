@@ -5,7 +5,7 @@
 import { create } from "zustand";
 import type { Chat, Id, Message, User } from "../api/types";
 import { sameId } from "../api/types";
-import { advanceMarker, applyIncomingMessage, applyOwnRead, removeChat, upsertChats } from "../chat/chats";
+import { advanceMarker, applyChatUpdated, applyIncomingMessage, applyOwnRead, removeChat, upsertChats } from "../chat/chats";
 import {
   applyAck,
   applyDeleted,
@@ -33,6 +33,8 @@ export interface ChatsState {
 
   setChats(chats: Chat[]): void;
   upsertChats(chats: Chat[]): void;
+  /** a shared-view chat from `chat_updated`; returns false if the chat is unknown */
+  chatUpdated(chat: Chat): boolean;
   removeChat(chatId: Id): void;
   setActive(chatId: Id | null): void;
   /** a message from the server (REST page, live, replay); returns false if the chat is unknown */
@@ -65,6 +67,11 @@ export const useChats = create<ChatsState>((set, get) => ({
   ...empty,
   setChats: (chats) => set({ chats: upsertChats([], chats), chatsLoaded: true }),
   upsertChats: (chats) => set((s) => ({ chats: upsertChats(s.chats, chats) })),
+  chatUpdated(chat) {
+    const { chats, known } = applyChatUpdated(get().chats, chat);
+    if (known) set({ chats });
+    return known;
+  },
   removeChat: (chatId) =>
     set((s) => ({
       chats: removeChat(s.chats, chatId),

@@ -1,0 +1,126 @@
+"""The web client's static handler: caching, SPA fallback, security headers, and never shadowing the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from messenger.app import create_app
+from messenger.settings import Settings
+from messenger.webapp import IMMUTABLE, WebClient
+
+INDEX = b"<!doctype html><title>app</title><script type=module src=/assets/index-abc123.js></script>"
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_bytes(INDEX)
+    (root / "assets" / "index-abc123.js").write_bytes(b"console.log(1)")
+    (root / "favicon.svg").write_bytes(b"<svg/>")
+    (tmp_path / "secret.txt").write_bytes(b"outside the root")
+    return root
+
+
+def _client_for(root: Path) -> httpx.AsyncClient:
+    app = create_app(Settings(secret_key="webapp-test-secret-0123456789abcdef"))
+    for route in app.router.routes:
+        if isinstance(route, WebClient):
+            route.root = root
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@pytest.fixture
+async def web(dist: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client_for(dist) as client:
+        yield client
+
+
+async def test_index_is_served_with_security_headers_and_no_cache(web: httpx.AsyncClient) -> None:
+    r = await web.get("/")
+    assert r.status_code == 200
+    assert r.content == INDEX
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["cache-control"] == "no-cache"
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "referrer-policy" in r.headers
+
+
+async def test_hashed_assets_are_immutable(web: httpx.AsyncClient) -> None:
+    r = await web.get("/assets/index-abc123.js")
+    assert r.status_code == 200
+    assert r.content == b"console.log(1)"
+    assert r.headers["cache-control"] == IMMUTABLE
+    assert "javascript" in r.headers["content-type"]
+
+
+async def test_unhashed_files_are_revalidated(web: httpx.AsyncClient) -> None:
+    r = await web.get("/favicon.svg")
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-cache"
+
+
+async def test_app_routes_fall_back_to_index(web: httpx.AsyncClient) -> None:
+    for path in ("/chats", "/chats/42", "/verify-email?token=abc", "/reset-password?token=x"):
+        r = await web.get(path)
+        assert r.status_code == 200, path
+        assert r.content == INDEX, path
+
+
+async def test_missing_asset_is_404_not_html(web: httpx.AsyncClient) -> None:
+    for path in ("/assets/index-old999.js", "/robots.txt"):
+        r = await web.get(path)
+        assert r.status_code == 404, path
+        assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_api_paths_are_never_shadowed(web: httpx.AsyncClient) -> None:
+    r = await web.get("/v1/no-such-endpoint")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+    r = await web.get("/v1")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/json")
+    r = await web.get("/healthz")
+    assert r.json()["status"] == "ok"
+    r = await web.get("/openapi.json")
+    assert r.json()["openapi"].startswith("3.1")
+
+
+async def test_wrong_method_on_api_route_is_still_405(web: httpx.AsyncClient) -> None:
+    r = await web.put("/healthz")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith("application/json")
+
+
+async def test_non_get_on_app_path_is_json_404(web: httpx.AsyncClient) -> None:
+    r = await web.post("/chats", content=b"{}")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_traversal_out_of_the_root_is_refused(web: httpx.AsyncClient) -> None:
+    r = await web.get("/%2e%2e/secret.txt")
+    assert r.status_code == 404
+    assert b"outside the root" not in r.content
+
+
+async def test_head_has_headers_without_body(web: httpx.AsyncClient) -> None:
+    r = await web.head("/assets/index-abc123.js")
+    assert r.status_code == 200
+    assert r.headers["content-length"] == str(len(b"console.log(1)"))
+    assert r.content == b""
+
+
+async def test_unbuilt_client_explains_how_to_build(tmp_path: Path) -> None:
+    async with _client_for(tmp_path / "nothing-here") as client:
+        r = await client.get("/")
+    assert r.status_code == 503
+    assert b"npm ci &amp;&amp; npm run build" in r.content
+    assert r.headers["content-type"].startswith("text/html")

@@ -278,12 +278,12 @@ async def _create_direct(
                     continue
                 last_seq = await conn.fetchval(Q.chat_last_seq, chat_id)
                 back = await conn.fetch(Q.insert_members, chat_id, [user_id, peer_id], ["member", "member"], last_seq)
-                published = []
                 if back:
                     await conn.execute(Q.add_member_count, chat_id, len(back))
-                    chat = await _view(conn, chat_id, user_id)
-                    published = await _append_new_members(conn, chat, [r["user_id"] for r in back], announce=False)
                 chat = await _view(conn, chat_id, user_id)
+                published = []
+                if back:
+                    published = await _append_new_members(conn, chat, [r["user_id"] for r in back], announce=False)
                 created = False
         await services.hub.publish(published)
         return chat, created

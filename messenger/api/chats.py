@@ -64,7 +64,8 @@ class ReadBody(msgspec.Struct):
     status=201,
     extra_statuses=(200,),
     tags=("chats",),
-    summary="Create a chat (an existing direct chat with the same peer: 200 and that chat)",
+    summary="Create a chat (an existing direct chat with the same peer: 200 and that chat; "
+    "unknown member_ids: 422 unknown_user)",
 )
 async def create_chat(call: Call[CreateChat, None]) -> Reply:
     b = call.body

@@ -24,7 +24,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,7 +33,16 @@ from urllib.parse import quote, urlencode
 import msgspec
 
 from .db import Connection, Database, Q
-from .errors import AppError, Conflict, Forbidden, NotFound, TooLarge, Unprocessable, UnsupportedMediaType
+from .errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -378,6 +387,18 @@ async def open_store(settings: Settings) -> AsyncIterator[MediaStore]:
         yield S3Store(client, settings.s3_bucket, settings)
 
 
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """A store that cannot be reached (S3 down, disk full) is a 503 for the request, not a 500."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (OSError, BotoCoreError, ClientError) as exc:
+        log.warning("media store failed: %s: %s", type(exc).__name__, exc)
+        raise Unavailable("the media store is unavailable, try again", code="store_unavailable") from exc
+
+
 # -- content checks -------------------------------------------------------------------------
 
 
@@ -555,7 +576,8 @@ async def receive_upload(
         raise UnsupportedMediaType(f"the upload must be sent as {row.content_type}", code="content_type_mismatch")
     if content_length is not None and content_length > row.size:
         raise TooLarge(f"the body exceeds the declared size of {row.size} bytes", code="too_large")
-    await store.receive(row.storage_key, row.size, body)
+    with store_errors():
+        await store.receive(row.storage_key, row.size, body)
 
 
 async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
@@ -569,18 +591,20 @@ async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
     if row.status == "ready":
         return row.out()
     store = services.media
-    stored = await store.size_of(row.storage_key)
-    if stored is None:
-        raise Conflict("nothing has been uploaded yet", code="upload_missing")
-    if stored != row.size:
-        # Never keep a wrong-sized object around; the upload target stays valid for a retry.
-        await store.delete([row.storage_key])
-        raise Conflict(f"the stored object has {stored} bytes but {row.size} were declared", code="size_mismatch")
-    found = await inspect(store, row.storage_key, check_text=row.content_type == "text/plain")
+    with store_errors():
+        stored = await store.size_of(row.storage_key)
+        if stored is None:
+            raise Conflict("nothing has been uploaded yet", code="upload_missing")
+        if stored != row.size:
+            # Never keep a wrong-sized object around; the upload target stays valid for a retry.
+            await store.delete([row.storage_key])
+            raise Conflict(f"the stored object has {stored} bytes but {row.size} were declared", code="size_mismatch")
+        found = await inspect(store, row.storage_key, check_text=row.content_type == "text/plain")
     fits = found.text_ok if row.content_type == "text/plain" else matches_type(row.content_type, found.head)
     if not fits:
         await db.execute(Q.media_delete, row.id)
-        await store.delete([row.storage_key])
+        with store_errors():
+            await store.delete([row.storage_key])
         raise UnsupportedMediaType(
             f"the content is not {row.content_type}; the upload was deleted", code="content_mismatch"
         )

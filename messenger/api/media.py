@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import msgspec
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from .. import media
@@ -46,19 +47,24 @@ async def get(call: Call[None, None]) -> MediaEnvelope:
 
 
 @endpoint(query=Signed, auth=False, status=204, tags=("media",), errors=(403, 404, 409, 413, 415))
-async def upload(call: Call[None, Signed]) -> None:
+async def upload(call: Call[None, Signed]) -> Response | None:
     """The embedded store's upload target: PUT the raw bytes (the URL's signature authorizes)."""
     headers = call.request.headers
     length = headers.get("content-length")
-    await media.receive_upload(
-        call.services,
-        call.path_int("id"),
-        call.query.expires,
-        call.query.sig,
-        headers.get("content-type"),
-        int(length) if length is not None and length.isdigit() else None,
-        call.request.stream(),
-    )
+    try:
+        await media.receive_upload(
+            call.services,
+            call.path_int("id"),
+            call.query.expires,
+            call.query.sig,
+            headers.get("content-type"),
+            int(length) if length is not None and length.isdigit() else None,
+            call.request.stream(),
+        )
+    except ClientDisconnect:
+        # The client went away mid-body; the partial file is already gone and nobody reads this.
+        return Response(status_code=400)
+    return None
 
 
 @endpoint(query=Signed, auth=False, tags=("media",), errors=(403, 404))

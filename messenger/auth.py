@@ -84,7 +84,7 @@ async def register(
         if exc.constraint_name == "users_username_key":
             raise Conflict("That username is taken", code="username_taken") from None
         raise Conflict("An account with that email address exists", code="email_taken") from None
-    await _mail_verification(services, me.email, me.display_name, token)
+    await _mail_verification(services, me.email, token)
     return me
 
 
@@ -107,7 +107,7 @@ async def resend_verification(services: Services, *, email: str, client_ip: str)
         return
     token = new_opaque()
     await services.db.execute(Q.insert_email_token, hash_opaque(token), account["id"], VERIFY, float(VERIFY_TTL))
-    await _mail_verification(services, account["email"], account["display_name"], token)
+    await _mail_verification(services, account["email"], token)
 
 
 async def forgot_password(services: Services, *, email: str, client_ip: str) -> None:
@@ -120,7 +120,7 @@ async def forgot_password(services: Services, *, email: str, client_ip: str) -> 
     async with services.db.transaction() as conn:
         await conn.execute(Q.void_email_tokens, account["id"], RESET)
         await conn.execute(Q.insert_email_token, hash_opaque(token), account["id"], RESET, float(RESET_TTL))
-    m = mail.reset_mail(services.settings, account["email"], account["display_name"], token, _key(token))
+    m = mail.reset_mail(services.settings, account["email"], token, _key(token))
     await _enqueue_mail(services, m, token)
 
 
@@ -164,8 +164,8 @@ def _key(token: str) -> str:
     return hash_opaque(token).hex()
 
 
-async def _mail_verification(services: Services, to: str, name: str, token: str) -> None:
-    await _enqueue_mail(services, mail.verification_mail(services.settings, to, name, token, _key(token)), token)
+async def _mail_verification(services: Services, to: str, token: str) -> None:
+    await _enqueue_mail(services, mail.verification_mail(services.settings, to, token, _key(token)), token)
 
 
 async def _enqueue_mail(services: Services, m: mail.Mail, token: str) -> None:

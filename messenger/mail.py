@@ -48,7 +48,7 @@ def to_message(mail: Mail) -> EmailMessage:
     msg["From"] = mail.sender
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = mail.message_id
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
@@ -130,16 +130,20 @@ def _render(settings: Settings, to: str, subject: str, lines: list[str], link: s
     return Mail(to, subject, text, body, settings.mail_from, make_msgid(idstring=key[:16], domain=domain))
 
 
-def verification_mail(settings: Settings, to: str, name: str, token: str, key: str) -> Mail:
+# No user-chosen text (names) goes into these mails: whoever registers picks the name, and a
+# mail to someone else's address must not carry their words.
+
+
+def verification_mail(settings: Settings, to: str, token: str, key: str) -> Mail:
     link = f"{settings.public_url}/verify-email?token={token}"
-    lines = [f"Hello {name},", "Confirm your email address to finish creating your messenger account:"]
+    lines = ["Hello,", "Confirm your email address to finish creating your messenger account:"]
     return _render(settings, to, "Confirm your email address", lines, link, "Confirm email address", key)
 
 
-def reset_mail(settings: Settings, to: str, name: str, token: str, key: str) -> Mail:
+def reset_mail(settings: Settings, to: str, token: str, key: str) -> Mail:
     link = f"{settings.public_url}/reset-password?token={token}"
     lines = [
-        f"Hello {name},",
+        "Hello,",
         "Someone asked to reset the password of your messenger account. This link works once, for one hour:",
     ]
     return _render(settings, to, "Reset your password", lines, link, "Choose a new password", key)

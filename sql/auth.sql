@@ -14,7 +14,7 @@ INSERT INTO users (email, username, display_name, password_hash) VALUES ($1, $2,
 RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
 
 -- name: account_by_email
-SELECT id, email, username, display_name, email_verified_at IS NOT NULL AS verified
+SELECT id, email, email_verified_at IS NOT NULL AS verified
 FROM users WHERE lower(email) = lower($1)
 
 -- name: login_by_email

@@ -123,7 +123,7 @@ async def test_with_redis_mail_is_sent_by_the_arq_worker(redis_env: dict[str, st
 
 def _mail(to: str) -> mail.Mail:
     settings = load({"MESSENGER_DATA_DIR": tempfile.mkdtemp(), "SECRET_KEY": "x" * 32})
-    return mail.verification_mail(settings, to, "Someone", "tok", "key")
+    return mail.verification_mail(settings, to, "tok", "key")
 
 
 async def test_arq_jobs_with_the_same_id_are_queued_once(redis_env: dict[str, str], mailbox: Mailbox) -> None:

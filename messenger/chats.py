@@ -285,7 +285,8 @@ async def _create_direct(
                 if back:
                     published = await _append_new_members(conn, chat, [r["user_id"] for r in back], announce=False)
                 created = False
-        await services.hub.publish(published)
+        if published:
+            await services.hub.publish(published)
         return chat, created
     raise Conflict("The direct chat changed concurrently; retry", code="concurrent_update")
 
@@ -304,6 +305,9 @@ async def update(
             raise Forbidden("Only the owner and admins may change the chat")
         set_title = title is not msgspec.UNSET
         set_description = description is not msgspec.UNSET
+        if not set_title and not set_description:
+            # Nothing to change, so nothing to tell anyone.
+            return await _view(conn, chat_id, user_id)
         await conn.execute(
             Q.update_chat,
             chat_id,

@@ -204,3 +204,11 @@ async def test_last_member_leaving_deletes_the_chat(client: httpx.AsyncClient, d
     chat = await new_chat(client, a, "group")
     assert (await client.delete(f"/v1/chats/{chat['id']}/members/{a.id}", headers=a.headers)).status_code == 204
     assert await db.fetchval("SELECT count(*) FROM chats WHERE id = $1", chat["id"]) == 0
+
+
+async def test_empty_rename_changes_nothing_and_emits_nothing(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    c = await cast(client, db)
+    before = await db.fetchval("SELECT count(*) FROM events")
+    r = await client.patch(f"/v1/chats/{c.id}", json={}, headers=c.admin.headers)
+    assert (r.status_code, r.json()["chat"]["title"]) == (200, c.chat["title"])
+    assert await db.fetchval("SELECT count(*) FROM events") == before

@@ -14,7 +14,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import RateLimited
+from redis.exceptions import RedisError
+
+from .errors import RateLimited, Unavailable
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -53,7 +55,11 @@ class RedisLimiter:
         self._script = redis.register_script(_HIT)
 
     async def hit(self, scope: str, subject: str, limit: int) -> None:
-        count, ttl = await self._script(keys=[f"{self.prefix}{scope}:{_digest(subject)}"], args=[self.window_ms])
+        try:
+            count, ttl = await self._script(keys=[f"{self.prefix}{scope}:{_digest(subject)}"], args=[self.window_ms])
+        except RedisError as exc:
+            # Fail closed but say so: a limit nobody can count is not lifted (503, like /readyz).
+            raise Unavailable("Rate limiter unavailable; try again shortly", code="unavailable") from exc
         if int(count) > limit:
             raise _exceeded(scope, float(ttl))
 

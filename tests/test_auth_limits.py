@@ -210,3 +210,19 @@ async def test_cleanup_drops_expired_tokens_and_ends_idle_sessions(database: str
     assert {k: removed[k] for k in mine} == dict.fromkeys(mine, 1)
     live = {r["id"] for r in await db.fetch("SELECT id FROM sessions WHERE ended_at IS NULL")}
     assert live == {active.session_id}
+
+
+async def test_unreachable_redis_makes_limited_endpoints_503_not_500() -> None:
+    from redis.asyncio import Redis
+
+    from messenger.errors import Unavailable
+    from messenger.ratelimit import RedisLimiter
+
+    from .rig import free_port
+
+    redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    try:
+        with pytest.raises(Unavailable):
+            await RedisLimiter(redis, "x:", 60).hit("login", "someone", 5)
+    finally:
+        await redis.aclose()

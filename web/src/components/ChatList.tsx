@@ -34,7 +34,7 @@ function ChatListItem({ chat }: { chat: Chat }) {
         aria-label={label}
         aria-current={active ? "page" : undefined}
       >
-        <Avatar name={title} online={chat.kind === "direct" ? Boolean(online) : undefined} />
+        <Avatar name={title} online={chat.kind === "direct" ? online : undefined} />
         <span className="chat-item-body">
           <span className="chat-item-top">
             <span className="chat-item-title">{title}</span>

@@ -73,10 +73,15 @@ export function ChatDetail({ chatId }: { chatId: string }) {
             {title}
           </h1>
           <p className="muted small">
-            {chat?.kind === "direct" && peer ? (
-              <>
-                <PresenceDot online={Boolean(online)} /> {online ? "online" : "offline"}
-              </>
+            {chat?.kind === "direct" ? (
+              // presence is known only after the server's first `presence` frame for the peer
+              peer && online !== undefined ? (
+                <>
+                  <PresenceDot online={online} /> {online ? "online" : "offline"}
+                </>
+              ) : (
+                peer && `@${peer.username}`
+              )
             ) : chat ? (
               `${chat.member_count} members`
             ) : (

@@ -167,3 +167,27 @@ async def test_openapi_describes_sync_frames(client: httpx.AsyncClient) -> None:
     items = doc["components"]["schemas"][name]["properties"]["events"]["items"]
     assert len(items["anyOf"]) == 6
     assert "410" in doc["paths"]["/v1/sync"]["get"]["responses"]
+
+
+async def test_leaving_owner_sees_own_removal_but_not_the_handover(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "group", b)
+    start_a, start_b = await cursor_now(client, a), await cursor_now(client, b)
+    assert (await client.delete(f"/v1/chats/{chat['id']}/members/{a.id}", headers=a.headers)).status_code == 204
+    seen_by_a = (await sync(client, a, start_a))["events"]
+    seen_by_b = (await sync(client, b, start_b))["events"]
+    assert [(f["type"], f.get("user_id")) for f in seen_by_a] == [("member_removed", a.id)]
+    assert [f["type"] for f in seen_by_b] == ["member_removed", "chat_updated"]
+    assert seen_by_b[1]["chat"]["member_count"] == 1
+
+
+async def test_returning_direct_peer_sees_member_added(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    await client.delete(f"/v1/chats/{chat['id']}/members/{b.id}", headers=b.headers)
+    start = await cursor_now(client, b)
+    await send(client, a, chat["id"], "while away")
+    r = await client.post("/v1/chats", json={"kind": "direct", "member_ids": [b.id]}, headers=a.headers)
+    assert r.status_code == 200
+    frames = (await sync(client, b, start))["events"]
+    assert [(f["type"], f.get("user_id")) for f in frames] == [("member_added", b.id)]

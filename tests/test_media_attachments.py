@@ -163,3 +163,16 @@ async def test_cleanup_keeps_attached_media_and_removes_media_of_deleted_message
         await pool.close()
     assert removed == 1
     assert await db.fetchval("SELECT array_agg(id) FROM media") == [kept["id"]]
+
+
+async def test_only_the_uploader_may_complete_a_medium_others_see(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    _, b, _, image = await shared(client, db)
+    r = await client.post(f"/v1/media/{image['id']}/complete", headers=b.headers)
+    assert r.status_code == 403
+
+
+async def test_the_chat_list_shows_the_last_messages_attachments(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    _, b, message, image = await shared(client, db)
+    chats = (await client.get("/v1/chats", headers=b.headers)).json()["chats"]
+    (chat,) = [c for c in chats if c["id"] == message["chat_id"]]
+    assert [m["id"] for m in chat["last_message"]["attachments"]] == [image["id"]]

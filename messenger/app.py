@@ -73,9 +73,9 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     services.limiter = ratelimit.from_settings(settings, redis)
     services.jobs = await jobs.start(services, stack)
     # -- realtime: hub and broker --
-    from .hub import Hub
+    from .hub import start_realtime
 
-    services.hub = Hub()
+    await start_realtime(services, stack)
     # -- media: media store --
     from .media import open_store
 

@@ -1,25 +1,731 @@
-"""The per-node hub: local sockets by user and chat, plus the broker that links nodes.
+"""The per-node hub: local sockets by user and chat, in-order delivery, resume, and the broker.
 
-(The realtime issue builds this out; until then `publish` is called by writers after commit
-and delivers nothing because no socket can connect yet.)
+Delivery guarantee. Events carry commit-ordered positions (events.py). The hub delivers them to
+its sockets strictly in position order: it keeps `delivered_upto`, buffers arrivals that skip a
+position, fills a gap that persists for GAP_WAIT from PostgreSQL, and polls the stream head every
+POLL_INTERVAL so it catches up even when Redis lost (or never carried) a message. Every socket
+therefore sees persisted events in cursor order, each once.
+
+Who gets what. A user's visibility is their membership spans (sql/schema/0002_events.sql). When
+a user's first socket connects, the hub reads their spans together with the stream head in one
+snapshot, replays the events it dispatched meanwhile against those spans, and from then on
+follows member_added / member_removed events as they are dispatched, so membership changes take
+effect for live sockets exactly at the event that makes them.
+
+Resume. A new socket holds persisted events briefly (HOLD_WINDOW, or until its first frame) so
+a client that sends `resume` right after `ready` gets a clean switch: events up to H (the node's
+`delivered_upto` when the replay starts) come from PostgreSQL in pages, live events (all > H)
+queue meanwhile and are flushed after the replay, with no gap and no duplicate.
+
+Slow consumers. Each socket has a bounded queue drained by its own writer task (ws.py). On
+overflow ephemeral frames (typing, presence) are dropped first; if that is not enough the socket
+is closed with 4008, which tells the client to reconnect and resume.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import deque
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final
 
+from . import events, frames
+from .broker import Broker, ChatSignal, EndSessions, LocalBroker, PresenceSignal, Signal, UsersSignal
+from .db import Database, Q
 from .events import Event
+
+if TYPE_CHECKING:
+    from .presence import PresenceTracker
+    from .services import Services
+
+log = logging.getLogger("messenger.hub")
+
+GAP_WAIT: Final = 0.03
+POLL_INTERVAL: Final = 0.5
+CATCHUP_PAGE: Final = 2000
+HOLD_WINDOW: Final = 0.3
+REPLAY_PAGE: Final = 500
+# Close codes (docs/protocol.md).
+CLOSE_SLOW: Final = 4008
+CLOSE_SESSION_ENDED: Final = 1008
+CLOSE_RESTART: Final = 1012
+CLOSE_INTERNAL: Final = 1011
+
+Message = dict[str, Any]  # an ASGI send message, built once per frame and shared
+
+
+class ResumeLate(Exception):
+    """`resume` after live events were already delivered, to a cursor before them."""
+
+
+class Outgoing:
+    """One persisted event's ASGI messages, built lazily once per format and shared."""
+
+    __slots__ = ("_binary", "_text", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._text: Message | None = None
+        self._binary: Message | None = None
+
+    def message(self, binary: bool) -> Message:
+        if binary:
+            if self._binary is None:
+                self._binary = {"type": "websocket.send", "bytes": frames.event_msgpack(self.event)}
+            return self._binary
+        if self._text is None:
+            self._text = {"type": "websocket.send", "text": self.event.json_frame().decode()}
+        return self._text
+
+
+def ephemeral_messages(encoded: frames.Encoded) -> tuple[Message, Message]:
+    return {"type": "websocket.send", "text": encoded.text}, {"type": "websocket.send", "bytes": encoded.binary}
+
+
+HOLD, REPLAY, LIVE = 0, 1, 2
+
+
+class Peer:
+    """One socket as the hub sees it; the gateway (ws.py) drains `queue` with a writer task."""
+
+    __slots__ = (
+        "binary",
+        "close_reason",
+        "closed",
+        "dropped",
+        "floor",
+        "held",
+        "id",
+        "limit",
+        "mode",
+        "queue",
+        "room",
+        "sent_persisted",
+        "session_id",
+        "user",
+        "user_id",
+        "wake",
+    )
+
+    _ids = itertools.count(1)
+
+    def __init__(self, user_id: int, session_id: int, binary: bool, limit: int) -> None:
+        self.id = next(self._ids)
+        self.user_id = user_id
+        self.session_id = session_id
+        self.binary = binary
+        self.limit = limit
+        self.queue: deque[tuple[Message, bool]] = deque()
+        self.wake = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+        # Persisted events at or below `floor` are not delivered live (the socket starts there).
+        self.floor = 0
+        self.mode = HOLD
+        self.held: list[Outgoing] = []
+        self.sent_persisted = False
+        self.closed = False
+        self.close_reason: tuple[int, str] | None = None
+        self.dropped = 0
+        self.user: UserState | None = None
+
+    def push(self, message: Message, ephemeral: bool = False) -> None:
+        if self.closed:
+            return
+        queue = self.queue
+        if len(queue) >= self.limit:
+            if ephemeral:
+                self.dropped += 1
+                return
+            kept = deque(item for item in queue if not item[1])
+            self.dropped += len(queue) - len(kept)
+            if len(kept) >= self.limit:
+                self.close(CLOSE_SLOW, "slow consumer: reconnect and resume")
+                return
+            self.queue = queue = kept
+        queue.append((message, ephemeral))
+        if len(queue) >= self.limit // 2:
+            self.room.clear()
+        self.wake.set()
+
+    def push_event(self, out: Outgoing) -> None:
+        if out.event.pos <= self.floor or self.closed:
+            return
+        if self.mode == LIVE:
+            self.sent_persisted = True
+            self.push(out.message(self.binary))
+        else:
+            self.held.append(out)
+            if len(self.held) > self.limit * 4:
+                self.close(CLOSE_SLOW, "slow consumer: reconnect and resume")
+
+    def pop(self) -> Message | None:
+        if not self.queue:
+            return None
+        message = self.queue.popleft()[0]
+        if len(self.queue) < self.limit // 2:
+            self.room.set()
+        return message
+
+    def go_live(self) -> None:
+        if self.mode == LIVE:
+            return
+        self.mode = LIVE
+        held, self.held = self.held, []
+        for out in held:
+            self.push_event(out)
+
+    def close(self, code: int, reason: str, *, flush: bool = False) -> None:
+        """Ask the writer to close the socket; nothing more is queued after this. With
+        `flush` what is queued goes out first (e.g. the errors explaining a policy close)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = (code, reason)
+        if not flush:
+            self.queue.clear()
+        self.held = []
+        self.room.set()
+        self.wake.set()
+
+
+class UserState:
+    """The users with sockets on this node: their sockets and the chats they follow."""
+
+    __slots__ = ("chats", "dead", "loaded", "loaded_event", "peers", "pending", "user_id")
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.peers: set[Peer] = set()
+        self.chats: set[int] = set()
+        self.loaded = False
+        self.loaded_event = asyncio.Event()
+        self.dead = False
+        # Events dispatched while the spans load (applied once they are known).
+        self.pending: list[Event] = []
 
 
 class Hub:
-    async def publish(self, events: Sequence[Event]) -> None:
+    def __init__(
+        self,
+        db: Database | None = None,
+        broker: Broker | None = None,
+        *,
+        queue_limit: int = 1024,
+    ) -> None:
+        self.db = db
+        self.broker: Broker = broker or LocalBroker("local")
+        self.node_id = self.broker.node_id
+        self.queue_limit = queue_limit
+        self.presence: PresenceTracker | None = None
+        self.delivered_upto = 0
+        self.users: dict[int, UserState] = {}
+        self.chat_users: dict[int, set[UserState]] = {}
+        self.sessions: dict[int, set[Peer]] = {}
+        self.loading: set[UserState] = set()
+        self._pending: dict[int, Event] = {}
+        self._recent: deque[Event] = deque(maxlen=256)
+        self._progress = asyncio.Event()
+        self._filling = False
+        self._gap_timer: asyncio.TimerHandle | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self.accepting = True
+        self._typing: dict[tuple[int, int], float] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        assert self.db is not None
+        state = await self.db.fetchrow(Q.stream_state)
+        assert state is not None
+        self.delivered_upto = state["pos"]
+        await self.broker.start(self)
+        self._tasks.append(asyncio.create_task(self._poll(), name="hub-poll"))
+
+    async def close(self) -> None:
+        """Stop accepting, close every socket with 1012 (reconnect and resume), stop tasks."""
+        self.accepting = False
+        for state in list(self.users.values()):
+            for peer in list(state.peers):
+                peer.close(CLOSE_RESTART, "service restart: reconnect and resume")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+        await self.broker.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- the interface domain modules call ---------------------------------------------------
+
+    async def publish(self, events_: Sequence[Event]) -> None:
         """Fan committed events out to every node's sockets. Call only after commit."""
-        return None
+        if not events_:
+            return
+        self.feed(events_)
+        self.broker.publish_events(events_)
 
     async def end_sessions(self, session_ids: Sequence[int]) -> None:
         """Close (1008) every socket of these sessions, on every node. Call after commit."""
-        return None
+        if not session_ids:
+            return
+        signal = EndSessions(self.node_id, list(session_ids))
+        self.on_signal(signal)
+        self.broker.publish_signal(signal)
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         """Which of these users have a live socket on any node (notifications use this)."""
-        return set()
+        if self.presence is not None:
+            return await self.presence.online(user_ids)
+        return {u for u in user_ids if u in self.users}
+
+    async def publish_read(self, chat_id: int, user_id: int, seq: int, *, origin: Peer | None = None) -> None:
+        """A read marker moved: members' sockets get `read {chat_id, user_id, seq}`."""
+        encoded = frames.encode(frames.ReadMarker(chat_id, user_id, seq))
+        self.chat_signal(ChatSignal(self.node_id, chat_id, encoded.text, encoded.binary, None, False), origin)
+
+    async def notify(self, user_ids: Sequence[int], notification: Any) -> None:
+        """Send a `notification {notification}` frame to every socket of these users."""
+        encoded = frames.encode(frames.Notification(notification))
+        signal = UsersSignal(self.node_id, list(user_ids), encoded.text, encoded.binary)
+        self.on_signal(signal)
+        self.broker.publish_signal(signal)
+
+    def chat_signal(self, signal: ChatSignal, origin: Peer | None = None) -> None:
+        self._deliver_chat(signal, origin)
+        self.broker.publish_signal(signal)
+
+    def announce_presence(self, user_id: int, online: bool, chat_ids: list[int]) -> None:
+        signal = PresenceSignal(self.node_id, user_id, online, chat_ids)
+        self.on_signal(signal)
+        self.broker.publish_signal(signal)
+
+    # -- sockets -----------------------------------------------------------------------------
+
+    def attach(self, peer: Peer) -> int:
+        """Register a socket; returns its start cursor (it gets persisted events after it)."""
+        peer.floor = self.delivered_upto
+        state = self.users.get(peer.user_id)
+        if state is None:
+            state = self.users[peer.user_id] = UserState(peer.user_id)
+            self.loading.add(state)
+            self._spawn(self._load(state, self.delivered_upto))
+            if self.presence is not None:
+                self.presence.changed(peer.user_id, True)
+        state.peers.add(peer)
+        peer.user = state
+        self.sessions.setdefault(peer.session_id, set()).add(peer)
+        asyncio.get_running_loop().call_later(HOLD_WINDOW, self._hold_expired, peer)
+        return peer.floor
+
+    def _hold_expired(self, peer: Peer) -> None:
+        if peer.mode == HOLD:
+            peer.go_live()
+
+    def detach(self, peer: Peer) -> None:
+        peer.closed = True
+        state = peer.user
+        if state is None:
+            return
+        peer.user = None
+        state.peers.discard(peer)
+        session = self.sessions.get(peer.session_id)
+        if session is not None:
+            session.discard(peer)
+            if not session:
+                del self.sessions[peer.session_id]
+        if state.peers:
+            return
+        state.dead = True
+        self.users.pop(state.user_id, None)
+        self.loading.discard(state)
+        for chat_id in state.chats:
+            members = self.chat_users.get(chat_id)
+            if members is not None:
+                members.discard(state)
+                if not members:
+                    del self.chat_users[chat_id]
+        if self.presence is not None:
+            self.presence.changed(state.user_id, False)
+
+    def typing_due(self, user_id: int, chat_id: int, interval: float) -> bool:
+        """Coalesce typing: at most one notice per user and chat every `interval` seconds."""
+        now = asyncio.get_running_loop().time()
+        key = (user_id, chat_id)
+        last = self._typing.get(key)
+        if last is not None and now - last < interval:
+            return False
+        if len(self._typing) > 10_000:
+            self._typing = {k: t for k, t in self._typing.items() if now - t < interval}
+        self._typing[key] = now
+        return True
+
+    async def is_member(self, peer: Peer, chat_id: int) -> bool:
+        """Whether the socket's user belongs to the chat (as of the last dispatched event)."""
+        state = peer.user
+        if state is None:
+            return False
+        if not state.loaded:
+            await state.loaded_event.wait()
+        return state.loaded and chat_id in state.chats
+
+    async def resume(self, peer: Peer, cursor: int) -> None:
+        """Replay persisted events after `cursor` from PostgreSQL, then switch to live."""
+        if peer.sent_persisted:
+            # Live events already went out: everything after the socket's start is delivered
+            # or queued, so a cursor at or after it needs nothing; an older one cannot be
+            # served in order on this connection.
+            if cursor >= peer.floor:
+                return
+            raise ResumeLate()
+        assert self.db is not None
+        peer.mode = REPLAY
+        upto = self.delivered_upto
+        since = cursor
+        try:
+            while not peer.closed:
+                page = await events.read(self.db, peer.user_id, since, limit=REPLAY_PAGE, upto=upto)
+                for event in page.events:
+                    if peer.closed:
+                        return
+                    if not peer.room.is_set():
+                        await peer.room.wait()
+                    peer.sent_persisted = True
+                    peer.push(Outgoing(event).message(peer.binary))
+                if not page.has_more:
+                    break
+                since = int(page.cursor)
+        except BaseException:
+            peer.go_live()
+            raise
+        # Live events up to `upto` came from the database; later ones (and none at or below
+        # the client's cursor) are flushed in order and delivery continues live.
+        peer.floor = max(peer.floor, upto, cursor)
+        peer.held = [out for out in peer.held if out.event.pos > peer.floor]
+        peer.go_live()
+
+    # -- membership loading ------------------------------------------------------------------
+
+    async def _load(self, state: UserState, since: int) -> None:
+        assert self.db is not None
+        try:
+            records = await self.db.fetch(Q.realtime_spans_at, state.user_id, since)
+            head: int = records[0]["head"]
+            # The snapshot includes membership changes up to `head`: wait until this node has
+            # dispatched that far so none of them is applied twice or missed.
+            while self.delivered_upto < head and not state.dead:
+                self._kick_fill()
+                progress = self._progress
+                await progress.wait()
+        except Exception:
+            log.exception("loading memberships of user %d failed", state.user_id)
+            for peer in list(state.peers):
+                peer.close(CLOSE_INTERNAL, "internal error: reconnect")
+            state.loaded_event.set()
+            return
+        if state.dead:
+            state.loaded_event.set()
+            return
+        spans: dict[int, list[tuple[int, int | None]]] = {}
+        for r in records:
+            if r["chat_id"] is not None:
+                spans.setdefault(r["chat_id"], []).append((r["from_pos"], r["to_pos"]))
+        state.chats = {c for c, ss in spans.items() if any(t is None for _, t in ss)}
+        pending, state.pending = state.pending, []
+        for i, event in enumerate(pending):
+            if event.pos <= head:
+                # Already reflected in the snapshot: visible if a span covers it.
+                ss = spans.get(event.chat_id)
+                if ss and any(f < event.pos and (t is None or event.pos <= t) for f, t in ss):
+                    self._to_user(state, Outgoing(event))
+                continue
+            self._apply_for_user(state, event, pending, i)
+        self.loading.discard(state)
+        state.loaded = True
+        state.loaded_event.set()
+        for chat_id in state.chats:
+            self.chat_users.setdefault(chat_id, set()).add(state)
+
+    def _apply_for_user(self, state: UserState, event: Event, seq: Sequence[Event], index: int) -> None:
+        """The incremental rule for one not-yet-indexed user (mirrors `_dispatch`)."""
+        chat_id = event.chat_id
+        if event.type == events.MEMBER_ADDED and event.user_id == state.user_id and chat_id not in state.chats:
+            state.chats.add(chat_id)
+            for earlier in self._span_prefix(seq, index):
+                self._to_user(state, Outgoing(earlier))
+        if chat_id in state.chats:
+            self._to_user(state, Outgoing(event))
+            if event.type == events.MEMBER_REMOVED and event.user_id == state.user_id:
+                state.chats.discard(chat_id)
+
+    @staticmethod
+    def _span_prefix(seq: Sequence[Event], index: int) -> list[Event]:
+        """The events of the same transaction just before a member_added that the new member's
+        span also covers (chats.py opens a new chat's spans at its first event: chat_updated
+        and the other members' member_added)."""
+        event = seq[index]
+        out: list[Event] = []
+        j = index - 1
+        expected = event.pos - 1
+        while j >= 0:
+            prev = seq[j]
+            if prev.pos != expected or prev.chat_id != event.chat_id:
+                break
+            if prev.type not in (events.CHAT_UPDATED, events.MEMBER_ADDED):
+                break
+            out.append(prev)
+            expected -= 1
+            j -= 1
+        out.reverse()
+        return out
+
+    @staticmethod
+    def _to_user(state: UserState, out: Outgoing) -> None:
+        for peer in state.peers:
+            peer.push_event(out)
+
+    # -- ordered delivery --------------------------------------------------------------------
+
+    def feed(self, events_: Sequence[Event]) -> None:
+        """Committed events from anywhere (local writers, the broker, gap fills), any order."""
+        upto = self.delivered_upto
+        pending = self._pending
+        for event in events_:
+            if event.pos > upto:
+                pending[event.pos] = event
+        if pending:
+            self._drain()
+
+    def _drain(self) -> None:
+        pending = self._pending
+        advanced = False
+        while pending:
+            event = pending.pop(self.delivered_upto + 1, None)
+            if event is None:
+                break
+            self._dispatch(event)
+            advanced = True
+        if advanced:
+            progress, self._progress = self._progress, asyncio.Event()
+            progress.set()
+        if pending and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
+
+    def _gap_expired(self) -> None:
+        self._gap_timer = None
+        if self._pending:
+            self._kick_fill()
+
+    def _kick_fill(self) -> None:
+        if not self._filling:
+            self._filling = True
+            self._spawn(self._fill())
+
+    async def _fill(self) -> None:
+        """Read what this node is missing from PostgreSQL, up to the committed head."""
+        assert self.db is not None
+        try:
+            state = await self.db.fetchrow(Q.stream_state)
+            assert state is not None
+            head: int = state["pos"]
+            while self.delivered_upto < head:
+                start = self.delivered_upto
+                records = await self.db.fetch(Q.realtime_events_after, start, head, CATCHUP_PAGE)
+                batch = [Event(r["pos"], r["chat_id"], r["type"], r["payload"], r["user_id"]) for r in records]
+                if len(batch) < CATCHUP_PAGE and self.delivered_upto == start:
+                    # Every position up to the committed head exists unless retention
+                    # trimmed it: skip what is missing so delivery never stalls on it.
+                    last = batch[0].pos - 1 if batch else head
+                    if last > start:
+                        self.delivered_upto = last
+                self.feed(batch)
+                if not batch:
+                    break
+        except Exception as exc:
+            log.warning("catching up from the database failed: %s", exc)
+        finally:
+            self._filling = False
+        if self._pending and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
+
+    async def _poll(self) -> None:
+        """Catch up on whatever the broker did not bring (Redis down, lost messages)."""
+        assert self.db is not None
+        seen_head = self.delivered_upto
+        while True:
+            await asyncio.sleep(POLL_INTERVAL * random.uniform(0.8, 1.2))
+            # Captured before the query: events dispatched while it runs must not look like
+            # the stream going back.
+            before = self.delivered_upto
+            try:
+                state = await self.db.fetchrow(Q.stream_state)
+            except Exception as exc:
+                log.warning("polling the stream head failed: %s", exc)
+                continue
+            assert state is not None
+            head = state["pos"]
+            if head < before:
+                # The stream went back (a restored backup): follow it rather than wait for
+                # positions this node believes it already delivered.
+                log.warning("event stream rewound from %d to %d", before, head)
+                self.delivered_upto = head
+                self._pending.clear()
+            # Only what was committed a whole interval ago counts as missed; newer events are
+            # normally still on their way through the broker.
+            elif self.delivered_upto < seen_head:
+                self._kick_fill()
+            seen_head = head
+
+    def _dispatch(self, event: Event) -> None:
+        self.delivered_upto = event.pos
+        for state in self.loading:
+            state.pending.append(event)
+        recent = self._recent
+        recent.append(event)
+        chat_id = event.chat_id
+        kind = event.type
+        if kind == events.MEMBER_ADDED and event.user_id is not None:
+            added = self.users.get(event.user_id)
+            if added is not None and added.loaded and chat_id not in added.chats:
+                added.chats.add(chat_id)
+                self.chat_users.setdefault(chat_id, set()).add(added)
+                for earlier in self._span_prefix(recent, len(recent) - 1):
+                    self._to_user(added, Outgoing(earlier))
+        members = self.chat_users.get(chat_id)
+        if members:
+            out = Outgoing(event)
+            for state in members:
+                for peer in state.peers:
+                    peer.push_event(out)
+            if kind == events.MEMBER_REMOVED and event.user_id is not None:
+                removed = self.users.get(event.user_id)
+                if removed is not None and removed.loaded and chat_id in removed.chats:
+                    removed.chats.discard(chat_id)
+                    members.discard(removed)
+                    if not members:
+                        del self.chat_users[chat_id]
+
+    # -- ephemeral signals -------------------------------------------------------------------
+
+    def on_signal(self, signal: Signal) -> None:
+        match signal:
+            case ChatSignal():
+                self._deliver_chat(signal, None)
+            case PresenceSignal(user_id=user_id, online=online, chat_ids=chat_ids):
+                recipients: set[UserState] = set()
+                for chat_id in chat_ids:
+                    members = self.chat_users.get(chat_id)
+                    if members:
+                        recipients.update(members)
+                own = self.users.get(user_id)
+                if own is not None:
+                    recipients.discard(own)
+                if recipients:
+                    text, binary = ephemeral_messages(frames.encode(frames.Presence(user_id, online)))
+                    for state in recipients:
+                        for peer in state.peers:
+                            peer.push(binary if peer.binary else text, True)
+            case UsersSignal(user_ids=user_ids, text=text, binary=binary):
+                tmsg: Message = {"type": "websocket.send", "text": text}
+                bmsg: Message = {"type": "websocket.send", "bytes": binary}
+                for uid in user_ids:
+                    target = self.users.get(uid)
+                    if target is not None:
+                        for peer in target.peers:
+                            peer.push(bmsg if peer.binary else tmsg)
+            case EndSessions(session_ids=session_ids):
+                for sid in session_ids:
+                    for peer in list(self.sessions.get(sid, ())):
+                        peer.close(CLOSE_SESSION_ENDED, "session ended")
+
+    def _deliver_chat(self, signal: ChatSignal, origin: Peer | None) -> None:
+        members = self.chat_users.get(signal.chat_id)
+        if not members:
+            return
+        tmsg: Message = {"type": "websocket.send", "text": signal.text}
+        bmsg: Message = {"type": "websocket.send", "bytes": signal.binary}
+        for state in members:
+            if state.user_id == signal.exclude_user:
+                continue
+            for peer in state.peers:
+                if peer is not origin:
+                    peer.push(bmsg if peer.binary else tmsg, signal.droppable)
+
+    # -- introspection for operators ---------------------------------------------------------
+
+    def socket_count(self) -> int:
+        return sum(len(s.peers) for s in self.users.values())
+
+
+def new_node_id() -> str:
+    return f"{random.getrandbits(48):012x}"
+
+
+async def start_realtime(services: Services, stack: AsyncExitStack) -> None:
+    """Build and start this node's hub, broker, presence and group-commit writer; the exit
+    stack stops them in order: refuse new sockets and close the open ones (1012), commit
+    what the writer holds, publish the last presence changes, then leave the broker."""
+    from . import messages
+    from .presence import PresenceTracker
+    from .writer import GroupCommitWriter
+
+    settings = services.settings
+    node_id = new_node_id()
+    broker: Broker
+    if settings.redis_url is not None:
+        from redis.asyncio import Redis
+
+        from .broker import RedisBroker
+
+        url = settings.redis_url
+
+        def make_redis() -> Redis:
+            client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+            return client
+
+        broker = RedisBroker(make_redis, settings.redis_prefix, node_id)
+    else:
+        broker = LocalBroker(node_id)
+    hub = Hub(services.db, broker, queue_limit=settings.ws_queue_limit)
+    hub.presence = PresenceTracker(
+        services.db,
+        hub.announce_presence,
+        redis=services.redis,
+        prefix=settings.redis_prefix,
+        node_id=node_id,
+        local_users=lambda: set(hub.users),
+    )
+    services.hub = hub
+
+    async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
+        return await messages.send_batch(services, requests)
+
+    writer = GroupCommitWriter(send_batch, enabled=settings.group_commit)
+    services.writer = writer
+    await hub.start()
+    await hub.presence.start()
+    writer.start()
+
+    async def stop() -> None:
+        hub.accepting = False
+        for state in list(hub.users.values()):
+            for peer in list(state.peers):
+                peer.close(CLOSE_RESTART, "service restart: reconnect and resume")
+        await writer.close()
+        assert hub.presence is not None
+        await hub.presence.close()
+        await hub.close()
+
+    stack.push_async_callback(stop)

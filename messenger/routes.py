@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from . import asyncapi, ws
 from .api import auth, chats, media, messages, ops, sync, users
 from .webapp import WebClient
 
@@ -48,6 +49,8 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/media/{id}/avatar", media.avatar, methods=["GET"]),
     # -- notifications --
     # -- websocket --
+    WebSocketRoute("/v1/ws", ws.Gateway()),
+    Route("/asyncapi.json", asyncapi.endpoint, methods=["GET"]),
     # Operations
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .hub import Hub
+    from .writer import GroupCommitWriter
     from .jobs import Jobs
     from .mail import Mailer
     from .media import MediaStore
@@ -31,6 +32,7 @@ class Services:
         # Components the lifespan adds after construction (each declared here with its type,
         # imported under TYPE_CHECKING from the module that owns it).
         self.hub: Hub
+        self.writer: GroupCommitWriter
         # -- accounts: jobs, mailer, limiter --
         self.mailer: Mailer
         self.limiter: Limiter

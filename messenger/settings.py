@@ -76,6 +76,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_window: int = 60
     ws_frame_rate: int = 50
     ws_frame_burst: int = 200
+    # Realtime (docs/protocol.md): per-socket send queue, heartbeat and idle timeout in seconds,
+    # and group commit of WebSocket sends (GROUP_COMMIT=0 commits each send on its own).
+    ws_queue_limit: int = 1024
+    ws_heartbeat: int = 25
+    ws_idle_timeout: int = 90
+    group_commit: bool = True
     notification_email_window: int = 600
     # The From: of every mail; defaults to noreply@ the PUBLIC_URL host.
     mail_from: str = "noreply@localhost"
@@ -203,6 +209,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_window=_int(env, "RATE_LIMIT_WINDOW", 60, minimum=1),
         ws_frame_rate=_int(env, "WS_FRAME_RATE", 50, minimum=1),
         ws_frame_burst=_int(env, "WS_FRAME_BURST", 200, minimum=1),
+        ws_queue_limit=_int(env, "WS_QUEUE_LIMIT", 1024, minimum=16),
+        ws_heartbeat=_int(env, "WS_HEARTBEAT", 25, minimum=1),
+        ws_idle_timeout=_int(env, "WS_IDLE_TIMEOUT", 90, minimum=1),
+        group_commit=(env.get("GROUP_COMMIT") or "1").strip().lower() not in ("0", "false", "no", "off"),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
         mail_from=mail_from,
         media_allowed_types=media_types,

@@ -1,0 +1,238 @@
+"""The link between nodes: committed events and ephemeral signals, in-process or over Redis.
+
+Redis only signals; PostgreSQL holds the truth. A lost or late Redis message costs latency,
+never data: the hub fills gaps and polls the stream head from PostgreSQL (see hub.py). So the
+Redis broker publishes in the background (a send is acknowledged without waiting for Redis),
+drops what it cannot publish, and reconnects its subscriber with backoff.
+
+Wire format on Redis: MessagePack of the `Packet` union below, one PUBLISH per batch of events
+(a whole group commit) on `<prefix>events`, signals on `<prefix>signals`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final, Protocol
+
+import msgspec
+
+from .events import Event
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger("messenger.broker")
+
+
+class WireEvent(msgspec.Struct, array_like=True, frozen=True):
+    pos: int
+    chat_id: int
+    type: str
+    payload: bytes
+    user_id: int | None
+
+
+class EventBatch(msgspec.Struct, tag="e", array_like=True, frozen=True):
+    origin: str
+    events: list[WireEvent]
+
+
+class ChatSignal(msgspec.Struct, tag="c", array_like=True, frozen=True):
+    """An ephemeral frame (typing, read) for the members of a chat; pre-encoded both ways."""
+
+    origin: str
+    chat_id: int
+    text: str
+    binary: bytes
+    exclude_user: int | None
+    # Typing may be dropped for a slow socket; read markers may not.
+    droppable: bool
+
+
+class UsersSignal(msgspec.Struct, tag="u", array_like=True, frozen=True):
+    """An ephemeral frame for the sockets of some users (notifications)."""
+
+    origin: str
+    user_ids: list[int]
+    text: str
+    binary: bytes
+
+
+class PresenceSignal(msgspec.Struct, tag="p", array_like=True, frozen=True):
+    """`user_id` came online/went offline; goes to local users sharing one of `chat_ids`."""
+
+    origin: str
+    user_id: int
+    online: bool
+    chat_ids: list[int]
+
+
+class EndSessions(msgspec.Struct, tag="s", array_like=True, frozen=True):
+    origin: str
+    session_ids: list[int]
+
+
+Signal = ChatSignal | UsersSignal | PresenceSignal | EndSessions
+Packet = EventBatch | ChatSignal | UsersSignal | PresenceSignal | EndSessions
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(Packet)
+
+
+class Receiver(Protocol):
+    """What the broker calls with what other nodes sent (the hub)."""
+
+    def feed(self, events: Sequence[Event]) -> None: ...
+
+    def on_signal(self, signal: Signal) -> None: ...
+
+
+class Broker(Protocol):
+    node_id: str
+
+    async def start(self, receiver: Receiver) -> None: ...
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        """Queue committed events for the other nodes (never blocks, never raises)."""
+
+    def publish_signal(self, signal: Signal) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalBroker:
+    """A single node: there is nobody else to tell (the hub delivers locally itself)."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+
+    async def start(self, receiver: Receiver) -> None:
+        return None
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        return None
+
+    def publish_signal(self, signal: Signal) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBroker:
+    # Bounded outgoing backlog: if Redis is down, old signals are worthless and events are
+    # recovered from PostgreSQL anyway.
+    MAX_BACKLOG: Final = 10_000
+
+    def __init__(self, make_redis: Callable[[], Redis], prefix: str, node_id: str) -> None:
+        self.node_id = node_id
+        self._make_redis = make_redis
+        self._events_channel = f"{prefix}events"
+        self._signals_channel = f"{prefix}signals"
+        self._out: list[tuple[str, bytes]] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._receiver: Receiver | None = None
+        self._pub: Redis | None = None
+        self.subscribed = asyncio.Event()
+
+    async def start(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        self._pub = self._make_redis()
+        self._tasks = [
+            asyncio.create_task(self._publisher(), name="broker-publisher"),
+            asyncio.create_task(self._subscriber(), name="broker-subscriber"),
+        ]
+        # Wait briefly for the subscription so a node does not miss its first seconds of
+        # traffic; if Redis is down the node still starts (PostgreSQL polling covers it).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), 3)
+
+    def _queue(self, channel: str, data: bytes) -> None:
+        if len(self._out) >= self.MAX_BACKLOG:
+            del self._out[: len(self._out) // 2]
+        self._out.append((channel, data))
+        self._wake.set()
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        batch = EventBatch(self.node_id, [WireEvent(e.pos, e.chat_id, e.type, e.payload, e.user_id) for e in events])
+        self._queue(self._events_channel, _encoder.encode(batch))
+
+    def publish_signal(self, signal: Signal) -> None:
+        self._queue(self._signals_channel, _encoder.encode(signal))
+
+    async def _publisher(self) -> None:
+        assert self._pub is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._out:
+                out, self._out = self._out, []
+                try:
+                    # One round trip for everything queued while the previous one ran.
+                    async with self._pub.pipeline(transaction=False) as pipe:
+                        for channel, data in out:
+                            pipe.publish(channel, data)
+                        await pipe.execute()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis down: drop; PostgreSQL polling recovers events
+                    log.warning("redis publish failed (%d dropped): %s", len(out), exc)
+                    await asyncio.sleep(0.5)
+
+    async def _subscriber(self) -> None:
+        assert self._receiver is not None
+        receiver = self._receiver
+        delay = 0.1
+        while True:
+            client = self._make_redis()
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._events_channel, self._signals_channel)
+                self.subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    if message["type"] != "message":
+                        continue
+                    try:
+                        packet = _decoder.decode(message["data"])
+                    except msgspec.DecodeError:
+                        log.warning("undecodable broker packet on %s", message["channel"])
+                        continue
+                    if packet.origin == self.node_id:
+                        continue
+                    if isinstance(packet, EventBatch):
+                        receiver.feed([Event(w.pos, w.chat_id, w.type, w.payload, w.user_id) for w in packet.events])
+                    else:
+                        receiver.on_signal(packet)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis subscription lost (%s); retrying in %.1fs", exc, delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.reset()  # typed alias of PubSub.aclose
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        # Flush what is queued (e.g. the last presence changes), briefly.
+        if self._out and self._tasks:
+            for _ in range(20):
+                if not self._out:
+                    break
+                await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._pub is not None:
+            await self._pub.aclose()

@@ -1,0 +1,219 @@
+"""Every WebSocket frame of the contract as a msgspec Struct, and the codecs built once.
+
+Client frames form one tagged union (`type` is the tag), decoded in one pass from JSON text or
+MessagePack; an unknown `type` or a missing/mistyped field is a `msgspec.ValidationError`, which
+the gateway answers with `error bad_frame` without closing. Server frames are encoded once per
+format. Persisted server frames (receive_message, ...) never pass through these Structs on the
+hot path: their payload is stored pre-encoded in the event stream (`Event.json_frame()`); the
+Structs below describe them for the AsyncAPI document and for clients.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from .chats import Chat
+from .events import Event
+from .messages import Message
+
+MSGPACK_SUBPROTOCOL: Final = "messenger.msgpack"
+
+# IDs are integers today; clients only echo them back. `ref` is any short client token.
+Ref = Annotated[str, msgspec.Meta(max_length=128)] | int | None
+ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class _Client(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
+    pass
+
+
+class Auth(_Client, tag="auth"):
+    token: str
+    ref: Ref = None
+
+
+class SendMessage(_Client, tag="send_message"):
+    chat_id: int
+    client_msg_id: ClientMsgId
+    text: str | None = None
+    reply_to_id: int | None = None
+    attachment_ids: list[int] = []
+    ref: Ref = None
+
+
+class Typing(_Client, tag="typing"):
+    chat_id: int
+    ref: Ref = None
+
+
+class Read(_Client, tag="read"):
+    chat_id: int
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    ref: Ref = None
+
+
+class Resume(_Client, tag="resume"):
+    # Cursors are opaque strings (`ready.cursor`); an integer is accepted too.
+    cursor: str | int
+    ref: Ref = None
+
+
+class Ping(_Client, tag="ping"):
+    ref: Ref = None
+
+
+ClientFrame = Auth | SendMessage | Typing | Read | Resume | Ping
+CLIENT_FRAMES: tuple[type[msgspec.Struct], ...] = (Auth, SendMessage, Typing, Read, Resume, Ping)
+
+
+class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
+    pass
+
+
+class Ready(_Server, tag="ready"):
+    user_id: int
+    cursor: str
+
+
+class Ack(_Server, tag="ack"):
+    client_msg_id: str
+    # The committed message: the same object as `receive_message.message`.
+    message: Message
+
+
+class ReadMarker(_Server, tag="read"):
+    chat_id: int
+    user_id: int
+    seq: int
+
+
+class TypingNotice(_Server, tag="typing"):
+    chat_id: int
+    user_id: int
+
+
+class Presence(_Server, tag="presence"):
+    user_id: int
+    online: bool
+
+
+class Notification(_Server, tag="notification"):
+    notification: Any
+
+
+class Error(_Server, tag="error"):
+    code: str
+    message: str
+    ref: Ref = None
+
+
+class Pong(_Server, tag="pong"):
+    ref: Ref = None
+
+
+class Heartbeat(_Server, tag="heartbeat"):
+    """Server → client keep-alive (an extension): sent when the socket was quiet for a while."""
+
+    interval: int
+
+
+# Persisted frames (documentation and typed clients; the server splices stored payloads).
+class ReceiveMessage(_Server, tag="receive_message"):
+    cursor: str
+    message: Message
+
+
+class MessageEdited(_Server, tag="message_edited"):
+    cursor: str
+    message: Message
+
+
+class MessageDeleted(_Server, tag="message_deleted"):
+    cursor: str
+    chat_id: int
+    message_id: int
+    seq: int
+
+
+class ChatUpdated(_Server, tag="chat_updated"):
+    cursor: str
+    chat: Chat
+
+
+class MemberAdded(_Server, tag="member_added"):
+    cursor: str
+    chat_id: int
+    user_id: int
+
+
+class MemberRemoved(_Server, tag="member_removed"):
+    cursor: str
+    chat_id: int
+    user_id: int
+
+
+SERVER_FRAMES: tuple[type[msgspec.Struct], ...] = (
+    Ready,
+    Ack,
+    ReceiveMessage,
+    MessageEdited,
+    MessageDeleted,
+    ChatUpdated,
+    MemberAdded,
+    MemberRemoved,
+    ReadMarker,
+    TypingNotice,
+    Presence,
+    Notification,
+    Error,
+    Pong,
+    Heartbeat,
+)
+
+# Built once: decoding is the per-frame hot path.
+json_decoder: Final = msgspec.json.Decoder(ClientFrame)
+msgpack_decoder: Final = msgspec.msgpack.Decoder(ClientFrame)
+_json_encoder: Final = msgspec.json.Encoder()
+_msgpack_encoder: Final = msgspec.msgpack.Encoder()
+_any_json_decoder: Final = msgspec.json.Decoder()
+
+
+class Encoded(msgspec.Struct, frozen=True):
+    """One frame in both wire formats. Text frames are `str` because ASGI's text send takes
+    str; each is built once and the same object is handed to every recipient."""
+
+    text: str
+    binary: bytes
+
+
+def encode(frame: msgspec.Struct) -> Encoded:
+    return Encoded(_json_encoder.encode(frame).decode(), _msgpack_encoder.encode(frame))
+
+
+def encode_json(frame: msgspec.Struct) -> str:
+    return _json_encoder.encode(frame).decode()
+
+
+def encode_msgpack(frame: msgspec.Struct) -> bytes:
+    return _msgpack_encoder.encode(frame)
+
+
+def event_msgpack(event: Event) -> bytes:
+    """A persisted event as a MessagePack frame of the same shape as its JSON frame."""
+    body = _any_json_decoder.decode(event.payload)
+    frame = {"type": event.type, "cursor": event.cursor}
+    if isinstance(body, dict):
+        frame.update(body)
+    return _msgpack_encoder.encode(frame)
+
+
+def decode_any(data: str | bytes) -> Any:
+    """Best-effort untyped decode of a frame that failed typed decoding (to echo its `ref`)."""
+    try:
+        if isinstance(data, bytes):
+            return msgspec.msgpack.decode(data)
+        return _any_json_decoder.decode(data)
+    except msgspec.DecodeError:
+        return None

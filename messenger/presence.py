@@ -1,0 +1,203 @@
+"""Presence: who has a live socket anywhere, and `presence` frames when that changes.
+
+The hub reports per-node transitions (a user's first socket on this node opened, their last
+one closed). Without Redis this node is the cluster. With Redis each node keeps the set of its
+users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>presence:nodes`; a
+user is online while some live node's set holds them. A node that stops heartbeating (crashed)
+is reaped by any other node: its users that are not online elsewhere go offline. Transitions
+are processed in order by one task, so a quick connect/disconnect never reorders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final
+
+from .db import Database, Q
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger("messenger.presence")
+
+HEARTBEAT: Final = 5.0
+NODE_TTL: Final = 15.0
+
+Announce = Callable[[int, bool, list[int]], None]
+
+
+class PresenceTracker:
+    def __init__(
+        self,
+        db: Database,
+        announce: Announce,
+        *,
+        redis: Redis | None,
+        prefix: str,
+        node_id: str,
+        local_users: Callable[[], set[int]],
+    ) -> None:
+        self.db = db
+        self.announce = announce
+        self.redis = redis
+        self.node_id = node_id
+        self.local_users = local_users
+        self._nodes_key = f"{prefix}presence:nodes"
+        self._node_prefix = f"{prefix}presence:node:"
+        self._reap_prefix = f"{prefix}presence:reap:"
+        self._queue: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
+        self._alive: list[str] = [node_id]
+        # Users this node has announced/registered as present (so a connect/disconnect pair
+        # that both ran before the worker saw them produces nothing at all).
+        self._registered: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _node_key(self, node_id: str) -> str:
+        return self._node_prefix + node_id
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._worker(), name="presence-worker"))
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self._heartbeat_once()
+            self._tasks.append(asyncio.create_task(self._heartbeat(), name="presence-heartbeat"))
+
+    async def close(self) -> None:
+        # Let the transitions of the sockets that just closed go out before leaving.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), 3)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.delete(self._node_key(self.node_id))
+                    pipe.zrem(self._nodes_key, self.node_id)
+                    await pipe.execute()
+
+    def changed(self, user_id: int, online: bool) -> None:
+        """This node's first socket of the user opened (True) or its last one closed (False)."""
+        self._queue.put_nowait((user_id, online))
+
+    async def online(self, user_ids: Sequence[int]) -> set[int]:
+        local = self.local_users()
+        found = {u for u in user_ids if u in local}
+        rest = [u for u in user_ids if u not in found]
+        if not rest or self.redis is None:
+            return found
+        try:
+            others = [n for n in self._alive if n != self.node_id]
+            if others:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for node in others:
+                        pipe.smismember(self._node_key(node), [str(u) for u in rest])
+                    replies = await pipe.execute()
+                for reply in replies:
+                    found.update(u for u, hit in zip(rest, reply, strict=True) if hit)
+        except Exception as exc:
+            log.warning("presence lookup in redis failed, answering for this node only: %s", exc)
+        return found
+
+    async def _worker(self) -> None:
+        while True:
+            user_id, online = await self._queue.get()
+            try:
+                await self._transition(user_id, online)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("presence transition of user %d failed", user_id)
+            finally:
+                self._queue.task_done()
+
+    async def _transition(self, user_id: int, online: bool) -> None:
+        local_now = user_id in self.local_users()
+        if online != local_now:
+            return  # superseded by a later transition still queued
+        if online == (user_id in self._registered):
+            return
+        if online:
+            self._registered.add(user_id)
+        else:
+            self._registered.discard(user_id)
+        elsewhere = False
+        if self.redis is not None:
+            try:
+                key = self._node_key(self.node_id)
+                others = [n for n in self._alive if n != self.node_id]
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    if online:
+                        pipe.sadd(key, str(user_id))
+                    else:
+                        pipe.srem(key, str(user_id))
+                    for node in others:
+                        pipe.sismember(self._node_key(node), str(user_id))
+                    replies = await pipe.execute()
+                elsewhere = any(replies[1:])
+            except Exception as exc:
+                log.warning("presence update in redis failed: %s", exc)
+        if not elsewhere:
+            await self._announce([user_id], online)
+
+    async def _announce(self, user_ids: list[int], online: bool) -> None:
+        records = await self.db.fetch(Q.realtime_open_chats, user_ids)
+        chats = {r["user_id"]: list(r["chat_ids"]) for r in records}
+        for uid in user_ids:
+            if chats.get(uid):
+                self.announce(uid, online, chats[uid])
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._heartbeat_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("presence heartbeat failed: %s", exc)
+
+    async def _heartbeat_once(self) -> None:
+        assert self.redis is not None
+        now = time.time()
+        key = self._node_key(self.node_id)
+        local = [str(u) for u in self.local_users()]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._nodes_key, {self.node_id: now + NODE_TTL})
+            # Re-assert our users (a Redis restart loses them) and keep the set a while after
+            # a crash so a reaper can still read it.
+            if local:
+                pipe.sadd(key, *local)
+            pipe.expire(key, int(NODE_TTL * 10))
+            pipe.zrangebyscore(self._nodes_key, now, "+inf")
+            pipe.zrangebyscore(self._nodes_key, "-inf", now)
+            replies = await pipe.execute()
+        alive, dead = replies[-2], replies[-1]
+        self._alive = [n.decode() for n in alive]
+        for raw in dead:
+            await self._reap(raw.decode())
+
+    async def _reap(self, node: str) -> None:
+        """A node stopped heartbeating: its users go offline unless online elsewhere."""
+        assert self.redis is not None
+        if not await self.redis.set(self._reap_prefix + node, self.node_id, nx=True, ex=60):
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(self._node_key(node))
+            pipe.delete(self._node_key(node))
+            pipe.zrem(self._nodes_key, node)
+            members, _, _ = await pipe.execute()
+        user_ids = [int(m) for m in members]
+        if not user_ids:
+            return
+        still = await self.online(user_ids)
+        gone = [u for u in user_ids if u not in still]
+        if gone:
+            log.info("node %s stopped heartbeating: %d user(s) offline", node, len(gone))
+            await self._announce(gone, False)

@@ -1,0 +1,102 @@
+"""Group commit for WebSocket sends: one writer task per node, one transaction per batch.
+
+Requests that arrive while a batch is committing wait and go together in the next one, so the
+cost of a commit (and of the event-stream row lock, see sql/schema/0002_events.sql) is shared by
+everything that arrived meanwhile. There is no timer: an idle writer starts a batch at once, so a
+single message is not delayed at low load. `GROUP_COMMIT=0` sends each request in its own
+transaction instead (for comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
+
+from .errors import AppError, Unavailable
+from .messages import SendRequest, SendResult
+
+log = logging.getLogger("messenger.writer")
+
+SendBatch = Callable[[Sequence[SendRequest]], Awaitable[list[SendResult]]]
+Done = Callable[[SendResult], None]
+
+MAX_BATCH: Final = 512
+
+
+class GroupCommitWriter:
+    def __init__(self, send_batch: SendBatch, *, enabled: bool = True, max_batch: int = MAX_BATCH) -> None:
+        self._send_batch = send_batch
+        self.enabled = enabled
+        self.max_batch = max_batch
+        self._queue: list[tuple[SendRequest, Done]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._singles: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._inflight = 0
+        self.batches = 0
+        self.sent = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+
+    def submit(self, request: SendRequest, done: Done) -> None:
+        """Queue a send; `done` is called with its result after commit (or with its error)."""
+        if self._closing:
+            done(Unavailable("The server is shutting down; resend after reconnecting", code="shutting_down"))
+            return
+        if not self.enabled:
+            task = asyncio.create_task(self._one(request, done))
+            self._singles.add(task)
+            task.add_done_callback(self._singles.discard)
+            return
+        self._queue.append((request, done))
+        self._wake.set()
+
+    async def _one(self, request: SendRequest, done: Done) -> None:
+        await self._commit([(request, done)])
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[SendRequest, Done]]) -> None:
+        self._inflight += 1
+        try:
+            results = await self._send_batch([request for request, _ in batch])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Nothing of the batch is acknowledged; clients resend with the same client_msg_id.
+            log.exception("send batch of %d failed", len(batch))
+            error: SendResult = AppError("Sending failed; retry with the same client_msg_id", code="send_failed")
+            results = [error] * len(batch)
+        finally:
+            self._inflight -= 1
+        self.batches += 1
+        self.sent += len(batch)
+        for (_, done), result in zip(batch, results, strict=True):
+            try:
+                done(result)
+            except Exception:
+                log.exception("send completion callback failed")
+
+    async def close(self) -> None:
+        """Commit everything queued (drain), then stop."""
+        self._closing = True
+        for _ in range(200):
+            if not self._queue and not self._singles and not self._inflight:
+                break
+            await asyncio.sleep(0.05)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

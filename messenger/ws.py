@@ -1,0 +1,388 @@
+"""The WebSocket gateway, GET /v1/ws, on the raw ASGI interface (docs/protocol.md).
+
+One connection = this module's `Connection`: the receive loop (auth, rate limit, decode,
+dispatch) runs in the ASGI task; a writer task drains the socket's bounded queue (hub.Peer) with
+the raw ASGI `send`, handing the same pre-built message object to every recipient of a frame.
+The hub decides what goes into the queue; this module never touches fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.types import Receive, Scope, Send
+
+from . import chats, events, frames
+from .broker import ChatSignal
+from .db import Q
+from .errors import AppError
+from .hub import HOLD, Hub, Peer, ResumeLate
+from .messages import SendRequest, Sent
+from .observability import WS_CONNECTIONS
+from .services import Services
+from .tokens import Principal
+
+log = logging.getLogger("messenger.ws")
+
+AUTH_TIMEOUT: Final = 10.0
+# Close codes (docs/protocol.md).
+CLOSE_UNAUTHORIZED: Final = 4001
+CLOSE_POLICY: Final = 1008
+CLOSE_IDLE: Final = 1001
+# Rejected frames in a row (while the bucket is empty) before the socket is closed.
+STRIKES: Final = 20
+TYPING_INTERVAL: Final = 2.5
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_allowed(scope: Scope, allowed: tuple[str, ...], public_url: str) -> bool:
+    """No Origin: a non-browser client. Otherwise exact match with the server's own origin
+    (the Host it was reached at, or PUBLIC_URL) or an entry of ALLOWED_ORIGINS."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    if "*" in allowed or origin in (o.lower() for o in allowed):
+        return True
+    host = _header(scope, b"host")
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    if host is not None and origin == f"{scheme}://{host}".lower():
+        return True
+    public = urlsplit(public_url)
+    return origin == f"{public.scheme}://{public.netloc}".lower()
+
+
+class Gateway:
+    """The ASGI app mounted at /v1/ws."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services: Services = scope["app"].state.services
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        hub = services.hub
+        if not origin_allowed(scope, services.settings.allowed_origins, services.settings.public_url):
+            await _refuse(scope, send, 403, "forbidden_origin", "Origin not allowed")
+            return
+        if not hub.accepting:
+            await _refuse(scope, send, 503, "unavailable", "The server is restarting; reconnect")
+            return
+        binary = frames.MSGPACK_SUBPROTOCOL in scope.get("subprotocols", ())
+        await send({"type": "websocket.accept", "subprotocol": frames.MSGPACK_SUBPROTOCOL if binary else None})
+        WS_CONNECTIONS.inc()
+        try:
+            await Connection(services, hub, scope, receive, send, binary).run()
+        finally:
+            WS_CONNECTIONS.dec()
+
+
+async def _refuse(scope: Scope, send: Send, status: int, code: str, text: str) -> None:
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = msgspec.json.encode({"error": {"code": code, "message": text}})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+class Connection:
+    def __init__(self, services: Services, hub: Hub, scope: Scope, receive: Receive, send: Send, binary: bool) -> None:
+        self.services = services
+        self.hub = hub
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.binary = binary
+        settings = services.settings
+        self.rate = float(settings.ws_frame_rate)
+        self.burst = float(settings.ws_frame_burst)
+        self.tokens = self.burst
+        self.refilled = time.monotonic()
+        self.strikes = 0
+        self.last_rx = time.monotonic()
+        self.peer: Peer | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._ended_by_writer = False
+        self._heartbeat: asyncio.TimerHandle | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        principal = await self._authenticate()
+        if principal is None:
+            return
+        peer = Peer(principal.user_id, principal.session_id, self.binary, self.services.settings.ws_queue_limit)
+        self.peer = peer
+        cursor = self.hub.attach(peer)
+        try:
+            # Checked after attach, so a session ended meanwhile is caught either here or by
+            # the hub's end_sessions.
+            owner = await self.services.db.fetchval(Q.session_is_live, principal.session_id)
+            if owner != principal.user_id:
+                await self._close_now(CLOSE_UNAUTHORIZED, "session_ended")
+                return
+            # `ready` means subscribed: the user's chats are known, so typing, presence and
+            # read frames of their chats reach this socket from here on.
+            if peer.user is not None and not peer.user.loaded:
+                await peer.user.loaded_event.wait()
+            peer.queue.appendleft((self._message(frames.Ready(peer.user_id, events.encode_cursor(cursor))), False))
+            peer.wake.set()
+            self._main = asyncio.current_task()
+            self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{peer.id}")
+            self._writer.add_done_callback(self._writer_done)
+            self._schedule_heartbeat()
+            try:
+                await self._read_loop()
+            except asyncio.CancelledError:
+                if not self._ended_by_writer:
+                    raise
+        finally:
+            self.hub.detach(peer)
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+            if self._writer is not None and not self._writer.done():
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        # The writer ends after it sent a close (or the socket broke): nothing more to read.
+        if self._main is not None and not self._main.done():
+            self._ended_by_writer = True
+            self._main.cancel()
+
+    async def _close_now(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def _authenticate(self) -> Principal | None:
+        header = _header(self.scope, b"authorization")
+        token: str | None = None
+        if header is not None:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() == "bearer" and value.strip():
+                token = value.strip()
+        if token is None:
+            try:
+                message = await asyncio.wait_for(self.receive(), AUTH_TIMEOUT)
+            except TimeoutError:
+                await self._close_now(CLOSE_UNAUTHORIZED, "authentication timeout")
+                return None
+            if message["type"] != "websocket.receive":
+                return None
+            frame = self._decode(message)
+            if not isinstance(frame, frames.Auth):
+                await self._close_now(CLOSE_UNAUTHORIZED, "authenticate first: {type: auth, token}")
+                return None
+            token = frame.token
+        try:
+            return self.services.signer.verify_access(token)
+        except AppError as exc:
+            await self._close_now(CLOSE_UNAUTHORIZED, exc.code)
+            return None
+
+    async def _write(self) -> None:
+        peer = self.peer
+        assert peer is not None
+        send = self.send
+        try:
+            while True:
+                message = peer.pop()
+                if message is not None:
+                    await send(message)
+                    continue
+                if peer.closed:
+                    break
+                peer.wake.clear()
+                if not peer.queue and not peer.closed:
+                    await peer.wake.wait()
+            code, reason = peer.close_reason or (1000, "")
+            # A stuck client may never drain its buffer: do not wait on it for ever.
+            await asyncio.wait_for(send({"type": "websocket.close", "code": code, "reason": reason}), 10)
+        except (OSError, RuntimeError, TimeoutError):
+            pass  # the socket is gone; the read loop sees the disconnect
+
+    def _schedule_heartbeat(self) -> None:
+        interval = self.services.settings.ws_heartbeat
+        self._heartbeat = asyncio.get_running_loop().call_later(
+            interval * random.uniform(0.8, 1.2), self._beat, interval
+        )
+
+    def _beat(self, interval: int) -> None:
+        peer = self.peer
+        if peer is None or peer.closed:
+            return
+        if time.monotonic() - self.last_rx > self.services.settings.ws_idle_timeout:
+            peer.close(CLOSE_IDLE, "idle timeout: send ping at least every 30 s")
+            return
+        peer.push(self._message(frames.Heartbeat(interval)), True)
+        self._schedule_heartbeat()
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def _message(self, frame: msgspec.Struct) -> dict[str, Any]:
+        if self.binary:
+            return {"type": "websocket.send", "bytes": frames.encode_msgpack(frame)}
+        return {"type": "websocket.send", "text": frames.encode_json(frame)}
+
+    def _reply(self, frame: msgspec.Struct) -> None:
+        assert self.peer is not None
+        self.peer.push(self._message(frame))
+
+    def _error(self, code: str, message: str, ref: frames.Ref = None) -> None:
+        self._reply(frames.Error(code, message, ref))
+
+    def _decode(self, message: Mapping[str, Any]) -> frames.ClientFrame | None:
+        text = message.get("text")
+        try:
+            frame: frames.ClientFrame
+            if text is not None:
+                frame = frames.json_decoder.decode(text)
+            else:
+                frame = frames.msgpack_decoder.decode(message.get("bytes") or b"")
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        return frame
+
+    async def _read_loop(self) -> None:
+        peer = self.peer
+        assert peer is not None
+        receive = self.receive
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect (1009 for an oversized frame is sent by the server)
+            now = time.monotonic()
+            self.last_rx = now
+            if not self._allow(now):
+                continue
+            text: str | None = message.get("text")
+            data: str | bytes = text if text is not None else (message.get("bytes") or b"")
+            try:
+                frame: frames.ClientFrame = (
+                    frames.json_decoder.decode(data) if isinstance(data, str) else frames.msgpack_decoder.decode(data)
+                )
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raw = frames.decode_any(data)
+                ref = raw.get("ref") if isinstance(raw, dict) else None
+                if not isinstance(ref, str | int) or isinstance(ref, bool):
+                    ref = None
+                self._error("bad_frame", str(exc), ref)
+                if peer.mode == HOLD:
+                    peer.go_live()
+                continue
+            if peer.mode == HOLD and not isinstance(frame, frames.Resume):
+                # The first frame is not a resume: no reason to hold live events any longer.
+                peer.go_live()
+            await self._dispatch(frame)
+
+    def _allow(self, now: float) -> bool:
+        """Token bucket per socket: `rate_limited` errors, then 1008 if the flood goes on."""
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.strikes = 0
+            return True
+        self.strikes += 1
+        assert self.peer is not None
+        if self.strikes > STRIKES:
+            self.peer.close(CLOSE_POLICY, "rate limit exceeded", flush=True)
+        else:
+            self._error("rate_limited", f"More than {int(self.rate)} frames per second; slow down")
+        return False
+
+    async def _dispatch(self, frame: frames.ClientFrame) -> None:
+        match frame:
+            case frames.SendMessage():
+                self._send_message(frame)
+            case frames.Typing(chat_id=chat_id, ref=ref):
+                await self._typing(chat_id, ref)
+            case frames.Read(chat_id=chat_id, seq=seq, ref=ref):
+                await self._read(chat_id, seq, ref)
+            case frames.Resume(cursor=cursor, ref=ref):
+                await self._resume(cursor, ref)
+            case frames.Ping(ref=ref):
+                self._reply(frames.Pong(ref))
+            case frames.Auth(ref=ref):
+                self._error("bad_frame", "Already authenticated", ref)
+
+    def _send_message(self, frame: frames.SendMessage) -> None:
+        peer = self.peer
+        assert peer is not None
+        request = SendRequest(
+            sender_id=peer.user_id,
+            chat_id=frame.chat_id,
+            client_msg_id=frame.client_msg_id,
+            text=frame.text,
+            reply_to_id=frame.reply_to_id,
+            attachment_ids=frame.attachment_ids,
+        )
+        client_msg_id = frame.client_msg_id
+
+        def done(result: Sent | AppError) -> None:
+            if isinstance(result, AppError):
+                self._error(result.code, result.message, client_msg_id)
+            else:
+                self._reply(frames.Ack(client_msg_id, result.message))
+
+        self.services.writer.submit(request, done)
+
+    async def _typing(self, chat_id: int, ref: frames.Ref) -> None:
+        peer = self.peer
+        assert peer is not None
+        if not await self.hub.is_member(peer, chat_id):
+            self._error("not_found", "Chat not found", ref)
+            return
+        if not self.hub.typing_due(peer.user_id, chat_id, TYPING_INTERVAL):
+            return
+        encoded = frames.encode(frames.TypingNotice(chat_id, peer.user_id))
+        self.hub.chat_signal(ChatSignal(self.hub.node_id, chat_id, encoded.text, encoded.binary, peer.user_id, True))
+
+    async def _read(self, chat_id: int, seq: int, ref: frames.Ref) -> None:
+        peer = self.peer
+        assert peer is not None
+        try:
+            marker = await chats.mark_read(self.services, peer.user_id, chat_id, seq)
+        except AppError as exc:
+            self._error(exc.code, exc.message, ref)
+            return
+        if marker.moved:
+            await self.hub.publish_read(marker.chat_id, marker.user_id, marker.seq, origin=peer)
+
+    async def _resume(self, cursor: str | int, ref: frames.Ref) -> None:
+        peer = self.peer
+        assert peer is not None
+        try:
+            position = events.decode_cursor(str(cursor))
+            await self.hub.resume(peer, position)
+        except ResumeLate:
+            self._error(
+                "resume_late",
+                "resume must come before live events are delivered (send it right after ready); "
+                "reconnect to resume from an older cursor",
+                ref,
+            )
+        except AppError as exc:
+            self._error(exc.code, exc.message, ref)

@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .hub import Hub
-    from .writer import GroupCommitWriter
     from .jobs import Jobs
     from .mail import Mailer
     from .media import MediaStore
     from .ratelimit import Limiter
+    from .writer import GroupCommitWriter
 
 
 class Services:

@@ -23,8 +23,10 @@ export interface SocketHooks {
   onSessionEnded(): void;
 }
 
-const HEARTBEAT_MS = 25_000;
-const HEARTBEAT_TIMEOUT_MS = 10_000;
+// The server closes sockets that stay silent (WS_IDLE_TIMEOUT) and sends its own `heartbeat`
+// frames; a ping every 20 s keeps us well inside both, and a pong (or any frame) proves liveness.
+const HEARTBEAT_MS = 20_000;
+const HEARTBEAT_TIMEOUT_MS = 25_000;
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 export function wsUrl(location: { protocol: string; host: string }): string {

@@ -47,7 +47,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_s3.type_defs import ObjectIdentifierTypeDef
+    from types_aiobotocore_s3.type_defs import CopySourceTypeDef, ObjectIdentifierTypeDef
 
     from .services import Services
 
@@ -207,13 +207,25 @@ class MediaStore(Protocol):
         self, media_id: int, key: str, content_type: str, size: int, expires: int
     ) -> UploadTarget: ...
 
+    async def promote(self, key: str) -> None:
+        """Move the latest upload, if any, to where verified objects live.
+
+        Uploads land in one place and verified objects are read from another, which upload
+        targets never write to: an upload URL that is still valid after `complete` cannot
+        swap the bytes that were checked. `size_of`, `read` and download URLs use the promoted
+        object.
+        """
+        ...
+
     async def size_of(self, key: str) -> int | None:
-        """The stored object's size, or None if there is none."""
+        """The promoted object's size, or None if there is none."""
         ...
 
     def read(self, key: str) -> AsyncIterator[bytes]: ...
 
-    async def delete(self, keys: Sequence[str]) -> None: ...
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove the uploaded and the promoted object of each key (missing ones are fine)."""
+        ...
 
     async def download_url(self, row: MediaRow, expires: int) -> str: ...
 
@@ -231,6 +243,10 @@ class LocalStore:
             raise ValueError(f"bad storage key {key!r}")
         return self.root / key[:2] / key
 
+    def upload_path(self, key: str) -> Path:
+        path = self.path(key)
+        return path.with_name(f"{key}.upload")
+
     async def upload_target(self, media_id: int, key: str, content_type: str, size: int, expires: int) -> UploadTarget:
         query = self.signer.query("upload", media_id, key, expires)
         return UploadTarget(
@@ -239,6 +255,11 @@ class LocalStore:
             headers={"Content-Type": content_type},
             fields={},
         )
+
+    async def promote(self, key: str) -> None:
+        # Atomic: whichever upload is complete at this instant becomes the object.
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(os.replace, self.upload_path(key), self.path(key))
 
     async def size_of(self, key: str) -> int | None:
         try:
@@ -258,6 +279,7 @@ class LocalStore:
         def unlink_all() -> None:
             for key in keys:
                 self.path(key).unlink(missing_ok=True)
+                self.upload_path(key).unlink(missing_ok=True)
 
         await asyncio.to_thread(unlink_all)
 
@@ -266,12 +288,12 @@ class LocalStore:
         return f"{self.public_url}/v1/media/{row.id}/download?{query}"
 
     async def receive(self, key: str, size: int, body: AsyncIterator[bytes]) -> None:
-        """Stream a body to the key's file; exactly `size` bytes or nothing is kept.
+        """Stream a body to the key's upload file; exactly `size` bytes or nothing is kept.
 
         Chunks are batched and written from a worker thread, so neither the event loop blocks
         nor the body is ever held in memory; the file appears under its name only when whole.
         """
-        path = self.path(key)
+        path = self.upload_path(key)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         partial = path.with_name(f"{key}.{secrets.token_hex(4)}.part")
         f = await asyncio.to_thread(partial.open, "wb")
@@ -316,22 +338,38 @@ class S3Store:
     def object_key(key: str) -> str:
         return f"media/{key}"
 
+    @staticmethod
+    def upload_key(key: str) -> str:
+        return f"uploads/{key}"
+
     async def upload_target(self, media_id: int, key: str, content_type: str, size: int, expires: int) -> UploadTarget:
         # The policy is what makes the store itself refuse a different type or any other size.
         post = await self.client.generate_presigned_post(
             self.bucket,
-            self.object_key(key),
+            self.upload_key(key),
             Fields={"Content-Type": content_type},
             Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=max(1, expires - int(time.time())),
         )
         return UploadTarget(url=post["url"], method="POST", headers={}, fields=dict(post["fields"]))
 
+    async def promote(self, key: str) -> None:
+        # A server-side copy takes one consistent version of the upload, however many POSTs
+        # race with it; the upload is removed afterwards.
+        source: CopySourceTypeDef = {"Bucket": self.bucket, "Key": self.upload_key(key)}
+        try:
+            await self.client.copy_object(Bucket=self.bucket, Key=self.object_key(key), CopySource=source)
+        except self.client.exceptions.ClientError as exc:
+            if _missing(exc):
+                return
+            raise
+        await self.client.delete_object(Bucket=self.bucket, Key=self.upload_key(key))
+
     async def size_of(self, key: str) -> int | None:
         try:
             head = await self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return None
             raise
         return head["ContentLength"]
@@ -343,8 +381,10 @@ class S3Store:
                 yield chunk
 
     async def delete(self, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            batch: list[ObjectIdentifierTypeDef] = [{"Key": self.object_key(k)} for k in keys[start : start + 1000]]
+        for start in range(0, len(keys), 500):  # DeleteObjects takes at most 1000 keys (2 per medium)
+            batch: list[ObjectIdentifierTypeDef] = []
+            for k in keys[start : start + 500]:
+                batch += [{"Key": self.object_key(k)}, {"Key": self.upload_key(k)}]
             await self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
     async def download_url(self, row: MediaRow, expires: int) -> str:
@@ -358,6 +398,11 @@ class S3Store:
             },
             ExpiresIn=max(1, expires - int(time.time())),
         )
+
+
+def _missing(exc: Exception) -> bool:
+    response: Any = getattr(exc, "response", {})
+    return response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 @contextlib.asynccontextmanager
@@ -592,6 +637,7 @@ async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
         return row.out()
     store = services.media
     with store_errors():
+        await store.promote(row.storage_key)
         stored = await store.size_of(row.storage_key)
         if stored is None:
             raise Conflict("nothing has been uploaded yet", code="upload_missing")

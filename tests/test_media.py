@@ -226,7 +226,7 @@ async def test_content_not_matching_the_declared_type_is_415_and_deleted(
     media_id = slot["media"]["id"]
     key = await db.fetchval("SELECT storage_key FROM media WHERE id = $1", media_id)
     root = Path(server.env["MESSENGER_DATA_DIR"]) / "media" / key[:2]
-    assert [p.name for p in root.glob(f"{key}*")] == [key]
+    assert [p.name for p in root.glob(f"{key}*")] == [f"{key}.upload"]
     r = await client.post(f"/v1/media/{media_id}/complete", headers=user.headers)
     assert r.status_code == 415
     assert r.json()["error"]["code"] == "content_mismatch"

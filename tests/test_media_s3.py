@@ -94,13 +94,16 @@ async def post_to_store(upload: dict[str, Any], data: bytes, content_type: str) 
 
 
 async def object_exists(s3: S3Client, db: asyncpg.Pool, media_id: int, key: str | None = None) -> bool:
+    """Is anything of this medium in the bucket (its upload or its verified object)?"""
     key = key or await db.fetchval("SELECT storage_key FROM media WHERE id = $1", media_id)
-    try:
-        await s3.head_object(Bucket=BUCKET, Key=f"media/{key}")
-    except ClientError as exc:
-        assert exc.response["Error"]["Code"] in ("404", "NoSuchKey")
-        return False
-    return True
+    found = False
+    for prefix in ("uploads", "media"):
+        try:
+            await s3.head_object(Bucket=BUCKET, Key=f"{prefix}/{key}")
+            found = True
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] in ("404", "NoSuchKey")
+    return found
 
 
 async def test_presigned_post_policy_pins_the_type_and_the_exact_size(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
@@ -136,6 +139,22 @@ async def test_upload_complete_and_download_through_the_store(
     assert dl.content == data
     assert dl.headers["content-type"] == "image/jpeg"
     assert dl.headers["content-disposition"].startswith('inline; filename="holiday photo.jpg"')
+
+
+async def test_an_upload_after_complete_cannot_swap_the_verified_bytes(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    # The presigned POST stays valid for its whole lifetime; what complete checked must not change.
+    user = await make_user(db)
+    data = s.png(3, 3)
+    slot = await declare(api, user, len(data))
+    await post_to_store(slot["upload"], data, "image/png")
+    assert (await api.post(f"/v1/media/{slot['media']['id']}/complete", headers=user.headers)).status_code == 200
+    swapped = b"<svg onload=alert(1)>".ljust(len(data), b" ")
+    await post_to_store(slot["upload"], swapped, "image/png")
+    fetched = (await api.get(f"/v1/media/{slot['media']['id']}", headers=user.headers)).json()["media"]
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(fetched["download_url"])).content == data
 
 
 async def test_oversize_object_is_409_on_complete_and_removed_from_the_store(

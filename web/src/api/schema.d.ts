@@ -184,7 +184,7 @@ export interface paths {
         /** The caller's chats, newest activity first */
         get: operations["list_chats"];
         put?: never;
-        /** Create a chat (an existing direct chat with the same peer: 200 and that chat) */
+        /** Create a chat (an existing direct chat with the same peer: 200 and that chat; unknown member_ids: 422 unknown_user) */
         post: operations["create_chat"];
         delete?: never;
         options?: never;
@@ -300,6 +300,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chats/{chat_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notification settings of a chat */
+        get: operations["get_chat_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Mute a chat, or ask for every message of a group */
+        patch: operations["patch_chat_settings"];
+        trace?: never;
+    };
     "/v1/media": {
         parameters: {
             query?: never;
@@ -402,6 +420,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notifications, newest first */
+        get: operations["list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark notifications read */
+        post: operations["mark_read__post__v1_notifications_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sync": {
         parameters: {
             query?: never;
@@ -471,6 +523,24 @@ export interface paths {
         patch: operations["patch_me"];
         trace?: never;
     };
+    "/v1/users/me/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your email notification settings */
+        get: operations["get_user_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change email notifications */
+        patch: operations["patch_user_settings"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -511,6 +581,22 @@ export interface components {
         /** ChatResponse */
         ChatResponse: {
             chat: components["schemas"]["Chat"];
+        };
+        /** ChatSettings */
+        ChatSettings: {
+            muted: boolean;
+            notify_all: boolean;
+        };
+        /** ChatSettingsBody */
+        ChatSettingsBody: {
+            settings: components["schemas"]["ChatSettings"];
+        };
+        /** ChatSettingsPatch */
+        ChatSettingsPatch: {
+            /** @default null */
+            muted: boolean | null;
+            /** @default null */
+            notify_all: boolean | null;
         };
         /**
          * ChatUpdatedFrame
@@ -571,6 +657,7 @@ export interface components {
             display_name: string;
             email: string;
             id: number;
+            unread_notifications?: number;
             username: string;
         };
         /** MeBody */
@@ -675,19 +762,44 @@ export interface components {
         "messenger.api.auth.UserBody": {
             user: components["schemas"]["Me"];
         };
+        /** ReadBody */
+        "messenger.api.chats.ReadBody": {
+            seq: number;
+        };
+        /**
+         * ReadBody
+         * @description Either `ids` (yours; others' are ignored) or `all: true`.
+         */
+        "messenger.api.notifications.ReadBody": {
+            /** @default false */
+            all: boolean;
+            /** @default null */
+            ids: number[] | null;
+        };
         /** UserBody */
         "messenger.api.users.UserBody": {
             user: components["schemas"]["User"];
+        };
+        /** Notification */
+        Notification: {
+            chat_id: number;
+            created_at: string;
+            id: number;
+            /** @enum {unknown} */
+            kind: "mention" | "message";
+            message_id: number;
+            read: boolean;
+        };
+        /** NotificationPage */
+        NotificationPage: {
+            next_cursor: string | null;
+            notifications: components["schemas"]["Notification"][];
         };
         /** ProfilePatch */
         ProfilePatch: {
             avatar_media_id?: number | null;
             bio?: string;
             display_name?: string;
-        };
-        /** ReadBody */
-        ReadBody: {
-            seq: number;
         };
         /** ReceiveMessageFrame */
         ReceiveMessageFrame: {
@@ -794,6 +906,28 @@ export interface components {
         UserPage: {
             next_cursor: string | null;
             users: components["schemas"]["User"][];
+        };
+        /**
+         * UserSettings
+         * @description Email notification switches (in-app notifications are governed per chat).
+         */
+        UserSettings: {
+            email_direct_messages: boolean;
+            email_group_messages: boolean;
+            email_mentions: boolean;
+        };
+        /** UserSettingsBody */
+        UserSettingsBody: {
+            settings: components["schemas"]["UserSettings"];
+        };
+        /** UserSettingsPatch */
+        UserSettingsPatch: {
+            /** @default null */
+            email_direct_messages: boolean | null;
+            /** @default null */
+            email_group_messages: boolean | null;
+            /** @default null */
+            email_mentions: boolean | null;
         };
     };
     responses: never;
@@ -2222,7 +2356,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReadBody"];
+                "application/json": components["schemas"]["messenger.api.chats.ReadBody"];
             };
         };
         responses: {
@@ -2232,6 +2366,117 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_chat_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSettingsBody"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patch_chat_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatSettingsPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSettingsBody"];
+                };
             };
             /** @description Malformed request */
             400: {
@@ -2612,6 +2857,106 @@ export interface operations {
             };
         };
     };
+    list_notifications: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_read__post__v1_notifications_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["messenger.api.notifications.ReadBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     sync: {
         parameters: {
             query?: {
@@ -2802,6 +3147,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MeBody"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_user_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettingsBody"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patch_user_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserSettingsPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettingsBody"];
                 };
             };
             /** @description Malformed request */

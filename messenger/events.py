@@ -82,17 +82,18 @@ async def append(conn: Connection, drafts: Sequence[Draft]) -> list[Event]:
     """Give drafts consecutive positions and insert them. Call LAST in the transaction."""
     if not drafts:
         return []
-    first = await conn.fetchval(Q.allocate_positions, len(drafts))
-    events = [Event(first + i + 1, d.chat_id, d.type, _encoder.encode(d.body), d.user_id) for i, d in enumerate(drafts)]
-    await conn.execute(
-        Q.insert_events,
-        [e.pos for e in events],
-        [e.chat_id for e in events],
-        [e.type for e in events],
-        [e.payload for e in events],
-        [e.user_id for e in events],
+    payloads = [_encoder.encode(d.body) for d in drafts]
+    base = await conn.fetchval(
+        Q.append_events,
+        [d.chat_id for d in drafts],
+        [d.type for d in drafts],
+        payloads,
+        [d.user_id for d in drafts],
     )
-    return events
+    return [
+        Event(base + i, d.chat_id, d.type, payload, d.user_id)
+        for i, (d, payload) in enumerate(zip(drafts, payloads, strict=True), start=1)
+    ]
 
 
 async def open_span(conn: Connection, chat_id: int, user_id: int, event: Event) -> None:

@@ -1,12 +1,19 @@
 -- The event stream (see sql/schema/0002_events.sql for why positions are commit-ordered).
 
--- name: allocate_positions
--- Must be the last write of its transaction: the row lock orders commits.
-UPDATE event_stream SET pos = pos + $1 WHERE id = 1 RETURNING pos - $1 AS first_pos
-
--- name: insert_events
-INSERT INTO events (pos, chat_id, type, payload, user_id)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[])
+-- name: append_events
+-- Allocate consecutive positions and insert the events in one round trip. Must be the last
+-- write of its transaction: the event_stream row lock, held until commit, orders commits.
+-- Returns the position just before the first event.
+WITH alloc AS (
+    UPDATE event_stream SET pos = pos + cardinality($1::bigint[]) WHERE id = 1
+    RETURNING pos - cardinality($1::bigint[]) AS base
+), ins AS (
+    INSERT INTO events (pos, chat_id, type, payload, user_id)
+    SELECT alloc.base + d.ord, d.chat_id, d.type, d.payload, d.user_id
+    FROM alloc, unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[])
+         WITH ORDINALITY AS d(chat_id, type, payload, user_id, ord)
+)
+SELECT base FROM alloc
 
 -- name: open_span
 INSERT INTO member_spans (chat_id, user_id, from_pos) VALUES ($1, $2, $3)

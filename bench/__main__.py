@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
     g.add_argument("--warmup", type=float, default=1.0, help="seconds at the start of a phase not measured")
     g.add_argument("--drain", type=float, default=10.0, help="seconds to wait for outstanding acks")
+    g.add_argument("--settle", type=float, default=10.0, help="seconds to wait for acked deliveries to arrive")
     g.add_argument("--text-size", type=int, default=100, help="message text bytes")
     g.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight per client process")
     g.add_argument("--profile", action="store_true", help="py-spy the spawned server during measured phases")

@@ -17,7 +17,7 @@ from typing import Any
 from bench.hist import Histogram
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ("--procs", "2", "--duration", "2", "--warmup", "0.5", "--drain", "5")
+SMALL = ("--procs", "2", "--duration", "1.5", "--warmup", "0.3", "--drain", "5", "--settle", "3")
 
 
 async def run_bench(
@@ -83,7 +83,7 @@ async def test_sweep_steps_the_rate_and_plots_latency(database: str, tmp_path: P
     code, out, data = await run_bench(
         database, tmp_path, "sweep", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4",
         "--rate-start", "50", "--rate-step", "2", "--rate-max", "100", "--p99-ms", "1000",
-        "--procs", "2", "--duration", "1.5", "--warmup", "0.3", "--drain", "5",
+        "--procs", "2", "--duration", "1.5", "--warmup", "0.3", "--drain", "5", "--settle", "3",
     )  # fmt: skip
     assert code == 0, out
     assert data is not None

@@ -31,10 +31,8 @@ OPS = ("login", "chats", "messages", "send")
 class RestPlan(msgspec.Struct):
     index: int
     url: str
-    op: str
     users: list[SeedUser]
     concurrency: int
-    t0_ns: int
     duration: float
     history: int
 
@@ -51,39 +49,53 @@ class RestResult(msgspec.Struct):
 _encode = msgspec.json.Encoder().encode
 
 
-def _request(plan: RestPlan, user: SeedUser, k: int) -> tuple[str, str, dict[str, str], bytes | None]:
+def _request(plan: RestPlan, op: str, user: SeedUser, k: int) -> tuple[str, str, dict[str, str], bytes | None]:
     auth = {"Authorization": f"Bearer {user.token}"}
     chat = user.chats[0] if user.chats else 0
-    if plan.op == "login":
+    if op == "login":
         return "POST", "/v1/auth/login", {}, _encode({"login": user.username, "password": PASSWORD})
-    if plan.op == "chats":
+    if op == "chats":
         return "GET", "/v1/chats?limit=20", auth, None
-    if plan.op == "messages":
+    if op == "messages":
         if k % 2 or plan.history <= 50:
             return "GET", f"/v1/chats/{chat}/messages?limit=50", auth, None
         before = 51 + (k * 7919) % (plan.history - 50)
         return "GET", f"/v1/chats/{chat}/messages?before={before}&limit=50", auth, None
-    if plan.op == "send":
+    if op == "send":
         cmid = f"{plan.index:08x}-{user.id & 0xFFFF:04x}-4000-8000-{k:012x}"
         return "POST", f"/v1/chats/{chat}/messages", auth, _encode({"client_msg_id": cmid, "text": "rest bench " * 8})
     return "GET", "/http", {}, None  # baseline
 
 
-async def _run(plan: RestPlan) -> RestResult:
+async def _run(plan: RestPlan, pipe: Connection) -> None:
+    """Connect, then run each operation the parent orders ((op, t0_ns) over the pipe; None ends)."""
     host, port = split_url(plan.url)
     conns = [await LeanHttp.connect(host, port) for _ in range(plan.concurrency)]
+    loop = asyncio.get_running_loop()
+    pipe.send("ready")
+    while True:
+        command: tuple[str, int] | None = await loop.run_in_executor(None, pipe.recv)
+        if command is None:
+            break
+        op, t0_ns = command
+        pipe.send(await _one_op(plan, op, t0_ns, conns, host, port))
+    for c in conns:
+        c.close()
+
+
+async def _one_op(plan: RestPlan, op: str, t0_ns: int, conns: list[LeanHttp], host: str, port: int) -> RestResult:
     hist = Histogram()
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
-    t_end = plan.t0_ns + int(plan.duration * 1e9)
+    t_end = t0_ns + int(plan.duration * 1e9)
     counter = [0]
 
-    async def loop(i: int) -> None:
+    async def closed_loop(i: int) -> None:
         conn = conns[i]
         user = plan.users[i % len(plan.users)] if plan.users else SeedUser(0, "", "", [])
         while time.monotonic_ns() < t_end:
             counter[0] += 1
-            method, path, headers, body = _request(plan, user, counter[0])
+            method, path, headers, body = _request(plan, op, user, counter[0])
             start = time.monotonic_ns()
             try:
                 response = await conn.request(method, path, headers=headers, body=body)
@@ -95,13 +107,11 @@ async def _run(plan: RestPlan) -> RestResult:
             key = str(response.status)
             statuses[key] = statuses.get(key, 0) + 1
 
-    await asyncio.sleep(max(0.0, (plan.t0_ns - time.monotonic_ns()) / 1e9))
+    await asyncio.sleep(max(0.0, (t0_ns - time.monotonic_ns()) / 1e9))
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     wall0 = time.monotonic()
-    await asyncio.gather(*(loop(i) for i in range(plan.concurrency)))
+    await asyncio.gather(*(closed_loop(i) for i in range(plan.concurrency)))
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    for c in conns:
-        c.close()
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     return RestResult(hist.total, statuses, hist.data(), cpu, time.monotonic() - wall0, errors)
 
@@ -110,23 +120,44 @@ def _entry(plan: RestPlan, pipe: Connection) -> None:
     import uvloop
 
     with contextlib.suppress(KeyboardInterrupt):
-        pipe.send(uvloop.run(_run(plan)))
+        uvloop.run(_run(plan, pipe))
 
 
-def _measure(url: str, op: str, users: list[SeedUser], args: argparse.Namespace, server: Any) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    procs = max(1, min(args.procs, args.concurrency))
-    t0 = time.monotonic_ns() + 1_500_000_000  # processes need a moment to start (spawn)
-    share = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
-    pipes, children = [], []
-    for i in range(procs):
-        mine = users[i::procs] or users
-        plan = RestPlan(i, url, op, mine, share[i], t0, args.duration, args.history)
-        parent, child = ctx.Pipe()
-        p = ctx.Process(target=_entry, args=(plan, child), daemon=True)
-        p.start()
-        pipes.append(parent)
-        children.append(p)
+class _Clients:
+    """REST client processes, connected once and reused for every operation."""
+
+    def __init__(self, url: str, users: list[SeedUser], args: argparse.Namespace) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        procs = max(1, min(args.procs, args.concurrency))
+        share = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
+        self.pipes: list[Connection] = []
+        self.children: list[multiprocessing.process.BaseProcess] = []
+        for i in range(procs):
+            plan = RestPlan(i, url, users[i::procs] or users, share[i], args.duration, args.history)
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_entry, args=(plan, child), daemon=True)
+            p.start()
+            self.pipes.append(parent)
+            self.children.append(p)
+        for pipe in self.pipes:
+            if not pipe.poll(120) or pipe.recv() != "ready":
+                raise RuntimeError("a REST client process did not start")
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for p in self.children:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+
+
+def _measure(clients: _Clients, op: str, args: argparse.Namespace, server: Any) -> dict[str, Any]:
+    pipes = clients.pipes
+    t0 = time.monotonic_ns() + 100_000_000
+    for pipe in pipes:
+        pipe.send((op, t0))
     time.sleep(max(0.0, (t0 - time.monotonic_ns()) / 1e9))
     cpu0, wall0 = server.cpu_seconds(), time.monotonic()
     results: list[RestResult] = []
@@ -135,8 +166,6 @@ def _measure(url: str, op: str, users: list[SeedUser], args: argparse.Namespace,
             raise RuntimeError("a REST client process did not answer")
         results.append(pipe.recv())
     cpu1, wall1 = server.cpu_seconds(), time.monotonic()
-    for p in children:
-        p.join(10)
     hist = Histogram.merged(r.hist for r in results)
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
@@ -169,11 +198,19 @@ def rest(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     for kind in kinds(args):
         with target_for(args, kind) as target:
             if kind == "baseline":
-                runs["baseline GET"] = _measure(target.url, "baseline", [], args, target)
+                clients = _Clients(target.url, [], args)
+                try:
+                    runs["baseline GET"] = _measure(clients, "baseline", args, target)
+                finally:
+                    clients.close()
                 continue
             topo = topology(target, args.users, args.room_size, messages_per_chat=args.history)
-            for op in args.ops:
-                result = _measure(target.url, op, topo.users, args, target)
+            clients = _Clients(target.url, topo.users, args)
+            try:
+                results = {op: _measure(clients, op, args, target) for op in args.ops}
+            finally:
+                clients.close()
+            for op, result in results.items():
                 runs[op] = result
                 bad = {k: v for k, v in result["statuses"].items() if not k.startswith("2")}
                 if bad or result["errors"] or not result["requests"]:

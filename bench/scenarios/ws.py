@@ -81,7 +81,13 @@ def _one_run(
         session = Session.open(target, plans(args, target, topo, senders, args.procs), profile_dir(args))
         try:
             summary = session.phase(
-                mode, args.duration, warmup=args.warmup, rate=rate, window=args.window, drain_timeout=args.drain
+                mode,
+                args.duration,
+                warmup=args.warmup,
+                rate=rate,
+                window=args.window,
+                drain_timeout=args.drain,
+                expect_timeout=args.settle,
             )
         finally:
             session.close()
@@ -136,7 +142,14 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             try:
                 rate = args.rate_start
                 while rate <= args.rate_max:
-                    s = session.phase("open", args.duration, warmup=args.warmup, rate=rate, drain_timeout=args.drain)
+                    s = session.phase(
+                        "open",
+                        args.duration,
+                        warmup=args.warmup,
+                        rate=rate,
+                        drain_timeout=args.drain,
+                        expect_timeout=args.settle,
+                    )
                     ok_rate = s["acked_per_s"] >= 0.95 * rate
                     s["held"] = bool(
                         s["ack_latency_ms"]["p99"] <= args.p99_ms and not s["unacked"] and ok_rate and s["ok"]

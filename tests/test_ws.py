@@ -437,3 +437,68 @@ async def test_asyncapi_document_lists_every_frame(http: httpx.AsyncClient) -> N
     names = {m["name"] for m in doc["components"]["messages"].values()}
     assert {"auth", "send_message", "typing", "read", "resume", "ping"} <= names
     assert {"ready", "ack", "receive_message", "member_removed", "presence", "error", "pong"} <= names
+
+
+async def test_new_chat_reaches_online_member_as_sync_would_show_it(
+    node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    alice, bob, carol = [await make_user(pg) for _ in range(3)]
+    b = await WsClient.open(node.ws_url, bob.token)
+    await b.send({"type": "ping"})
+    await b.expect("pong")
+    cursor = b.ready["cursor"]
+    chat = await make_chat(http, alice, [bob, carol])
+    live = await b.persisted(4)
+    r = await http.get("/v1/sync", params={"since": cursor}, headers=bob.headers)
+    assert live == r.json()["events"]
+    assert [f["type"] for f in live] == ["chat_updated", "member_added", "member_added", "member_added"]
+    assert live[0]["chat"]["id"] == chat
+    await b.close()
+
+
+async def test_msgpack_client_can_authenticate_with_a_binary_auth_frame(node: Server, pg: asyncpg.Pool) -> None:
+    user = await make_user(pg)
+    ws = await WsClient.open(node.ws_url, user.token, msgpack=True, auth_frame=True)
+    assert ws.ready["user_id"] == user.id
+    await ws.send({"type": "ping", "ref": 5})
+    assert await ws.expect("pong") == {"type": "pong", "ref": 5}
+    await ws.close()
+
+
+@pytest.fixture(scope="module")
+async def brisk(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str]) -> AsyncIterator[Server]:
+    """A node with a 1 s heartbeat and a 3 s idle timeout."""
+    env = base_env(
+        DATABASE_URL=rtdb[0],
+        SMTP_URL=smtp[1],
+        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-ws-"),
+        WS_HEARTBEAT="1",
+        WS_IDLE_TIMEOUT="3",
+    )
+    async with running_server(env) as srv:
+        yield srv
+
+
+async def test_server_sends_heartbeats(brisk: Server, pg: asyncpg.Pool) -> None:
+    user = await make_user(pg)
+    ws = await WsClient.open(brisk.ws_url, user.token)
+    assert await ws.expect("heartbeat", timeout=5) == {"type": "heartbeat", "interval": 1}
+    await ws.close()
+
+
+async def test_idle_socket_is_closed_1001(brisk: Server, pg: asyncpg.Pool) -> None:
+    user = await make_user(pg)
+    ws = await WsClient.open(brisk.ws_url, user.token)
+    code, _ = await ws.closed(timeout=10)
+    assert code == 1001
+
+
+async def test_shutdown_closes_sockets_1012(rtdb: tuple[str, asyncpg.Pool], pg: asyncpg.Pool) -> None:
+    env = base_env(DATABASE_URL=rtdb[0], MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-ws-"))
+    user = await make_user(pg)
+    async with running_server(env) as srv:
+        ws = await WsClient.open(srv.ws_url, user.token)
+        stopping = asyncio.create_task(asyncio.to_thread(srv.stop))
+        code, _ = await ws.closed()
+        await stopping
+    assert code == 1012

@@ -107,7 +107,7 @@ def throughput(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     what = f"rate {args.rate:g}/s open loop" if args.rate else f"closed loop, {args.window} in flight per sender"
     title = f"throughput: {args.users} users, rooms of {args.room_size}, {args.senders} senders, {what}"
     print(report.table(title, headers, rows))
-    problems = [f"{k}: {p}" for k, r in runs.items() for p in r["problems"]]
+    problems = [f"{k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
     return {"scenario": "throughput", "runs": runs, "environment": _env(args, runs)}, problems
 
 
@@ -122,7 +122,7 @@ def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         print(report.table(f"fanout: one sender into a room of {size} ({what})", headers, rows))
         print()
         out[str(size)] = runs
-        problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"]]
+        problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
     return {"scenario": "fanout", "room_sizes": out, "environment": _env(args, next(iter(out.values())))}, problems
 
 

@@ -198,6 +198,9 @@ def _decode_body(decoder: msgspec.json.Decoder[Any], raw: bytes) -> Any:
         raise Unprocessable(_validation_message(exc)) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
+    except UnicodeDecodeError:
+        # msgspec raises this (not DecodeError) for invalid UTF-8 inside a JSON string
+        raise BadRequest("Malformed JSON: the body is not valid UTF-8") from None
 
 
 def _decode_query(request: Request, tp: type) -> Any:

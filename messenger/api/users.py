@@ -21,7 +21,8 @@ class UserBody(msgspec.Struct, frozen=True):
 class ProfilePatch(msgspec.Struct, frozen=True):
     display_name: users.DisplayName | msgspec.UnsetType = msgspec.UNSET
     bio: users.Bio | msgspec.UnsetType = msgspec.UNSET
-    avatar_media_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    # Bounded to bigint: msgspec's int accepts up to 2**64-1 and asyncpg then fails (was a 500).
+    avatar_media_id: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SearchQuery(msgspec.Struct, frozen=True):

@@ -254,9 +254,10 @@ class Hub:
         for state in list(self.users.values()):
             for peer in list(state.peers):
                 peer.close(CLOSE_RESTART, "service restart: reconnect and resume")
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._gap_timer is not None:
@@ -544,14 +545,15 @@ class Hub:
                 start = self.delivered_upto
                 records = await self.db.fetch(Q.realtime_events_after, start, head, CATCHUP_PAGE)
                 batch = [Event(r["pos"], r["chat_id"], r["type"], r["payload"], r["user_id"]) for r in records]
-                if len(batch) < CATCHUP_PAGE and self.delivered_upto == start:
-                    # Every position up to the committed head exists unless retention
-                    # trimmed it: skip what is missing so delivery never stalls on it.
-                    last = batch[0].pos - 1 if batch else head
-                    if last > start:
-                        self.delivered_upto = last
+                # Every position up to the committed head is committed, so a missing row was
+                # deleted by retention: skip it so delivery never stalls on it.
+                skip_to = batch[0].pos - 1 if batch else head
+                if skip_to > self.delivered_upto:
+                    self.delivered_upto = skip_to
+                    for stale in [p for p in self._pending if p <= skip_to]:
+                        del self._pending[stale]
                 self.feed(batch)
-                if not batch:
+                if self.delivered_upto == start:
                     break
         except Exception as exc:
             log.warning("catching up from the database failed: %s", exc)
@@ -705,7 +707,7 @@ async def start_realtime(services: Services, stack: AsyncExitStack) -> None:
         redis=services.redis,
         prefix=settings.redis_prefix,
         node_id=node_id,
-        local_users=lambda: set(hub.users),
+        local_users=hub.users,
     )
     services.hub = hub
 

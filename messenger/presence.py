@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from .db import Database, Q
@@ -39,7 +39,7 @@ class PresenceTracker:
         redis: Redis | None,
         prefix: str,
         node_id: str,
-        local_users: Callable[[], set[int]],
+        local_users: Mapping[int, object],
     ) -> None:
         self.db = db
         self.announce = announce
@@ -87,7 +87,7 @@ class PresenceTracker:
         self._queue.put_nowait((user_id, online))
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
-        local = self.local_users()
+        local = self.local_users
         found = {u for u in user_ids if u in local}
         rest = [u for u in user_ids if u not in found]
         if not rest or self.redis is None:
@@ -118,7 +118,7 @@ class PresenceTracker:
                 self._queue.task_done()
 
     async def _transition(self, user_id: int, online: bool) -> None:
-        local_now = user_id in self.local_users()
+        local_now = user_id in self.local_users
         if online != local_now:
             return  # superseded by a later transition still queued
         if online == (user_id in self._registered):
@@ -167,7 +167,7 @@ class PresenceTracker:
         assert self.redis is not None
         now = time.time()
         key = self._node_key(self.node_id)
-        local = [str(u) for u in self.local_users()]
+        local = [str(u) for u in self.local_users]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self._nodes_key, {self.node_id: now + NODE_TTL})
             # Re-assert our users (a Redis restart loses them) and keep the set a while after

@@ -7,6 +7,9 @@ are logged, `Retry` is honoured like arq does, and pending jobs are drained on s
 
 A `job_id` makes enqueueing idempotent: arq ignores a second job with the id of one that is
 queued, running or whose result it still keeps; the in-process runner remembers ids for an hour.
+
+In-process, a job's ctx is `InProcessJobs.ctx` (settings, db, mailer): a component built later
+in the lifespan adds what its jobs need there, and `start_periodic` stands in for arq's cron.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class InProcessJobs:
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: dict[str, float] = {}
         self._closing = False
-        self._cleanup: asyncio.Task[None] | None = None
+        self._periodic: list[asyncio.Task[None]] = []
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
         fn = self.functions.get(function)
@@ -101,8 +104,8 @@ class InProcessJobs:
                 log.exception("job %s %s failed", name, job_id)
                 return
 
-    def start_cleanup(self, fn: JobFunction, every: float = CLEANUP_EVERY) -> None:
-        """What arq's cron does with Redis: periodic cleanup, here as one looping task."""
+    def start_periodic(self, fn: JobFunction, every: float) -> None:
+        """What arq's cron does with Redis: run `fn(ctx)` every `every` seconds, as a looping task."""
 
         async def loop() -> None:
             while True:
@@ -112,14 +115,14 @@ class InProcessJobs:
                 except Exception:
                     log.exception("periodic %s failed", fn.__name__)
 
-        self._cleanup = asyncio.ensure_future(loop())
+        self._periodic.append(asyncio.ensure_future(loop()))
 
     async def close(self) -> None:
         self._closing = True
-        if self._cleanup is not None:
-            self._cleanup.cancel()
+        for task in self._periodic:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup
+                await task
         if not self._tasks:
             return
         log.info("draining %d background job(s)", len(self._tasks))
@@ -148,6 +151,6 @@ async def start(services: Services, stack: AsyncExitStack) -> Jobs:
     runner = InProcessJobs(
         {"settings": settings, "db": services.db, "mailer": services.mailer}, job_functions.FUNCTIONS
     )
-    runner.start_cleanup(job_functions.cleanup_expired)
+    runner.start_periodic(job_functions.cleanup_expired, CLEANUP_EVERY)
     stack.push_async_callback(runner.close)
     return runner

@@ -201,6 +201,9 @@ def _decode_body(decoder: msgspec.json.Decoder[Any], raw: bytes) -> Any:
     except UnicodeDecodeError:
         # msgspec raises this (not DecodeError) for invalid UTF-8 inside a JSON string
         raise BadRequest("Malformed JSON: the body is not valid UTF-8") from None
+    except RecursionError:
+        # msgspec's depth limit: a small body of nested brackets must not be a 500
+        raise BadRequest("Malformed JSON: nested too deeply") from None
 
 
 def _decode_query(request: Request, tp: type) -> Any:

@@ -96,6 +96,10 @@ async function signIn(page, who) {
   await page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
 }
 
+async function shot(page, name) {
+  if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: join(process.env.E2E_SCREENSHOTS, `${name}.png`) });
+}
+
 function log(page) {
   return page.getByRole("log", { name: "Messages" });
 }
@@ -140,6 +144,7 @@ test("two people register, verify, sign in and chat in real time", async () => {
   });
 
   // Bob opens it: the message is there, and Alice sees it was read.
+  await shot(b.page, "1-bob-list-unread");
   await bobsEntry.click();
   await log(b.page).getByText("Hello Bob, this is Alice!").waitFor({ timeout: T });
   await log(a.page).getByText("Seen").waitFor({ timeout: T });
@@ -147,6 +152,7 @@ test("two people register, verify, sign in and chat in real time", async () => {
   // Typing indicator, then Bob's reply appears in Alice's window in real time.
   await b.page.getByRole("textbox", { name: "Message" }).pressSequentially("Hi", { delay: 20 });
   await a.page.getByText(`${bob.name} is typing…`).waitFor({ timeout: T });
+  await shot(a.page, "2-alice-typing");
   await b.page.getByRole("textbox", { name: "Message" }).fill("");
   await send(b.page, "Hi Alice, Bob here.");
   await log(a.page).getByText("Hi Alice, Bob here.").waitFor({ timeout: T });
@@ -170,6 +176,7 @@ test("two people register, verify, sign in and chat in real time", async () => {
   await b.page.locator('.connection[data-status="offline"]').waitFor({ timeout: T });
   await send(b.page, "Written offline");
   await log(b.page).locator('li.message[data-status="pending"]', { hasText: "Written offline" }).waitFor({ timeout: T });
+  await shot(b.page, "3-bob-offline-pending");
   await b.context.setOffline(false);
   await log(b.page).locator('li.message[data-status="sent"]', { hasText: "Written offline" }).waitFor({ timeout: T });
   await log(a.page).getByText("Written offline").waitFor({ timeout: T });
@@ -205,8 +212,10 @@ test("two people register, verify, sign in and chat in real time", async () => {
 
   // Phone width: the open chat takes the whole screen and offers a way back.
   await a.page.setViewportSize({ width: 375, height: 740 });
+  await shot(a.page, "4-alice-phone-chat");
   await a.page.getByRole("link", { name: "Back to chats" }).click();
   await a.page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
+  await shot(a.page, "5-alice-phone-list");
 
   for (const p of [a, b]) {
     assert.deepEqual(p.external, [], "no request leaves the server's origin");
@@ -214,4 +223,51 @@ test("two people register, verify, sign in and chat in real time", async () => {
   }
   await a.context.close();
   await b.context.close();
+});
+
+test("a forgotten password is reset through the emailed link, then the profile signs out", async () => {
+  const carol = { email: `carol-${suffix}@example.test`, username: `carol_${suffix}`, name: "Carol Tester", password: "first password 1" };
+  const c = await newPage();
+  await register(c.page, carol);
+
+  await c.page.goto("/login");
+  await c.page.getByRole("link", { name: "Forgot your password?" }).click();
+  await c.page.getByLabel("Email", { exact: true }).fill(carol.email);
+  await c.page.getByRole("button", { name: "Send reset link" }).click();
+  await c.page.getByText("a link to reset the password is on its way").waitFor({ timeout: T });
+  const link = await linkFromOutbox(dataDir, carol.email, "/reset-password?token=");
+  await c.page.goto(link);
+  await c.page.getByLabel("New password", { exact: true }).fill("second password 2");
+  await c.page.getByLabel("Repeat the new password").fill("second password 2");
+  await c.page.getByRole("button", { name: "Change password" }).click();
+  await c.page.getByText("Your password was changed").waitFor({ timeout: T });
+
+  // the old password no longer works, the new one does
+  await c.page.goto("/login");
+  await c.page.getByLabel("Email or username").fill(carol.email);
+  await c.page.getByLabel("Password", { exact: true }).fill(carol.password);
+  await c.page.getByRole("button", { name: "Sign in" }).click();
+  await c.page.getByText("Wrong email/username or password.").waitFor({ timeout: T });
+  await c.page.getByLabel("Password", { exact: true }).fill("second password 2");
+  await c.page.getByRole("button", { name: "Sign in" }).click();
+  await c.page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
+
+  // profile: edit the display name, see this device among the sessions, sign out
+  await c.page.getByRole("link", { name: "Profile" }).click();
+  await c.page.getByRole("heading", { name: "Profile", level: 1 }).waitFor({ timeout: T });
+  await c.page.getByText("(this device)").waitFor({ timeout: T });
+  await c.page.getByLabel("Display name").fill("Caroline");
+  await c.page.getByRole("button", { name: "Save" }).click();
+  await c.page.getByText("Saved.").waitFor({ timeout: T }).catch(async (e) => {
+    await shot(c.page, "profile-failure");
+    console.log(await c.page.locator("main").innerText());
+    throw e;
+  });
+  await c.page.getByRole("button", { name: "Sign out" }).last().click();
+  await c.page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor({ timeout: T });
+  await c.page.goto("/chats");
+  await c.page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor({ timeout: T });
+  assert.deepEqual(c.problems, []);
+  assert.deepEqual(c.external, []);
+  await c.context.close();
 });

@@ -30,9 +30,16 @@ function Shell() {
   );
 }
 
+/** Only same-origin app paths are followed after sign-in (no open redirect through ?next=). */
+export function safeNext(search: string): string {
+  const next = new URLSearchParams(search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/chats";
+}
+
 function PublicOnly({ children }: { children: ReactNode }) {
   const signedIn = useSession((s) => s.tokens !== null);
-  return signedIn ? <Navigate to="/chats" replace /> : <>{children}</>;
+  const location = useLocation();
+  return signedIn ? <Navigate to={safeNext(location.search)} replace /> : <>{children}</>;
 }
 
 export function App() {

@@ -16,29 +16,39 @@ import type {
 
 const enc = encodeURIComponent;
 
+// Request bodies the client sends (checked against the server's in contract.ts).
+export type LoginRequest = { login: string; password: string };
+export type EmailRequest = { email: string };
+export type TokenRequest = { token: string };
+export type RefreshRequest = { refresh_token: string };
+export type ResetRequest = { token: string; password: string };
+export type ProfileRequest = { display_name?: string; bio?: string };
+export type ReadRequest = { seq: number };
+export type EditRequest = { text: string };
+
 export function endpoints(api: ApiClient) {
   return {
     auth: {
       register: (body: { email: string; username: string; password: string; display_name?: string }) =>
         api.request<{ user: User }>("POST", "/v1/auth/register", { body, auth: false }),
       verifyEmail: (token: string) =>
-        api.request<{ user: User }>("POST", "/v1/auth/verify-email", { body: { token }, auth: false }),
+        api.request<{ user: User }>("POST", "/v1/auth/verify-email", { body: { token } satisfies TokenRequest, auth: false }),
       resendVerification: (email: string) =>
-        api.request<void>("POST", "/v1/auth/resend-verification", { body: { email }, auth: false }),
+        api.request<void>("POST", "/v1/auth/resend-verification", { body: { email } satisfies EmailRequest, auth: false }),
       login: (login: string, password: string) =>
-        api.request<TokenPair & { user: User }>("POST", "/v1/auth/login", { body: { login, password }, auth: false }),
+        api.request<TokenPair & { user: User }>("POST", "/v1/auth/login", { body: { login, password } satisfies LoginRequest, auth: false }),
       logout: (refresh_token: string) =>
-        api.request<void>("POST", "/v1/auth/logout", { body: { refresh_token } }),
+        api.request<void>("POST", "/v1/auth/logout", { body: { refresh_token } satisfies RefreshRequest }),
       forgotPassword: (email: string) =>
-        api.request<void>("POST", "/v1/auth/password/forgot", { body: { email }, auth: false }),
+        api.request<void>("POST", "/v1/auth/password/forgot", { body: { email } satisfies EmailRequest, auth: false }),
       resetPassword: (token: string, password: string) =>
-        api.request<unknown>("POST", "/v1/auth/password/reset", { body: { token, password }, auth: false }),
+        api.request<unknown>("POST", "/v1/auth/password/reset", { body: { token, password } satisfies ResetRequest, auth: false }),
       sessions: () => api.request<{ sessions: Session[] }>("GET", "/v1/auth/sessions"),
       endSession: (id: Id) => api.request<void>("DELETE", `/v1/auth/sessions/${enc(String(id))}`),
     },
     users: {
       me: () => api.request<{ user: User }>("GET", "/v1/users/me"),
-      updateMe: (body: { display_name?: string | null; bio?: string | null }) =>
+      updateMe: (body: ProfileRequest) =>
         api.request<{ user: User }>("PATCH", "/v1/users/me", { body }),
       get: (id: Id) => api.request<{ user: User }>("GET", `/v1/users/${enc(String(id))}`),
       search: (q: string, limit = 10) => api.request<{ users: User[] }>("GET", "/v1/users", { query: { q, limit } }),
@@ -54,7 +64,7 @@ export function endpoints(api: ApiClient) {
           query: { cursor, limit },
         }),
       markRead: (id: Id, seq: number) =>
-        api.request<void>("POST", `/v1/chats/${enc(String(id))}/read`, { body: { seq } }),
+        api.request<void>("POST", `/v1/chats/${enc(String(id))}/read`, { body: { seq } satisfies ReadRequest }),
     },
     messages: {
       page: (chatId: Id, opts: { before?: number; after?: number; limit?: number } = {}) =>
@@ -67,7 +77,7 @@ export function endpoints(api: ApiClient) {
         api.request<{ message: Message }>(
           "PATCH",
           `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`,
-          { body: { text } },
+          { body: { text } satisfies EditRequest },
         ),
       remove: (chatId: Id, messageId: Id) =>
         api.request<void>("DELETE", `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`),

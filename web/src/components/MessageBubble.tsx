@@ -8,6 +8,8 @@ interface Props {
   senderName: string;
   showSender: boolean;
   seen: boolean;
+  /** show "Sent"/"Seen" (only on the newest own message; pending/failed always show) */
+  showDelivery: boolean;
   onRetry: (clientMsgId: string) => void;
 }
 
@@ -17,7 +19,15 @@ function statusText(m: ChatMessage, seen: boolean): string {
   return seen ? "Seen" : "Sent";
 }
 
-export const MessageBubble = memo(function MessageBubble({ message: m, own, senderName, showSender, seen, onRetry }: Props) {
+export const MessageBubble = memo(function MessageBubble({
+  message: m,
+  own,
+  senderName,
+  showSender,
+  seen,
+  showDelivery,
+  onRetry,
+}: Props) {
   return (
     <li
       className={`message ${own ? "own" : "theirs"} ${m.status}`}
@@ -38,7 +48,7 @@ export const MessageBubble = memo(function MessageBubble({ message: m, own, send
         <span className="meta">
           <time dateTime={m.created_at}>{timeLabel(m.created_at)}</time>
           {m.edited_at && !m.deleted && <span> · edited</span>}
-          {own && <span className="delivery"> · {statusText(m, seen)}</span>}
+          {own && (showDelivery || m.status !== "sent") && <span className="delivery"> · {statusText(m, seen)}</span>}
         </span>
       </div>
       {own && m.status === "failed" && m.client_msg_id && (

@@ -54,6 +54,17 @@ export function MessageList(props: Props) {
     prev.current = { first, last, height: el.scrollHeight };
   }, [messages, me]);
 
+  // the viewport changed (rotation, keyboard, window resize): stay pinned to the newest message
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
   useEffect(() => {
     const el = sentinel.current;
     const root = scroller.current;
@@ -69,8 +80,11 @@ export function MessageList(props: Props) {
   }, [hasMoreBefore, onLoadOlder, messages.length]);
 
   let lastOwnSeen = -1;
+  let lastOwnSent = -1;
   messages.forEach((m, i) => {
-    if (sameId(m.sender_id, me) && m.seq !== null && m.seq <= othersRead) lastOwnSeen = i;
+    if (!sameId(m.sender_id, me) || m.seq === null) return;
+    lastOwnSent = i;
+    if (m.seq <= othersRead) lastOwnSeen = i;
   });
 
   return (
@@ -97,6 +111,7 @@ export function MessageList(props: Props) {
               senderName={displayName(sender)}
               showSender={showSenders && (!prevMsg || !sameId(prevMsg.sender_id, m.sender_id))}
               seen={i === lastOwnSeen}
+              showDelivery={i === lastOwnSent || i === lastOwnSeen}
               onRetry={onRetry}
             />
           );

@@ -38,7 +38,8 @@ export function useChatMessages(chatId: Id | null) {
   }, [loaded, newest]);
 
   const loadOlder = useCallback(async () => {
-    if (chatId === null || loadingOlder || !hasMoreBefore) return;
+    // before the newest page is in, "older" has no anchor yet
+    if (chatId === null || !loaded || loadingOlder || !hasMoreBefore) return;
     const before = oldestSeq(useChats.getState().messages[key] ?? []);
     if (before === null || before <= 1) {
       useChats.getState().mergePage(chatId, [], { hasMoreBefore: false });
@@ -52,7 +53,7 @@ export function useChatMessages(chatId: Id | null) {
     } finally {
       setLoadingOlder(false);
     }
-  }, [chatId, key, loadingOlder, hasMoreBefore]);
+  }, [chatId, key, loaded, loadingOlder, hasMoreBefore]);
 
   const send = useCallback(
     (text: string) => {

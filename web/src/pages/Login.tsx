@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link, useLocation, useNavigate } from "react-router-dom";
+import { Link } from "react-router-dom";
 import { api, ApiError, describeError } from "../api";
 import { Field, FormError, FormNotice } from "../components/Field";
 import { useAuth } from "../hooks/useAuth";
@@ -9,9 +9,6 @@ import { AuthLayout } from "./AuthLayout";
 export function Login() {
   const heading = usePage("Sign in");
   const { login, endedReason } = useAuth();
-  const navigate = useNavigate();
-  const location = useLocation();
-  const next = new URLSearchParams(location.search).get("next");
   const [form, setForm] = useState({ login: "", password: "" });
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(endedReason);
@@ -25,8 +22,8 @@ export function Login() {
     setNotice(null);
     setUnverified(false);
     try {
+      // signing in re-renders the public route, which redirects to ?next= (App.tsx, safeNext)
       await login(form.login.trim(), form.password);
-      navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/chats", { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.code === "email_not_verified") {
         setUnverified(true);

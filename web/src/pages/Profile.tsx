@@ -37,7 +37,8 @@ export function Profile() {
     setError(null);
     setNotice(null);
     try {
-      const { user } = await api.users.updateMe({ display_name: form.display_name.trim() || null, bio: form.bio || null });
+      const name = form.display_name.trim();
+      const { user } = await api.users.updateMe({ ...(name ? { display_name: name } : {}), bio: form.bio });
       useSession.getState().setUser(user);
       setNotice("Saved.");
     } catch (err) {

@@ -34,10 +34,13 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
 
+from prometheus_client import Counter
+
 from . import events, frames
 from .broker import Broker, ChatSignal, EndSessions, LocalBroker, PresenceSignal, Signal, UsersSignal
 from .db import Database, Q
 from .events import Event
+from .observability import REGISTRY
 
 if TYPE_CHECKING:
     from .presence import PresenceTracker
@@ -57,6 +60,16 @@ CLOSE_RESTART: Final = 1012
 CLOSE_INTERNAL: Final = 1011
 
 Message = dict[str, Any]  # an ASGI send message, built once per frame and shared
+
+SERVER_CLOSES = Counter(
+    "messenger_ws_server_closes_total", "Sockets closed by the server, by close code", ["code"], registry=REGISTRY
+)
+DROPPED = Counter("messenger_ws_dropped_frames_total", "Ephemeral frames dropped for slow sockets", registry=REGISTRY)
+CAUGHT_UP = Counter(
+    "messenger_hub_caught_up_events_total",
+    "Events this node read from PostgreSQL because the broker did not bring them (in time)",
+    registry=REGISTRY,
+)
 
 
 class ResumeLate(Exception):
@@ -141,9 +154,11 @@ class Peer:
         if len(queue) >= self.limit:
             if ephemeral:
                 self.dropped += 1
+                DROPPED.inc()
                 return
             kept = deque(item for item in queue if not item[1])
             self.dropped += len(queue) - len(kept)
+            DROPPED.inc(len(queue) - len(kept))
             if len(kept) >= self.limit:
                 self.close(CLOSE_SLOW, "slow consumer: reconnect and resume")
                 return
@@ -187,6 +202,7 @@ class Peer:
             return
         self.closed = True
         self.close_reason = (code, reason)
+        SERVER_CLOSES.labels(str(code)).inc()
         if not flush:
             self.queue.clear()
         self.held = []
@@ -552,7 +568,9 @@ class Hub:
                     self.delivered_upto = skip_to
                     for stale in [p for p in self._pending if p <= skip_to]:
                         del self._pending[stale]
+                before = self.delivered_upto
                 self.feed(batch)
+                CAUGHT_UP.inc(self.delivered_upto - before)
                 if self.delivered_upto == start:
                     break
         except Exception as exc:

@@ -15,8 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
+from prometheus_client import Histogram
+
 from .errors import AppError, Unavailable
 from .messages import SendRequest, SendResult
+from .observability import REGISTRY
 
 log = logging.getLogger("messenger.writer")
 
@@ -24,6 +27,13 @@ SendBatch = Callable[[Sequence[SendRequest]], Awaitable[list[SendResult]]]
 Done = Callable[[SendResult], None]
 
 MAX_BATCH: Final = 512
+
+BATCH_SIZE = Histogram(
+    "messenger_group_commit_batch_size",
+    "WebSocket sends committed per transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    registry=REGISTRY,
+)
 
 
 class GroupCommitWriter:
@@ -83,6 +93,7 @@ class GroupCommitWriter:
             self._inflight -= 1
         self.batches += 1
         self.sent += len(batch)
+        BATCH_SIZE.observe(len(batch))
         for (_, done), result in zip(batch, results, strict=True):
             try:
                 done(result)

@@ -146,6 +146,9 @@ class Connection:
             # read frames of their chats reach this socket from here on.
             if peer.user is not None and not peer.user.loaded:
                 await peer.user.loaded_event.wait()
+            if peer.closed:  # the memberships could not be loaded (closing 1011)
+                await self._write()
+                return
             peer.queue.appendleft((self._message(frames.Ready(peer.user_id, events.encode_cursor(cursor))), False))
             peer.wake.set()
             self._main = asyncio.current_task()
@@ -261,7 +264,7 @@ class Connection:
                 frame = frames.json_decoder.decode(text)
             else:
                 frame = frames.msgpack_decoder.decode(message.get("bytes") or b"")
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except frames.DECODE_ERRORS:
             return None
         return frame
 
@@ -283,7 +286,7 @@ class Connection:
                 frame: frames.ClientFrame = (
                     frames.json_decoder.decode(data) if isinstance(data, str) else frames.msgpack_decoder.decode(data)
                 )
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            except frames.DECODE_ERRORS as exc:
                 raw = frames.decode_any(data)
                 ref = raw.get("ref") if isinstance(raw, dict) else None
                 if not isinstance(ref, str | int) or isinstance(ref, bool):

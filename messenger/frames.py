@@ -22,6 +22,13 @@ MSGPACK_SUBPROTOCOL: Final = "messenger.msgpack"
 
 # IDs are integers today; clients only echo them back. `ref` is any short client token.
 Ref = Annotated[str, msgspec.Meta(max_length=128)] | int | None
+# Integers reach PostgreSQL as bigint; JSON integers are unbounded (and msgspec's `int` takes up
+# to 2**64-1), so anything wider is a bad frame here, not an OverflowError in the database layer.
+BigInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+# Everything decoding a client frame may raise: msgspec's own errors, UnicodeDecodeError for
+# invalid UTF-8 in a MessagePack string, RecursionError for nesting past msgspec's depth limit.
+DECODE_ERRORS: Final = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
@@ -35,28 +42,28 @@ class Auth(_Client, tag="auth"):
 
 
 class SendMessage(_Client, tag="send_message"):
-    chat_id: int
+    chat_id: BigInt
     client_msg_id: ClientMsgId
     text: str | None = None
-    reply_to_id: int | None = None
-    attachment_ids: list[int] = []
+    reply_to_id: BigInt | None = None
+    attachment_ids: list[BigInt] = []
     ref: Ref = None
 
 
 class Typing(_Client, tag="typing"):
-    chat_id: int
+    chat_id: BigInt
     ref: Ref = None
 
 
 class Read(_Client, tag="read"):
-    chat_id: int
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    chat_id: BigInt
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
     ref: Ref = None
 
 
 class Resume(_Client, tag="resume"):
     # Cursors are opaque strings (`ready.cursor`); an integer is accepted too.
-    cursor: str | int
+    cursor: str | BigInt
     ref: Ref = None
 
 
@@ -215,5 +222,5 @@ def decode_any(data: str | bytes) -> Any:
         if isinstance(data, bytes):
             return msgspec.msgpack.decode(data)
         return _any_json_decoder.decode(data)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None

@@ -84,6 +84,11 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         from .media import sweeping
 
         await stack.enter_async_context(sweeping(services))
+    # -- notifications: without Redis this process runs the digest scan and gives its jobs the hub --
+    if settings.redis_url is None:
+        from .notifications import in_process
+
+        await stack.enter_async_context(in_process(services))
     return services
 
 

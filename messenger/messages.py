@@ -17,7 +17,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-from . import events, media
+from . import events, media, notifications
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .services import Services
@@ -195,6 +195,8 @@ async def send_batch(services: Services, requests: Sequence[SendRequest]) -> lis
             published = await _send_locked(conn, requests, results, pending)
     if published:
         await services.hub.publish(published)
+        # -- notifications: one job for the whole batch, after commit --
+        await notifications.after_send(services, [r.message.id for r in results if isinstance(r, Sent) and r.created])
     out: list[SendResult] = []
     for r in results:
         assert r is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from . import asyncapi, ws
-from .api import auth, chats, media, messages, ops, sync, users
+from .api import auth, chats, media, messages, notifications, ops, sync, users
 from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
@@ -48,6 +48,12 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/media/{id}/download", media.download, methods=["GET"]),
     Route("/v1/media/{id}/avatar", media.avatar, methods=["GET"]),
     # -- notifications --
+    Route("/v1/notifications", notifications.list_notifications, methods=["GET"]),
+    Route("/v1/notifications/read", notifications.mark_read, methods=["POST"]),
+    Route("/v1/users/me/settings", notifications.get_user_settings, methods=["GET"]),
+    Route("/v1/users/me/settings", notifications.patch_user_settings, methods=["PATCH"]),
+    Route("/v1/chats/{chat_id}/settings", notifications.get_chat_settings, methods=["GET"]),
+    Route("/v1/chats/{chat_id}/settings", notifications.patch_chat_settings, methods=["PATCH"]),
     # -- websocket --
     WebSocketRoute("/v1/ws", ws.Gateway()),
     Route("/asyncapi.json", asyncapi.endpoint, methods=["GET"]),

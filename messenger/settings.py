@@ -83,6 +83,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_idle_timeout: int = 90
     group_commit: bool = True
     notification_email_window: int = 600
+    # Notifications older than this many days are deleted by the cleanup job.
+    notification_retention_days: int = 90
+    # `messenger worker` serves Prometheus metrics on this port (0: no metrics server).
+    worker_metrics_port: int = 9101
     # The From: of every mail; defaults to noreply@ the PUBLIC_URL host.
     mail_from: str = "noreply@localhost"
     log_level: str = "INFO"
@@ -109,6 +113,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a TCP port (0 disables), got {value}")
     return value
 
 
@@ -214,6 +225,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ws_idle_timeout=_int(env, "WS_IDLE_TIMEOUT", 90, minimum=1),
         group_commit=(env.get("GROUP_COMMIT") or "1").strip().lower() not in ("0", "false", "no", "off"),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
+        notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 90, minimum=1),
+        worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101),
         mail_from=mail_from,
         media_allowed_types=media_types,
         log_level=level,

@@ -45,6 +45,8 @@ class Me(User, frozen=True):
     """A user as they see themselves."""
 
     email: str
+    # -- notifications -- (GET/PATCH /v1/users/me; absent where it is not computed)
+    unread_notifications: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserPage(msgspec.Struct, frozen=True):
@@ -71,7 +73,13 @@ async def me(db: Database, user_id: int) -> Me:
     record = await db.fetchrow(Q.user_me, user_id)
     if record is None:
         raise NotFound("No such user", code="user_not_found")
-    return row(Me, record)
+    return await _with_unread(db, row(Me, record))
+
+
+async def _with_unread(db: Database, me: Me) -> Me:
+    from . import notifications
+
+    return msgspec.structs.replace(me, unread_notifications=await notifications.unread_count(db, me.id))
 
 
 async def update_profile(
@@ -91,7 +99,7 @@ async def update_profile(
         record = await conn.fetchrow(Q.update_profile, user_id, display_name, bio, set_avatar, new_avatar)
     if record is None:
         raise NotFound("No such user", code="user_not_found")
-    return row(Me, record)
+    return await _with_unread(db, row(Me, record))
 
 
 async def search(db: Database, prefix: str, *, limit: int, cursor: str | None) -> UserPage:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from aiosmtplib import SMTPException
 from arq.worker import Retry
 
-from messenger import events
+from messenger import events, notifications
 from messenger import mail as mail_mod
 from messenger.db import Database, Q
 from messenger.media import cleanup_media
@@ -24,6 +25,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url is not None, "the worker needs DATABASE_URL"
     ctx["db"] = await Database.connect(settings.database_url, min_size=1, max_size=5)
     ctx["mailer"] = mail_mod.from_settings(settings)
+    # arq's own Redis connection (ctx["redis"]) carries presence lookups and frames.
+    ctx["notifier"] = notifications.RedisNotifier(ctx["redis"], settings.redis_prefix)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -61,4 +64,28 @@ async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
     return removed
 
 
-FUNCTIONS: list[Any] = [send_mail, cleanup_expired, cleanup_media]
+async def notify_messages(ctx: dict[str, Any], message_ids: list[int]) -> int:
+    """The notifications of one committed send batch (enqueued by messages.send_batch).
+    Idempotent: a retry inserts nothing twice (one notification per user and message)."""
+    return await notifications.create_for_messages(ctx["db"], ctx["notifier"], message_ids)
+
+
+async def send_digests(ctx: dict[str, Any]) -> dict[str, int]:
+    """Claim due notification digests and send every unsent one (see messenger.notifications:
+    exactly one email per digest, even across a worker killed mid-send)."""
+    run = await notifications.run_digests(ctx["db"], ctx["mailer"], ctx["settings"])
+    if run.claimed or run.sent or run.failed:
+        log.info("digests: %s", run)
+    return msgspec.structs.asdict(run)
+
+
+async def cleanup_notifications(ctx: dict[str, Any]) -> dict[str, int]:
+    """Notifications past NOTIFICATION_RETENTION_DAYS and old finished digests."""
+    removed = await notifications.cleanup(ctx["db"], ctx["settings"])
+    log.info("cleanup: %s", removed)
+    return removed
+
+
+FUNCTIONS: list[Any] = [send_mail, cleanup_expired, cleanup_media, notify_messages, send_digests, cleanup_notifications]
+# Run on a schedule (cron in the worker); a burst run (`messenger worker --burst`) runs each once.
+PERIODIC: list[Any] = [cleanup_expired, cleanup_media, send_digests, cleanup_notifications]

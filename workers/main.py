@@ -17,7 +17,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> int:
         return 2
     from arq.worker import run_worker as arq_run
 
+    from . import metrics
     from .settings import worker_settings
 
-    worker = arq_run(worker_settings(settings), burst=burst)
+    metrics.serve(settings.worker_metrics_port)
+    worker = arq_run(worker_settings(settings, burst=burst), burst=burst)
     return 0 if worker is not None else 1

@@ -450,7 +450,17 @@ class _Worker:
                             sample.append((s.user.id, chat, first))
         return missing, sample
 
+    async def _keepalive(self, every: float = 20.0) -> None:
+        """Ping every socket now and then, as a real client does: the server closes sockets
+        that stay silent (WS_IDLE_TIMEOUT), and connecting 20,000 of them takes a while."""
+        while True:
+            await asyncio.sleep(every)
+            for s in self.socks:
+                if s.conn is not None and s.conn.is_open:
+                    s.conn.send_nowait(b'{"type":"ping"}')
+
     async def main(self) -> None:
+        keepalive = asyncio.create_task(self._keepalive())
         report = await self.connect_all()
         self.pipe.send(report)
         loop = asyncio.get_running_loop()
@@ -459,6 +469,7 @@ class _Worker:
             if command is None:
                 break
             await self.run_phase(command)
+        keepalive.cancel()
         await asyncio.gather(*(s.conn.close() for s in self.socks if s.conn is not None), return_exceptions=True)
 
 

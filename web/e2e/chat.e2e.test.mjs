@@ -67,8 +67,8 @@ async function newPage() {
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
   page.on("console", (m) => {
-    // the browser itself logs failed loads while we take it offline on purpose
-    const expected = /status of 4\d\d|ERR_INTERNET_DISCONNECTED|WebSocket connection to/;
+    // the browser itself logs failed loads while we take it (or the server) down on purpose
+    const expected = /status of 4\d\d|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|WebSocket connection to/;
     if (m.type() === "error" && !expected.test(m.text())) problems.push(m.text());
   });
   return { context, page, external, problems };
@@ -209,6 +209,20 @@ test("two people register, verify, sign in and chat in real time", async () => {
   await beginning.waitFor({ timeout: T });
   const all = await seqsOf(b.page);
   assert.deepEqual(all, Array.from({ length: 75 }, (_, i) => String(i + 1)), "the whole history, once, in order");
+
+  // The server restarts under both of them: Alice's message written meanwhile waits, both
+  // reconnect with backoff and resume, and it arrives exactly once on both sides.
+  const port = new URL(server.base).port;
+  await server.stop();
+  await a.page.locator('.connection[data-status="backoff"]').waitFor({ state: "attached", timeout: T });
+  await send(a.page, "Sent during the restart");
+  await log(a.page).locator('li.message[data-status="pending"]', { hasText: "Sent during the restart" }).waitFor({ timeout: T });
+  server = await startServer({ dsn: db.dsn, port: Number(port), dataDir });
+  await log(a.page).locator('li.message[data-status="sent"]', { hasText: "Sent during the restart" }).waitFor({ timeout: T });
+  await log(b.page).getByText("Sent during the restart").waitFor({ timeout: T });
+  const expected = Array.from({ length: 76 }, (_, i) => String(i + 1));
+  assert.deepEqual(await seqsOf(b.page), expected);
+  assert.deepEqual((await seqsOf(a.page)).slice(-3), ["74", "75", "76"]);
 
   // Phone width: the open chat takes the whole screen and offers a way back.
   await a.page.setViewportSize({ width: 375, height: 740 });

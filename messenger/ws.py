@@ -24,7 +24,7 @@ from . import chats, events, frames
 from .broker import ChatSignal
 from .db import Q
 from .errors import AppError
-from .hub import HOLD, Hub, Peer, ResumeLate
+from .hub import CLOSE_INTERNAL, HOLD, Hub, Peer, ResumeLate
 from .messages import SendRequest, Sent
 from .observability import WS_CONNECTIONS
 from .services import Services
@@ -138,7 +138,12 @@ class Connection:
         try:
             # Checked after attach, so a session ended meanwhile is caught either here or by
             # the hub's end_sessions.
-            owner = await self.services.db.fetchval(Q.session_is_live, principal.session_id)
+            try:
+                owner = await self.services.db.fetchval(Q.session_is_live, principal.session_id)
+            except Exception:
+                log.exception("session check failed")
+                await self._close_now(CLOSE_INTERNAL, "internal error: reconnect")
+                return
             if owner != principal.user_id:
                 await self._close_now(CLOSE_UNAUTHORIZED, "session_ended")
                 return

@@ -6,14 +6,24 @@ socket stays open and other sockets do not notice.
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
+import httpx
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messenger import frames
+
+from ..factories import make_user
+from ..rig import Mailbox, Server, base_env, running_server
+from ..wsclient import WsClient, clients, drop, fresh_database, make_chat, pool
 
 INT64 = (-(2**63), 2**63 - 1)
 FIELDS = ["type", "chat_id", "client_msg_id", "text", "reply_to_id", "attachment_ids", "seq", "cursor", "token", "ref"]
@@ -167,3 +177,106 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
     return obj
+
+
+# -- the socket loop, through a real server ---------------------------------------------------
+
+
+def _text_payloads() -> st.SearchStrategy[str]:
+    as_json = st.one_of(frame_like, typed_frames).map(lambda f: msgspec.json.encode(_jsonable(f)).decode())
+    return st.one_of(
+        st.text(max_size=256),
+        as_json,
+        st.tuples(as_json, st.integers(0, 64)).map(lambda t: t[0][: t[1]]),
+        st.integers(1, 20_000).map(lambda d: '{"type":"ping","x":' + "[" * d + "]" * d + "}"),
+        st.sampled_from(
+            ['{"type":"typing","chat_id":99999999999999999999999}', '{"type":"read","chat_id":1,"seq":-1}']
+        ),
+    )
+
+
+def _binary_payloads() -> st.SearchStrategy[bytes]:
+    packed = st.one_of(frame_like, typed_frames).map(_msgpack).filter(lambda b: b is not None and len(b) < 60_000)
+    return st.one_of(
+        st.binary(max_size=256),
+        packed.map(lambda b: b or b""),
+        st.tuples(packed, st.integers(0, 64)).map(lambda t: (t[0] or b"")[: t[1]]),
+        st.integers(1, 30_000).map(lambda d: b"\x82\xa4type\xa4ping\xa1x" + b"\x91" * d + b"\xc0"),
+        st.just(b"\x82\xa4type\xa4ping\xa3ref\xa2\xff\xfe"),
+    )
+
+
+@pytest.fixture(scope="module")
+async def rt() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """The socket tests' own database (a long-running node must not see the event stream rewound)."""
+    name, dsn = await fresh_database()
+    p = await pool(dsn)
+    try:
+        yield dsn, p
+    finally:
+        await p.close()
+        await drop(name)
+
+
+@pytest.fixture(scope="module")
+async def fuzz_node(rt: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str]) -> AsyncIterator[Server]:
+    env = base_env(
+        DATABASE_URL=rt[0],
+        SMTP_URL=smtp[1],
+        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-fuzz-"),
+        WS_FRAME_RATE="5000",
+        WS_FRAME_BURST="5000",
+    )
+    async with running_server(env) as srv:
+        yield srv
+
+
+async def _abuse(node: Server, token: str, msgpack: bool, payloads: list[str | bytes]) -> None:
+    """Send the payloads, then a ping: every reply before the pong is an answer, never a close."""
+    ws = await WsClient.open(node.ws_url, token, msgpack=msgpack)
+    async with clients(ws):
+        for payload in payloads:
+            await ws.send_raw(payload)
+        ref = f"alive-{uuid.uuid4().hex}"
+        await ws.send({"type": "ping", "ref": ref})
+        while (frame := await ws.recv()) != {"type": "pong", "ref": ref}:
+            assert frame["type"] in ("error", "pong", "ack", "heartbeat", "presence", "read", "typing"), frame
+            if frame["type"] == "error":
+                assert frame["code"] != "internal_error", frame
+
+
+@pytest.mark.timeout(300)
+async def test_socket_answers_any_frame_and_stays_open_without_disturbing_others(
+    fuzz_node: Server, rt: tuple[str, asyncpg.Pool]
+) -> None:
+    db = rt[1]
+    fuzzer, bystander = await make_user(db), await make_user(db)
+    async with httpx.AsyncClient(base_url=fuzz_node.url, timeout=30) as http:
+        chat_id = await make_chat(http, fuzzer, [bystander])
+    watcher = await WsClient.open(fuzz_node.ws_url, bystander.token)
+    rounds = 0
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
+    @given(st.booleans(), st.lists(st.one_of(_text_payloads(), _binary_payloads()), min_size=1, max_size=6))
+    def one_socket(msgpack: bool, payloads: list[str | bytes]) -> None:
+        # Hypothesis drives sync functions: each example runs its own loop in this worker thread.
+        nonlocal rounds
+        rounds += 1
+        asyncio.run(_abuse(fuzz_node, fuzzer.token, msgpack, payloads))
+
+    await asyncio.to_thread(one_socket)
+    assert rounds >= 10
+    # The bystander's socket saw nothing of it, and still works: a real message arrives once.
+    async with clients(watcher):
+        sender = await WsClient.open(fuzz_node.ws_url, fuzzer.token)
+        async with clients(sender):
+            await sender.send({"type": "send_message", "chat_id": chat_id, "client_msg_id": "after-fuzz", "text": "ok"})
+            ack = await sender.expect("ack")
+        got = await watcher.persisted(1)
+        assert got[0]["message"]["id"] == ack["message"]["id"]
+        assert [f for f in await watcher.quiet({"receive_message", "error"}, 0.3)] == []
+    assert "Traceback" not in fuzz_node.log(), fuzz_node.log()[-3000:]

@@ -14,6 +14,7 @@ import multiprocessing
 import resource
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -159,6 +160,12 @@ def _measure(clients: _Clients, op: str, args: argparse.Namespace, server: Any) 
     for pipe in pipes:
         pipe.send((op, t0))
     time.sleep(max(0.0, (t0 - time.monotonic_ns()) / 1e9))
+    profiler = None
+    if args.profile and server.pid is not None:
+        from ..profile import Profiler
+
+        out_dir = Path(args.out) if args.out else report.RESULTS_DIR
+        profiler = Profiler(server.pid, out_dir / f"profile-rest-{op}-{report.stamp()}.txt", args.duration)
     cpu0, wall0 = server.cpu_seconds(), time.monotonic()
     results: list[RestResult] = []
     for pipe in pipes:
@@ -166,6 +173,9 @@ def _measure(clients: _Clients, op: str, args: argparse.Namespace, server: Any) 
             raise RuntimeError("a REST client process did not answer")
         results.append(pipe.recv())
     cpu1, wall1 = server.cpu_seconds(), time.monotonic()
+    hot = profiler.finish() if profiler is not None else []
+    if profiler is not None:
+        print(f"py-spy (rest {op}), self time: " + ", ".join(f"{n} {p}%" for n, p in hot[:8]))
     hist = Histogram.merged(r.hist for r in results)
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
@@ -187,6 +197,8 @@ def _measure(clients: _Clients, op: str, args: argparse.Namespace, server: Any) 
         "latency_ms": hist.summary_ms(),
         "client_cpu_pct": [round(100 * r.cpu_seconds / r.wall_seconds, 1) if r.wall_seconds else 0 for r in results],
     }
+    if profiler is not None:
+        out["profile"] = {"raw": str(profiler.out), "self_pct": hot}
     if server.pid is not None and wall1 > wall0:
         out["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1)
     return out

@@ -224,6 +224,17 @@ test("two people register, verify, sign in and chat in real time", async () => {
   assert.deepEqual(await seqsOf(b.page), expected);
   assert.deepEqual((await seqsOf(a.page)).slice(-3), ["74", "75", "76"]);
 
+  // Alice edits that message, then deletes it; Bob sees both live.
+  const last = log(a.page).locator("li.message", { hasText: "Sent during the restart" });
+  await last.getByRole("button", { name: "Edit message" }).click();
+  const editBox = a.page.getByRole("textbox", { name: "Edit message" });
+  await editBox.fill("Edited after the restart");
+  await editBox.press("Enter");
+  await log(b.page).locator("li.message", { hasText: "Edited after the restart" }).getByText("· edited").waitFor({ timeout: T });
+  a.page.once("dialog", (d) => void d.accept());
+  await log(a.page).locator("li.message", { hasText: "Edited after the restart" }).getByRole("button", { name: "Delete message" }).click();
+  await log(b.page).locator('li.message[data-seq="76"]').getByText("Message deleted").waitFor({ timeout: T });
+
   // Phone width: the open chat takes the whole screen and offers a way back.
   await a.page.setViewportSize({ width: 375, height: 740 });
   await shot(a.page, "4-alice-phone-chat");

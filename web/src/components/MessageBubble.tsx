@@ -1,6 +1,13 @@
-import { memo } from "react";
+import { memo, useEffect, useRef, useState, type FormEvent } from "react";
 import type { ChatMessage } from "../chat/messages";
 import { timeLabel } from "./chatTitle";
+import { MAX_TEXT } from "./Composer";
+
+export interface MessageActions {
+  onRetry: (clientMsgId: string) => void;
+  onEdit: (message: ChatMessage, text: string) => Promise<void>;
+  onDelete: (message: ChatMessage) => Promise<void>;
+}
 
 interface Props {
   message: ChatMessage;
@@ -10,7 +17,9 @@ interface Props {
   seen: boolean;
   /** show "Sent"/"Seen" (only on the newest own message; pending/failed always show) */
   showDelivery: boolean;
-  onRetry: (clientMsgId: string) => void;
+  /** owners and admins may delete anyone's message */
+  canModerate: boolean;
+  actions: MessageActions;
 }
 
 function statusText(m: ChatMessage, seen: boolean): string {
@@ -26,8 +35,49 @@ export const MessageBubble = memo(function MessageBubble({
   showSender,
   seen,
   showDelivery,
-  onRetry,
+  canModerate,
+  actions,
 }: Props) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(m.text ?? "");
+  const [error, setError] = useState<string | null>(null);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const editButton = useRef<HTMLButtonElement>(null);
+  const confirmed = m.status === "sent" && m.id !== null && !m.deleted;
+  const canEdit = own && confirmed;
+  const canDelete = confirmed && (own || canModerate);
+
+  useEffect(() => {
+    if (editing) box.current?.focus();
+  }, [editing]);
+
+  function close() {
+    setEditing(false);
+    setError(null);
+    editButton.current?.focus();
+  }
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    const text = draft;
+    if (!text.trim() || Array.from(text).length > MAX_TEXT) return;
+    try {
+      await actions.onEdit(m, text);
+      close();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not save");
+    }
+  }
+
+  async function remove() {
+    if (!window.confirm("Delete this message for everyone?")) return;
+    try {
+      await actions.onDelete(m);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not delete");
+    }
+  }
+
   return (
     <li
       className={`message ${own ? "own" : "theirs"} ${m.status}`}
@@ -37,7 +87,34 @@ export const MessageBubble = memo(function MessageBubble({
     >
       {showSender && !own && <span className="sender">{senderName}</span>}
       <div className="bubble">
-        {m.deleted ? <em className="muted">Message deleted</em> : <p className="text">{m.text}</p>}
+        {editing ? (
+          <form className="edit" onSubmit={save}>
+            <label className="visually-hidden" htmlFor={`edit-${m.key}`}>
+              Edit message
+            </label>
+            <textarea
+              id={`edit-${m.key}`}
+              ref={box}
+              value={draft}
+              rows={2}
+              onChange={(e) => setDraft(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Escape") close();
+                if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) void save(e);
+              }}
+            />
+            <button type="submit" className="small">
+              Save
+            </button>{" "}
+            <button type="button" className="small secondary" onClick={close}>
+              Cancel
+            </button>
+          </form>
+        ) : m.deleted ? (
+          <em className="muted">Message deleted</em>
+        ) : (
+          <p className="text">{m.text}</p>
+        )}
         {m.attachments.length > 0 && !m.deleted && (
           <ul className="attachments">
             {m.attachments.map((a) => (
@@ -51,10 +128,37 @@ export const MessageBubble = memo(function MessageBubble({
           {own && (showDelivery || m.status !== "sent") && <span className="delivery"> · {statusText(m, seen)}</span>}
         </span>
       </div>
+      {!editing && (canEdit || canDelete) && (
+        <div className="message-actions">
+          {canEdit && (
+            <button
+              type="button"
+              ref={editButton}
+              className="link small"
+              onClick={() => {
+                setDraft(m.text ?? "");
+                setEditing(true);
+              }}
+            >
+              Edit<span className="visually-hidden"> message</span>
+            </button>
+          )}
+          {canDelete && (
+            <button type="button" className="link small" onClick={() => void remove()}>
+              Delete<span className="visually-hidden"> message</span>
+            </button>
+          )}
+        </div>
+      )}
+      {error && (
+        <p className="field-error" role="alert">
+          {error}
+        </p>
+      )}
       {own && m.status === "failed" && m.client_msg_id && (
         <div className="failed" role="alert">
           <span>{m.error ?? "Not sent"}</span>{" "}
-          <button type="button" className="small" onClick={() => onRetry(m.client_msg_id as string)}>
+          <button type="button" className="small" onClick={() => actions.onRetry(m.client_msg_id as string)}>
             Retry
           </button>
         </div>

@@ -3,7 +3,7 @@ import type { Id, User } from "../api/types";
 import { sameId } from "../api/types";
 import type { ChatMessage } from "../chat/messages";
 import { displayName } from "./Avatar";
-import { MessageBubble } from "./MessageBubble";
+import { MessageBubble, type MessageActions } from "./MessageBubble";
 
 interface Props {
   messages: ChatMessage[];
@@ -14,7 +14,8 @@ interface Props {
   hasMoreBefore: boolean;
   loadingOlder: boolean;
   onLoadOlder: () => void;
-  onRetry: (clientMsgId: string) => void;
+  actions: MessageActions;
+  canModerate: boolean;
   showSenders: boolean;
 }
 
@@ -26,7 +27,8 @@ const NEAR_BOTTOM_PX = 120;
  * reader was already at the bottom (or sent them).
  */
 export function MessageList(props: Props) {
-  const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, onRetry, showSenders } = props;
+  const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, showSenders } =
+    props;
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -112,7 +114,8 @@ export function MessageList(props: Props) {
               showSender={showSenders && (!prevMsg || !sameId(prevMsg.sender_id, m.sender_id))}
               seen={i === lastOwnSeen}
               showDelivery={i === lastOwnSent || i === lastOwnSeen}
-              onRetry={onRetry}
+              canModerate={canModerate}
+              actions={actions}
             />
           );
         })}

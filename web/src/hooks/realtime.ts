@@ -314,6 +314,17 @@ class Realtime {
     }
   }
 
+  /** Edit an own message; the server's copy (and later `message_edited`) merge idempotently. */
+  async edit(chatId: Id, messageId: Id, text: string): Promise<void> {
+    const { message } = await api.messages.edit(chatId, messageId, text);
+    useChats.getState().receive(message, me());
+  }
+
+  async remove(chatId: Id, messageId: Id, seq: number): Promise<void> {
+    await api.messages.remove(chatId, messageId);
+    useChats.getState().deleted(chatId, messageId, seq);
+  }
+
   typing(chatId: Id): void {
     const k = String(chatId);
     const now = Date.now();

@@ -1,6 +1,7 @@
 /** One chat's messages: initial load, older pages (infinite scroll), sending, read markers. */
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { describeError } from "../api";
+import type { MessageActions } from "../components/MessageBubble";
 import type { Id } from "../api/types";
 import { oldestSeq, type ChatMessage } from "../chat/messages";
 import { useChats } from "../store/chats";
@@ -71,5 +72,28 @@ export function useChatMessages(chatId: Id | null) {
     if (chatId !== null) realtime.typing(chatId);
   }, [chatId]);
 
-  return { messages, loaded, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing };
+  const actions = useMemo<MessageActions>(
+    () => ({
+      onRetry: retry,
+      onEdit: async (m, text) => {
+        if (m.id === null) return;
+        try {
+          await realtime.edit(m.chat_id, m.id, text);
+        } catch (err) {
+          throw new Error(describeError(err));
+        }
+      },
+      onDelete: async (m) => {
+        if (m.id === null || m.seq === null) return;
+        try {
+          await realtime.remove(m.chat_id, m.id, m.seq);
+        } catch (err) {
+          throw new Error(describeError(err));
+        }
+      },
+    }),
+    [retry],
+  );
+
+  return { messages, loaded, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing, actions };
 }

@@ -23,7 +23,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const markers = useChats((s) => s.readMarkers[chatId] ?? NO_MARKERS);
   const me = useSession((s) => s.user);
   const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
-  const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing } = useChatMessages(chatId);
+  const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions } = useChatMessages(chatId);
   const heading = useRef<HTMLHeadingElement>(null);
   const title = chat ? chatTitle(chat, peer) : "Chat";
 
@@ -99,7 +99,8 @@ export function ChatDetail({ chatId }: { chatId: string }) {
         hasMoreBefore={hasMoreBefore}
         loadingOlder={loadingOlder}
         onLoadOlder={() => void loadOlder()}
-        onRetry={retry}
+        actions={actions}
+        canModerate={chat?.role === "owner" || chat?.role === "admin"}
         showSenders={chat?.kind !== "direct"}
       />
       <TypingIndicator chatId={chatId} />

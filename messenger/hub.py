@@ -291,6 +291,11 @@ class Hub:
         """Fan committed events out to every node's sockets. Call only after commit."""
         if not events_:
             return
+        first = events_[0]
+        if first.pos <= self.delivered_upto and not self._recently_dispatched(first):
+            # A fresh commit at or below what this node delivered: the stream went back (a
+            # restored backup, or a test suite rewinding it). Follow it at once.
+            self._rewind(first.pos - 1)
         self.feed(events_)
         self.broker.publish_events(events_)
 
@@ -599,14 +604,28 @@ class Hub:
             if head < before:
                 # The stream went back (a restored backup): follow it rather than wait for
                 # positions this node believes it already delivered.
-                log.warning("event stream rewound from %d to %d", before, head)
-                self.delivered_upto = head
-                self._pending.clear()
+                self._rewind(head)
             # Only what was committed a whole interval ago counts as missed; newer events are
             # normally still on their way through the broker.
             elif self.delivered_upto < seen_head:
                 self._kick_fill()
             seen_head = head
+
+    def _recently_dispatched(self, event: Event) -> bool:
+        """Whether this very event was dispatched lately (a catch-up read it before its writer
+        published it), as opposed to a different event reusing the position."""
+        for seen in reversed(self._recent):
+            if seen.pos == event.pos:
+                return seen.payload == event.payload and seen.chat_id == event.chat_id
+            if seen.pos < event.pos:
+                break
+        return False
+
+    def _rewind(self, to: int) -> None:
+        log.warning("event stream rewound from %d to %d", self.delivered_upto, to)
+        self.delivered_upto = to
+        self._pending.clear()
+        self._recent.clear()
 
     def _dispatch(self, event: Event) -> None:
         self.delivered_upto = event.pos

@@ -245,7 +245,7 @@ class Hub:
         self.sessions: dict[int, set[Peer]] = {}
         self.loading: set[UserState] = set()
         self._pending: dict[int, Event] = {}
-        self._recent: deque[Event] = deque(maxlen=256)
+        self._recent: deque[Event] = deque(maxlen=4096)
         self._progress = asyncio.Event()
         self._filling = False
         self._gap_timer: asyncio.TimerHandle | None = None
@@ -292,7 +292,7 @@ class Hub:
         if not events_:
             return
         first = events_[0]
-        if first.pos <= self.delivered_upto and not self._recently_dispatched(first):
+        if first.pos <= self.delivered_upto and self._reused(first):
             # A fresh commit at or below what this node delivered: the stream went back (a
             # restored backup, or a test suite rewinding it). Follow it at once.
             self._rewind(first.pos - 1)
@@ -611,12 +611,17 @@ class Hub:
                 self._kick_fill()
             seen_head = head
 
-    def _recently_dispatched(self, event: Event) -> bool:
-        """Whether this very event was dispatched lately (a catch-up read it before its writer
-        published it), as opposed to a different event reusing the position."""
-        for seen in reversed(self._recent):
+    def _reused(self, event: Event) -> bool:
+        """Whether a freshly committed event's position was already dispatched with another
+        event. (The same event may legitimately have been dispatched already: a catch-up read
+        can overtake its writer's publish.) Positions older than the recent window are left to
+        the head poll, which sees the head itself go back."""
+        recent = self._recent
+        if not recent or event.pos < recent[0].pos:
+            return False
+        for seen in reversed(recent):
             if seen.pos == event.pos:
-                return seen.payload == event.payload and seen.chat_id == event.chat_id
+                return seen.payload != event.payload or seen.chat_id != event.chat_id
             if seen.pos < event.pos:
                 break
         return False

@@ -9,15 +9,17 @@ from the same records, so the schema cannot drift from the code.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import asyncpg
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import AppError, BadRequest, ErrorResponse, TooLarge, Unauthorized, Unprocessable
+from .errors import AppError, BadRequest, ErrorResponse, TooLarge, Unauthorized, Unavailable, Unprocessable
 from .services import Services
 from .tokens import Principal
 
@@ -25,6 +27,18 @@ B = TypeVar("B")
 Qy = TypeVar("Qy")
 
 MAX_BODY = 1024 * 1024  # JSON bodies; media bytes never pass through here
+
+log = logging.getLogger("messenger.http")
+
+# A backing service (the database above all) is unreachable or going away: a 503 the client can
+# retry, not a 500. TimeoutError and refused/reset connections are OSErrors.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
 
 _encoder = msgspec.json.Encoder()
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
@@ -159,6 +173,9 @@ def endpoint(
                 result = await fn(Call(request, services, decoded_body, decoded_query, principal))
             except AppError as exc:
                 return error_response(exc)
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("%s %s: backing service unavailable: %r", request.method, request.url.path, exc)
+                return error_response(Unavailable("A backing service is unavailable; retry shortly"))
             if result is None:
                 return Response(status_code=204)
             if isinstance(result, Response):

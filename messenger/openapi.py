@@ -32,6 +32,7 @@ _STATUS_TEXT = {
     415: "Unsupported media type",
     422: "Validation failed",
     429: "Rate limited",
+    503: "A backing service is unavailable; retry",
 }
 
 _cache: dict[int, bytes] = {}
@@ -112,6 +113,8 @@ def build(app: Starlette) -> dict[str, Any]:
             statuses.update((400, 413))
         if spec.auth:
             statuses.add(401)
+        # Any operation may meet an unreachable database (messenger/http.py: UNAVAILABLE_ERRORS).
+        statuses.add(503)
         for status in sorted(statuses):
             op["responses"][str(status)] = {
                 "description": _STATUS_TEXT.get(status, "Error"),

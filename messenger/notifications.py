@@ -12,9 +12,9 @@ Users with a live socket get a `notification` frame at once and no email; offlin
 notifications wait for an email if their settings allow it.
 
 Digests. The `send_digests` job (cron in the worker, a periodic task without Redis) claims, per
-user whose oldest waiting notification is at least NOTIFICATION_EMAIL_WINDOW old, every waiting
-notification that is still unread into one `digest_emails` row (one transaction), then sends
-it. So an offline user gets at most one email per window, and none if they read everything
+offline user whose oldest waiting notification is at least NOTIFICATION_EMAIL_WINDOW old, every
+waiting notification that is still unread into one `digest_emails` row (one transaction), then
+sends it. So an offline user gets at most one email per window, and none if they read everything
 first. The send holds a PostgreSQL advisory lock on its own connection (released by the server
 if the worker dies) and marks the row sent only after the SMTP server accepted the mail; a
 worker killed mid-send leaves the row unsent, and the next scan (at every worker start, then
@@ -353,12 +353,16 @@ async def send_digest(db: Database, mailer: Mailer, settings: Settings, digest_i
             await conn.execute(Q.digest_unlock, LOCK_SEND, key)
 
 
-async def run_digests(db: Database, mailer: Mailer, settings: Settings) -> DigestRun:
-    """One scan: claim what is due, then send every unsent digest (new or left behind)."""
+async def run_digests(db: Database, mailer: Mailer, settings: Settings, notifier: Notifier) -> DigestRun:
+    """One scan: claim what is due, then send every unsent digest (new or left behind).
+    A user who is online now is not mailed: their notifications keep waiting (in the app) and
+    are mailed if they go offline with them still unread."""
     result = DigestRun()
     window = settings.notification_email_window
-    for r in await db.fetch(Q.digest_due_users, float(window), DIGEST_BATCH):
-        if await claim_digest(db, r["user_id"], window) is not None:
+    due = [r["user_id"] for r in await db.fetch(Q.digest_due_users, float(window), DIGEST_BATCH)]
+    online = await notifier.online(due) if due else set()
+    for user_id in due:
+        if user_id not in online and await claim_digest(db, user_id, window) is not None:
             result.claimed += 1
     unsent = [r["id"] for r in await db.fetch(Q.digests_unsent, DIGEST_BATCH)]
     gate = asyncio.Semaphore(SEND_CONCURRENCY)

@@ -219,6 +219,22 @@ async def test_offline_user_gets_one_email_per_window_summarising_unread_notific
     assert first["Message-ID"] != second["Message-ID"]
 
 
+async def test_user_online_when_the_window_ends_is_mailed_only_after_going_offline(
+    http: httpx.AsyncClient, pg: asyncpg.Pool, env: dict[str, str], node: Server, mailbox: Mailbox
+) -> None:
+    alice, bob = await make_user(pg), await make_user(pg)
+    chat = await new_chat(http, alice, "direct", bob)
+    await send(http, alice, chat["id"], "while you were away")
+    await run_worker(env)  # bob is offline: the notification waits for an email
+    ws = await WsClient.open(node.ws_url, bob.token)
+    async with clients(ws):
+        await asyncio.sleep(WINDOW + 0.2)
+        await run_worker(env)
+        assert mailbox.to(bob.email) == []
+    await run_worker(env)
+    await mailbox.wait_for(bob.email)
+
+
 async def test_notifications_read_before_the_window_ends_get_no_email(
     http: httpx.AsyncClient, pg: asyncpg.Pool, env: dict[str, str], mailbox: Mailbox
 ) -> None:

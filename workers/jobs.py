@@ -73,7 +73,7 @@ async def notify_messages(ctx: dict[str, Any], message_ids: list[int]) -> int:
 async def send_digests(ctx: dict[str, Any]) -> dict[str, int]:
     """Claim due notification digests and send every unsent one (see messenger.notifications:
     exactly one email per digest, even across a worker killed mid-send)."""
-    run = await notifications.run_digests(ctx["db"], ctx["mailer"], ctx["settings"])
+    run = await notifications.run_digests(ctx["db"], ctx["mailer"], ctx["settings"], ctx["notifier"])
     if run.claimed or run.sent or run.failed:
         log.info("digests: %s", run)
     return msgspec.structs.asdict(run)

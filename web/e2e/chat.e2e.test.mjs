@@ -57,6 +57,7 @@ async function newPage() {
   });
   if (process.env.E2E_DEBUG) {
     page.on("websocket", (ws) => {
+      console.log("WS open", ws.url());
       ws.on("framesent", (f) => console.log("WS>", String(f.payload).slice(0, 300)));
       ws.on("framereceived", (f) => console.log("WS<", String(f.payload).slice(0, 300)));
       ws.on("close", () => console.log("WS closed"));

@@ -16,10 +16,12 @@ export function Register() {
   const heading = usePage("Create an account");
   const [form, setForm] = useState({ email: "", username: "", display_name: "", password: "" });
   const [error, setError] = useState<string | null>(null);
+  const [fieldError, setFieldError] = useState<{ field: string; message: string } | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [touched, setTouched] = useState(false);
   const pwProblem = passwordProblem(form.password);
+  const errorFor = (field: string) => (fieldError?.field === field ? fieldError.message : null);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -27,6 +29,7 @@ export function Register() {
     if (pwProblem) return;
     setBusy(true);
     setError(null);
+    setFieldError(null);
     try {
       await api.auth.register({
         email: form.email.trim(),
@@ -36,7 +39,13 @@ export function Register() {
       });
       setDone(`Check ${form.email.trim()} for a link to verify your address, then sign in.`);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 409 ? err.message || "That email or username is taken." : describeError(err));
+      // validation messages name the field ("... - at `$.username`"): show it next to that field
+      const field = err instanceof ApiError && err.status === 422 ? /`\$\.(\w+)`/.exec(err.message)?.[1] : undefined;
+      if (field && field in form) {
+        setFieldError({ field, message: err instanceof Error ? err.message.replace(/ - at `\$\.\w+`/, "") : "" });
+      } else {
+        setError(err instanceof ApiError && err.status === 409 ? err.message || "That email or username is taken." : describeError(err));
+      }
     } finally {
       setBusy(false);
     }
@@ -61,6 +70,7 @@ export function Register() {
           type="email"
           autoComplete="email"
           required
+          error={errorFor("email")}
           value={form.email}
           onChange={(e) => setForm({ ...form, email: e.target.value })}
         />
@@ -70,6 +80,7 @@ export function Register() {
           required
           autoCapitalize="none"
           spellCheck={false}
+          error={errorFor("username")}
           value={form.username}
           onChange={(e) => setForm({ ...form, username: e.target.value })}
         />
@@ -77,6 +88,7 @@ export function Register() {
           label="Display name"
           hint="Optional. How others see you."
           autoComplete="name"
+          error={errorFor("display_name")}
           value={form.display_name}
           onChange={(e) => setForm({ ...form, display_name: e.target.value })}
         />
@@ -86,7 +98,7 @@ export function Register() {
           autoComplete="new-password"
           hint="8 to 256 characters."
           required
-          error={touched ? pwProblem : null}
+          error={(touched ? pwProblem : null) ?? errorFor("password")}
           value={form.password}
           onChange={(e) => setForm({ ...form, password: e.target.value })}
         />

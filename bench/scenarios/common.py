@@ -237,6 +237,8 @@ def summarize(
     if summary["closed_sockets"]:
         problems.append(f"{summary['closed_sockets']} sockets closed by the server: {codes}")
     summary["problems"] = problems
+    # A client process near a full core means the figure measures the client, not the server.
+    summary["client_saturated"] = max(summary["client_cpu_pct"], default=0) > 90.0
     # Not a correctness failure but not a result either: the server fell behind the offered load.
     summary["behind"] = (
         [f"{summary['unacked']} sends were not acknowledged within the drain time (server fell behind)"]

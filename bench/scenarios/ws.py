@@ -43,6 +43,15 @@ def _server_info(target: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"kind": target.kind, "url": target.url, "flags": target.flags, "workers": args.workers}
 
 
+def saturation_note(runs: dict[str, dict[str, Any]]) -> None:
+    for name, run in runs.items():
+        if run.get("client_saturated"):
+            print(
+                f"NOTE: a client process of the {name} run used > 90 % of a core: that figure is a client "
+                "limit; add --procs."
+            )
+
+
 def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     names = list(runs)
     headers = ["figure", *names] + (["messenger/baseline"] if len(names) == 2 else [])
@@ -107,6 +116,7 @@ def throughput(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     what = f"rate {args.rate:g}/s open loop" if args.rate else f"closed loop, {args.window} in flight per sender"
     title = f"throughput: {args.users} users, rooms of {args.room_size}, {args.senders} senders, {what}"
     print(report.table(title, headers, rows))
+    saturation_note(runs)
     problems = [f"{k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
     return {"scenario": "throughput", "runs": runs, "environment": _env(args, runs)}, problems
 
@@ -120,6 +130,7 @@ def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         headers, rows = ws_rows(runs)
         what = f"rate {args.rate:g}/s" if args.rate else f"{args.window} in flight"
         print(report.table(f"fanout: one sender into a room of {size} ({what})", headers, rows))
+        saturation_note(runs)
         print()
         out[str(size)] = runs
         problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]

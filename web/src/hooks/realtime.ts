@@ -55,7 +55,8 @@ class Realtime {
       },
       onFrame: (f) => this.onFrame(f),
       onStatus: (s) => useRealtime.getState().setStatus(s),
-      onReload: () => void this.reload(),
+      // a failed reload is retried by the next reconnect; the socket keeps the live state current
+      onReload: () => void this.reload().catch(() => undefined),
       onResendPending: () => this.resendPending(),
       onSessionEnded: () => useSession.getState().signOut("Your session has ended. Please sign in again."),
     });
@@ -70,7 +71,7 @@ class Realtime {
       cursor = null; // the socket's `ready` then supplies one and triggers a reload
     }
     if (gen !== this.generation) return;
-    await this.loadChats();
+    await this.loadChatsUntilLoaded(gen);
     if (gen !== this.generation) return;
     socket.start(cursor);
   }
@@ -87,6 +88,18 @@ class Realtime {
     useRealtime.getState().reset();
   }
 
+  /** The first chat list load retries (server restarting, 5xx) instead of leaving "Loading…". */
+  private async loadChatsUntilLoaded(gen: number): Promise<void> {
+    for (let attempt = 0; gen === this.generation; attempt++) {
+      try {
+        await this.loadChats();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      }
+    }
+  }
+
   async loadChats(): Promise<void> {
     try {
       const all: Chat[] = [];
@@ -99,7 +112,8 @@ class Realtime {
       }
       useChats.getState().setChats(all);
     } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
+      if (err instanceof ApiError && err.status === 401) return; // the session ended: signed out already
+      throw err;
     }
   }
 

@@ -251,7 +251,7 @@ test("two people register, verify, sign in and chat in real time", async () => {
   await b.context.close();
 });
 
-test("a forgotten password is reset through the emailed link, then the profile signs out", async () => {
+test("a forgotten password is reset by the emailed link, a group is created, the profile signs out", async () => {
   const carol = { email: `carol-${suffix}@example.test`, username: `carol_${suffix}`, name: "Carol Tester", password: "first password 1" };
   const c = await newPage();
   await register(c.page, carol);
@@ -277,6 +277,19 @@ test("a forgotten password is reset through the emailed link, then the profile s
   await c.page.getByLabel("Password", { exact: true }).fill("second password 2");
   await c.page.getByRole("button", { name: "Sign in" }).click();
   await c.page.getByRole("heading", { name: "Chats", level: 1 }).waitFor({ timeout: T });
+
+  // a group with the two people of the first test
+  await c.page.getByRole("button", { name: "New chat" }).click();
+  for (const who of [alice, bob]) {
+    await c.page.getByLabel("Find people").fill(who.username);
+    await c.page.getByRole("listitem").filter({ hasText: `@${who.username}` }).getByRole("button", { name: "Add to group" }).click();
+  }
+  await c.page.getByLabel("Group name").fill("Team");
+  await c.page.getByRole("button", { name: "Create group" }).click();
+  await c.page.getByRole("heading", { name: "Team", level: 1 }).waitFor({ timeout: T });
+  await c.page.getByText("3 members").waitFor({ timeout: T });
+  await send(c.page, "Hello team");
+  await log(c.page).locator('li.message[data-status="sent"]', { hasText: "Hello team" }).waitFor({ timeout: T });
 
   // profile: edit the display name, see this device among the sessions, sign out
   await c.page.getByRole("link", { name: "Profile" }).click();

@@ -17,6 +17,7 @@ import msgspec
 from .chats import Chat
 from .events import Event
 from .messages import Message
+from .notifications import Notification as NotificationItem
 
 MSGPACK_SUBPROTOCOL: Final = "messenger.msgpack"
 
@@ -107,7 +108,8 @@ class Presence(_Server, tag="presence"):
 
 
 class Notification(_Server, tag="notification"):
-    notification: Any
+    # The same object as an item of GET /v1/notifications.
+    notification: NotificationItem
 
 
 class Error(_Server, tag="error"):

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ChatList } from "../components/ChatList";
 import { NewChat } from "../components/NewChat";
@@ -13,6 +13,11 @@ export function ChatsPage() {
   const unread = useChats((s) => totalUnread(s.chats));
   const heading = usePage(unread > 0 ? `(${unread}) Chats` : "Chats");
   const [creating, setCreating] = useState(false);
+  const newChatButton = useRef<HTMLButtonElement>(null);
+  const closeNewChat = () => {
+    setCreating(false);
+    newChatButton.current?.focus(); // back where the keyboard user was (an opened chat takes it next)
+  };
 
   return (
     <div className={`chats-layout ${chatId ? "has-detail" : ""}`}>
@@ -21,14 +26,14 @@ export function ChatsPage() {
           <h1 id="chats-heading" ref={chatId ? undefined : heading} tabIndex={-1}>
             Chats
           </h1>
-          <button type="button" onClick={() => setCreating((v) => !v)} aria-expanded={creating}>
+          <button type="button" ref={newChatButton} onClick={() => setCreating((v) => !v)} aria-expanded={creating}>
             New chat
           </button>
           <Link to="/profile" className="button secondary">
             Profile
           </Link>
         </header>
-        {creating && <NewChat onDone={() => setCreating(false)} />}
+        {creating && <NewChat onDone={closeNewChat} />}
         <ChatList />
       </nav>
       <main className="detail" id="main">

@@ -457,13 +457,14 @@ def render_digest(settings: Settings, digest_id: int, to: str, name: str, items:
 
 
 async def cleanup(db: Database, settings: Settings) -> dict[str, int]:
-    """Delete notifications past retention and digests (sent or given up) as old."""
+    """Settle notifications read in their chat, delete notifications past retention and
+    digests (sent or given up) as old."""
     days = settings.notification_retention_days
-    removed = {}
+    done = {"settle_read_notifications": int((await db.execute(Q.settle_read_notifications)).split()[-1])}
     for name in ("delete_old_notifications", "delete_old_digests"):
         status = await db.execute(Q[name], days)
-        removed[name] = int(status.split()[-1])
-    return removed
+        done[name] = int(status.split()[-1])
+    return done
 
 
 # -- without Redis: in-process delivery and periodic jobs ---------------------------------------

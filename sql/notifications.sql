@@ -201,6 +201,14 @@ UPDATE digest_emails SET attempts = attempts + 1,
     outcome = CASE WHEN attempts + 1 >= $2 THEN 'failed' END
 WHERE id = $1
 
+-- name: settle_read_notifications
+-- Notifications read by reading their chat get read_at too, so the unread index (and the unread
+-- count's scan) only holds what is really unread.
+UPDATE notifications n SET read_at = now()
+FROM messages m, chat_members cm
+WHERE n.read_at IS NULL AND m.id = n.message_id
+  AND cm.chat_id = n.chat_id AND cm.user_id = n.user_id AND m.seq <= cm.last_read_seq
+
 -- name: delete_old_notifications
 DELETE FROM notifications WHERE created_at < now() - make_interval(days => $1)
 

@@ -223,8 +223,9 @@ async def test_cleanup_jobs_remove_what_expired_and_nothing_else(
 
     assert await finish(start_worker(env, burst=True)) == 0  # a burst runs each periodic job once
 
-    kept = await pg.fetch("SELECT message_id FROM notifications WHERE user_id = $1", bob.id)
+    kept = await pg.fetch("SELECT message_id, read_at FROM notifications WHERE user_id = $1", bob.id)
     assert [r["message_id"] for r in kept] == [new_msg["id"]]  # NOTIFICATION_RETENTION_DAYS: 90
+    assert kept[0]["read_at"] is None
     left = {r["id"] for r in await pg.fetch("SELECT id FROM digest_emails WHERE user_id = $1", bob.id)}
     assert left == {digests[1]["id"], digests[2]["id"]}
     assert [
@@ -268,3 +269,21 @@ async def test_worker_metrics_count_jobs_by_function_and_outcome(env: dict[str, 
     # The digest scan runs at start (and on its cron after that).
     assert 'messenger_worker_jobs_total{function="send_digests",outcome="ok"}' in text
     assert 'messenger_worker_job_duration_seconds_count{function="send_digests"}' in text
+
+
+async def test_cleanup_settles_notifications_read_in_their_chat(
+    http: httpx.AsyncClient, pg: asyncpg.Pool, env: dict[str, str]
+) -> None:
+    alice, bob = await make_user(pg), await make_user(pg)
+    chat = await new_chat(http, alice, "direct", bob)
+    read = await send(http, alice, chat["id"], "read in the chat")
+    unread = await send(http, alice, chat["id"], "not read yet")
+    assert await finish(start_worker(env, burst=True)) == 0
+    r = await http.post(f"/v1/chats/{chat['id']}/read", json={"seq": read["seq"]}, headers=bob.headers)
+    assert r.status_code == 204, r.text
+
+    assert await finish(start_worker(env, burst=True)) == 0
+    rows = await pg.fetch(
+        "SELECT message_id, read_at IS NOT NULL AS read FROM notifications WHERE user_id = $1", bob.id
+    )
+    assert {r["message_id"]: r["read"] for r in rows} == {read["id"]: True, unread["id"]: False}

@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from aiosmtplib import SMTPException
 from arq.worker import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from messenger import events, notifications
 from messenger import mail as mail_mod
@@ -66,8 +68,14 @@ async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def notify_messages(ctx: dict[str, Any], message_ids: list[int]) -> int:
     """The notifications of one committed send batch (enqueued by messages.send_batch).
-    Idempotent: a retry inserts nothing twice (one notification per user and message)."""
-    return await notifications.create_for_messages(ctx["db"], ctx["notifier"], message_ids)
+    Idempotent: a retry inserts nothing twice (one notification per user and message), so a
+    lost connection to PostgreSQL or Redis retries the whole batch."""
+    try:
+        return await notifications.create_for_messages(ctx["db"], ctx["notifier"], message_ids)
+    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, RedisConnectionError) as exc:
+        job_try: int = ctx.get("job_try", 1)
+        log.warning("notifications of %d message(s) failed (try %d): %s", len(message_ids), job_try, exc)
+        raise Retry(defer=job_try * 5) from exc
 
 
 async def send_digests(ctx: dict[str, Any]) -> dict[str, int]:

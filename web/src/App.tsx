@@ -5,6 +5,7 @@ import { useWebSocket } from "./hooks/useWebSocket";
 import { ChatsPage } from "./pages/ChatsPage";
 import { ForgotPassword } from "./pages/ForgotPassword";
 import { Login } from "./pages/Login";
+import { safeNext } from "./pages/next";
 import { Profile } from "./pages/Profile";
 import { Register } from "./pages/Register";
 import { ResetPassword } from "./pages/ResetPassword";
@@ -28,12 +29,6 @@ function Shell() {
       <Outlet />
     </>
   );
-}
-
-/** Only same-origin app paths are followed after sign-in (no open redirect through ?next=). */
-export function safeNext(search: string): string {
-  const next = new URLSearchParams(search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/chats";
 }
 
 function PublicOnly({ children }: { children: ReactNode }) {

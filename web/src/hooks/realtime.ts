@@ -176,7 +176,10 @@ class Realtime {
         chats.read(f.chat_id, f.user_id, f.seq, self);
         break;
       case "typing":
-        if (!sameId(f.user_id, self)) useRealtime.getState().typingFrom(f.chat_id, f.user_id);
+        if (!sameId(f.user_id, self)) {
+          useRealtime.getState().typingFrom(f.chat_id, f.user_id);
+          void this.loadUser(f.user_id); // the indicator names them
+        }
         break;
       case "presence":
         useRealtime.getState().setPresence(f.user_id, f.online);

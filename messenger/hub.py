@@ -112,12 +112,14 @@ class Peer:
         "closed",
         "dropped",
         "floor",
+        "half",
         "held",
         "id",
         "limit",
         "mode",
         "queue",
         "room",
+        "roomy",
         "sent_persisted",
         "session_id",
         "user",
@@ -135,8 +137,11 @@ class Peer:
         self.limit = limit
         self.queue: deque[tuple[Message, bool]] = deque()
         self.wake = asyncio.Event()
+        # `room` is set while the queue is below half full (replay waits on it).
         self.room = asyncio.Event()
         self.room.set()
+        self.roomy = True
+        self.half = max(1, limit // 2)
         # Persisted events at or below `floor` are not delivered live (the socket starts there).
         self.floor = 0
         self.mode = HOLD
@@ -164,9 +169,13 @@ class Peer:
                 return
             self.queue = queue = kept
         queue.append((message, ephemeral))
-        if len(queue) >= self.limit // 2:
+        n = len(queue)
+        # Event.set/clear only on transitions: this runs once per frame per recipient.
+        if n == 1:
+            self.wake.set()  # the writer waits only on an empty queue
+        elif n >= self.half and self.roomy:
+            self.roomy = False
             self.room.clear()
-        self.wake.set()
 
     def push_event(self, out: Outgoing) -> None:
         if out.event.pos <= self.floor or self.closed:
@@ -183,7 +192,8 @@ class Peer:
         if not self.queue:
             return None
         message = self.queue.popleft()[0]
-        if len(self.queue) < self.limit // 2:
+        if not self.roomy and len(self.queue) < self.half:
+            self.roomy = True
             self.room.set()
         return message
 
@@ -206,6 +216,7 @@ class Peer:
         if not flush:
             self.queue.clear()
         self.held = []
+        self.roomy = True
         self.room.set()
         self.wake.set()
 
@@ -448,9 +459,11 @@ class Hub:
             # The snapshot includes membership changes up to `head`: wait until this node has
             # dispatched that far so none of them is applied twice or missed.
             while self.delivered_upto < head and not state.dead:
-                self._kick_fill()
                 progress = self._progress
-                await progress.wait()
+                try:
+                    await asyncio.wait_for(progress.wait(), GAP_WAIT)
+                except TimeoutError:
+                    self._kick_fill()  # normally the broker brings them first
         except Exception:
             log.exception("loading memberships of user %d failed", state.user_id)
             for peer in list(state.peers):

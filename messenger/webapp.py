@@ -125,10 +125,14 @@ def _lookup(root: Path, url_path: str) -> tuple[Path, bytes] | None:
     """
     relative = url_path.lstrip("/")
     if relative:
-        candidate = (root / relative).resolve()
-        # Never leave the root (../, symlinks out, encoded traversal after decoding).
-        if candidate.is_relative_to(root.resolve()) and candidate.is_file():
-            return candidate, candidate.read_bytes()
+        try:
+            candidate = (root / relative).resolve()
+            # Never leave the root (../, symlinks out, encoded traversal after decoding).
+            if candidate.is_relative_to(root.resolve()) and candidate.is_file():
+                return candidate, candidate.read_bytes()
+        except (OSError, ValueError):
+            return None  # a NUL byte or an over-long name in the URL: no such file
+
         last = relative.rsplit("/", 1)[-1]
         if "." in last or relative.startswith("assets/"):
             return None

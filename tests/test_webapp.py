@@ -111,6 +111,12 @@ async def test_traversal_out_of_the_root_is_refused(web: httpx.AsyncClient) -> N
     assert b"outside the root" not in r.content
 
 
+async def test_unopenable_path_is_404_not_500(web: httpx.AsyncClient) -> None:
+    for path in ("/assets/a%00b.js", "/" + "x" * 5000 + ".js"):
+        r = await web.get(path)
+        assert r.status_code == 404, path
+
+
 async def test_head_has_headers_without_body(web: httpx.AsyncClient) -> None:
     r = await web.head("/assets/index-abc123.js")
     assert r.status_code == 200

@@ -763,6 +763,7 @@ async def start_realtime(services: Services, stack: AsyncExitStack) -> None:
         prefix=settings.redis_prefix,
         node_id=node_id,
         local_users=hub.users,
+        ttl=settings.presence_ttl,
     )
     services.hub = hub
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .db import Database, Q
 
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 log = logging.getLogger("messenger.presence")
-
-HEARTBEAT: Final = 5.0
-NODE_TTL: Final = 15.0
 
 Announce = Callable[[int, bool, list[int]], None]
 
@@ -40,12 +37,15 @@ class PresenceTracker:
         prefix: str,
         node_id: str,
         local_users: Mapping[int, object],
+        ttl: float = 15.0,
     ) -> None:
         self.db = db
         self.announce = announce
         self.redis = redis
         self.node_id = node_id
         self.local_users = local_users
+        self.ttl = ttl
+        self.heartbeat = ttl / 3
         self._nodes_key = f"{prefix}presence:nodes"
         self._node_prefix = f"{prefix}presence:node:"
         self._reap_prefix = f"{prefix}presence:reap:"
@@ -155,7 +155,7 @@ class PresenceTracker:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT)
+            await asyncio.sleep(self.heartbeat)
             try:
                 await self._heartbeat_once()
             except asyncio.CancelledError:
@@ -169,12 +169,12 @@ class PresenceTracker:
         key = self._node_key(self.node_id)
         local = [str(u) for u in self.local_users]
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self._nodes_key, {self.node_id: now + NODE_TTL})
+            pipe.zadd(self._nodes_key, {self.node_id: now + self.ttl})
             # Re-assert our users (a Redis restart loses them) and keep the set a while after
             # a crash so a reaper can still read it.
             if local:
                 pipe.sadd(key, *local)
-            pipe.expire(key, int(NODE_TTL * 10))
+            pipe.expire(key, int(self.ttl * 10))
             pipe.zrangebyscore(self._nodes_key, now, "+inf")
             pipe.zrangebyscore(self._nodes_key, "-inf", now)
             replies = await pipe.execute()

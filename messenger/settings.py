@@ -82,6 +82,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_heartbeat: int = 25
     ws_idle_timeout: int = 90
     group_commit: bool = True
+    # Seconds after which a node that stopped heartbeating (crashed) counts as gone and its
+    # users go offline; nodes heartbeat every third of it.
+    presence_ttl: int = 15
     notification_email_window: int = 600
     # Notifications older than this many days are deleted by the cleanup job.
     notification_retention_days: int = 90
@@ -224,6 +227,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ws_heartbeat=_int(env, "WS_HEARTBEAT", 25, minimum=1),
         ws_idle_timeout=_int(env, "WS_IDLE_TIMEOUT", 90, minimum=1),
         group_commit=(env.get("GROUP_COMMIT") or "1").strip().lower() not in ("0", "false", "no", "off"),
+        presence_ttl=_int(env, "PRESENCE_TTL", 15, minimum=3),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
         notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 90, minimum=1),
         worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101),

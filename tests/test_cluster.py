@@ -39,6 +39,8 @@ def cluster_env(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str]) -> di
         MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-cluster-"),
         WS_FRAME_RATE="2000",
         WS_FRAME_BURST="2000",
+        # Nodes heartbeat every second; one silent for 3 s is gone.
+        PRESENCE_TTL="3",
     )
 
 
@@ -99,6 +101,23 @@ async def test_typing_read_and_presence_cross_nodes(
     await wb.close()
     assert (await wa.expect("presence", user_id=bob.id))["online"] is False
     await wa.close()
+
+
+async def test_users_of_a_crashed_node_go_offline(
+    nodes: tuple[Server, Server, Server], cluster_env: dict[str, str], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    alice, bob = await make_user(pg), await make_user(pg)
+    await make_chat(http, alice, [bob])
+    doomed = await start_server(cluster_env)
+    try:
+        wa = await WsClient.open(nodes[0].ws_url, alice.token)
+        await WsClient.open(doomed.ws_url, bob.token)
+        assert (await wa.expect("presence", user_id=bob.id))["online"] is True
+        doomed.kill()
+        assert (await wa.expect("presence", user_id=bob.id, timeout=15))["online"] is False
+        await wa.close()
+    finally:
+        doomed.kill()
 
 
 async def test_session_end_closes_sockets_on_other_nodes(

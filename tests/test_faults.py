@@ -160,6 +160,10 @@ async def test_database_outage_fails_sends_cleanly_and_the_node_recovers_without
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "unavailable"
             assert (await http.get("/readyz")).status_code == 503
+            # A socket opened now cannot be authorized against the database: closed, not hung.
+            late = await WsClient.open(pg_node.ws_url, alice.token, wait_ready=False)
+            code, _ = await late.closed(timeout=20)
+            assert code in (1011, 1013), code
 
             await asyncio.to_thread(own_pg.start)
             # The node recovers by itself: the REST retry (same client_msg_id) succeeds soon.

@@ -16,10 +16,13 @@ export function sortChats(chats: readonly Chat[]): Chat[] {
 /** Insert or replace chats by id (REST pages, `chat_updated`), keeping the list sorted. */
 export function upsertChats(list: readonly Chat[], incoming: readonly Chat[]): Chat[] {
   const out = list.slice();
+  const index = new Map(out.map((c, i) => [String(c.id), i]));
   for (const c of incoming) {
-    const i = out.findIndex((x) => sameId(x.id, c.id));
-    if (i === -1) out.push(c);
-    else {
+    const i = index.get(String(c.id));
+    if (i === undefined) {
+      index.set(String(c.id), out.length);
+      out.push(c);
+    } else {
       const old = out[i] as Chat;
       // a chat_updated frame may be older than what a live message already told us
       const keepLast = old.last_seq > c.last_seq;

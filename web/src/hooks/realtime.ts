@@ -2,10 +2,9 @@
  * The realtime controller (one per page): connects after login, turns server frames into store
  * updates, and sends messages, typing and read markers. Components use it through the hooks.
  */
-import { api, ApiError, NetworkError } from "../api";
+import { api, apiClient, ApiError, NetworkError } from "../api";
 import type { Chat, Id, Message, ServerFrame } from "../api/types";
 import { sameId } from "../api/types";
-import { apiClient } from "../api";
 import { RealtimeSocket, wsUrl } from "../api/socket";
 import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages } from "../chat/messages";
 import { useChats } from "../store/chats";

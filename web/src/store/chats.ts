@@ -65,7 +65,12 @@ const empty = {
 
 export const useChats = create<ChatsState>((set, get) => ({
   ...empty,
-  setChats: (chats) => set({ chats: upsertChats([], chats), chatsLoaded: true }),
+  // A full list replaces membership, but a live message newer than the REST snapshot survives.
+  setChats: (chats) =>
+    set((s) => {
+      const ids = new Set(chats.map((c) => String(c.id)));
+      return { chats: upsertChats(s.chats.filter((old) => ids.has(String(old.id))), chats), chatsLoaded: true };
+    }),
   upsertChats: (chats) => set((s) => ({ chats: upsertChats(s.chats, chats) })),
   chatUpdated(chat) {
     const { chats, known } = applyChatUpdated(get().chats, chat);

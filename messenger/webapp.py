@@ -72,6 +72,10 @@ class WebClient(BaseRoute):
     """Route-table entry for the SPA. `root=None` looks for the built files on every request,
     so building them while the server runs needs no restart."""
 
+    # The route label in metrics and logs (observability reads `route.path`): one series for
+    # every page of the app, not one per URL.
+    path = "/*"
+
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
 

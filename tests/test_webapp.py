@@ -117,6 +117,14 @@ async def test_unopenable_path_is_404_not_500(web: httpx.AsyncClient) -> None:
         assert r.status_code == 404, path
 
 
+async def test_app_pages_share_one_metrics_label(web: httpx.AsyncClient) -> None:
+    await web.get("/chats/1")
+    await web.get("/chats/2")
+    metrics = (await web.get("/metrics")).text
+    assert 'route="/*"' in metrics
+    assert "/chats/1" not in metrics
+
+
 async def test_head_has_headers_without_body(web: httpx.AsyncClient) -> None:
     r = await web.head("/assets/index-abc123.js")
     assert r.status_code == 200

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { useEffect, type KeyboardEvent } from "react";
 import { NavLink } from "react-router-dom";
 import type { Chat } from "../api/types";
 import { sameId } from "../api/types";
@@ -61,8 +61,24 @@ export function ChatList() {
   const loaded = useChats((s) => s.chatsLoaded);
   if (!loaded) return <p className="muted pad">Loading chats…</p>;
   if (chats.length === 0) return <p className="muted pad">No chats yet. Start one with “New chat”.</p>;
+  // Arrow keys, Home and End move between chats (Tab still walks every control)
+  function onKeyDown(e: KeyboardEvent<HTMLUListElement>) {
+    const links = Array.from(e.currentTarget.querySelectorAll<HTMLAnchorElement>("a.chat-item"));
+    const i = links.indexOf(document.activeElement as HTMLAnchorElement);
+    let next = -1;
+    if (e.key === "ArrowDown") next = Math.min(links.length - 1, i + 1);
+    else if (e.key === "ArrowUp") next = Math.max(0, i - 1);
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = links.length - 1;
+    const target = next >= 0 ? links[next] : undefined;
+    if (target) {
+      e.preventDefault();
+      target.focus();
+    }
+  }
+
   return (
-    <ul className="chat-list" aria-label="Chats">
+    <ul className="chat-list" aria-label="Chats" onKeyDown={onKeyDown}>
       {chats.map((c) => (
         <ChatListItem key={String(c.id)} chat={c} />
       ))}

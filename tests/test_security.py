@@ -86,6 +86,15 @@ def _forgeries(user: User, victim: User) -> dict[str, str]:
 FORGERIES = list(_forgeries(User(1, "u", "e", "d", 1, "x.y.z"), User(2, "v", "f", "g", 2, "x.y.z")))
 
 
+async def test_the_forging_helpers_make_a_valid_token_when_nothing_is_changed(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    # The control: each forgery below differs from this accepted token in one respect only.
+    user = await make_user(db)
+    r = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {_signed(_claims(user))}"})
+    assert r.status_code == 200 and r.json()["user"]["id"] == user.id
+
+
 @pytest.mark.parametrize("kind", FORGERIES)
 async def test_forged_or_misused_access_token_is_401(client: httpx.AsyncClient, db: asyncpg.Pool, kind: str) -> None:
     user, victim = await make_user(db), await make_user(db)

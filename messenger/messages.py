@@ -385,6 +385,8 @@ async def edit(services: Services, user_id: int, chat_id: int, message_id: int, 
         (edited,) = await with_attachments(conn, [message_from(updated)])
         published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, MessageBody(edited))])
     await services.hub.publish(published)
+    # -- notifications: members the edit newly mentions --
+    await notifications.after_edit(services, edited.id, [u for u in edited.mentions if u not in current.mentions])
     return edited
 
 

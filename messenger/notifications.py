@@ -3,7 +3,7 @@
 Creation never happens in the send path: `send_batch` enqueues ONE `notify_messages` job per
 committed batch (`after_send`) and the job (workers/jobs.py; in-process without Redis) runs
 `create_for_messages`. Who is notified:
-- a mentioned member gets a `mention` (even in a muted chat);
+- a mentioned member gets a `mention` (even in a muted chat; an edit that adds a mention too);
 - the peer in a direct chat, and members who turned on `notify_all` for a group or channel,
   get a `message`, unless the chat is muted or they have a live socket (they see the message);
 - never the sender, never for a message they already read. One notification per user and
@@ -179,9 +179,23 @@ async def after_send(services: Services, message_ids: Sequence[int]) -> None:
         log.exception("enqueueing notifications for %d message(s) failed", len(message_ids))
 
 
-async def create_for_messages(db: Database, notifier: Notifier, message_ids: Sequence[int]) -> int:
-    """Create the notifications for these messages; returns how many were new."""
-    candidates = await db.fetch(Q.notification_candidates, list(message_ids))
+async def after_edit(services: Services, message_id: int, mentioned: Sequence[int]) -> None:
+    """Called by messages.edit after commit with the members the edit newly mentions."""
+    if not mentioned:
+        return
+    try:
+        await services.jobs.enqueue("notify_messages", [message_id], list(mentioned))
+    except Exception:
+        log.exception("enqueueing mention notifications of message %d failed", message_id)
+
+
+async def create_for_messages(
+    db: Database, notifier: Notifier, message_ids: Sequence[int], only_mentions_of: Sequence[int] | None = None
+) -> int:
+    """Create the notifications for these messages (for an edit: only the mentions of
+    `only_mentions_of`); returns how many were new."""
+    only = list(only_mentions_of) if only_mentions_of is not None else None
+    candidates = await db.fetch(Q.notification_candidates, list(message_ids), only)
     total = 0
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]

@@ -41,6 +41,8 @@ LEFT JOIN user_settings us ON us.user_id = w.user_id
 WHERE w.user_id <> msg.sender_id
   AND cm.last_read_seq < msg.seq
   AND (w.kind = 'mention' OR NOT coalesce(cs.muted, false))
+  -- $2 (an edit): only mentions of these users.
+  AND ($2::bigint[] IS NULL OR (w.kind = 'mention' AND w.user_id = ANY($2::bigint[])))
 ORDER BY w.user_id, w.message_id, w.kind = 'mention' DESC
 
 -- name: insert_notifications

@@ -55,6 +55,23 @@ async def test_without_redis_an_online_user_gets_the_mention_frame(
     assert frame["notification"]["message_id"] == message["id"]
 
 
+async def test_an_edit_that_adds_a_mention_notifies_once(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    alice, bob = await make_user(db), await make_user(db)
+    chat = await new_chat(client, alice, "group", bob)
+    message = await send(client, alice, chat["id"], "hello")
+    path = f"/v1/chats/{chat['id']}/messages/{message['id']}"
+    r = await client.patch(path, json={"text": f"hello @{bob.username}"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    (n,) = await wait_for_notifications(client, bob)
+    assert (n["kind"], n["message_id"]) == ("mention", message["id"])
+
+    r = await client.patch(path, json={"text": f"hello again @{bob.username}"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    marker = await send(client, alice, chat["id"], f"@{bob.username} later")
+    listed = await wait_for_notifications(client, bob, 2)
+    assert [x["message_id"] for x in listed] == [marker["id"], message["id"]]
+
+
 @pytest.fixture
 async def quick_digest_server(server_env: dict[str, str]) -> AsyncIterator[Server]:
     async with running_server({**server_env, "NOTIFICATION_EMAIL_WINDOW": "1"}) as srv:

@@ -66,12 +66,15 @@ async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
     return removed
 
 
-async def notify_messages(ctx: dict[str, Any], message_ids: list[int]) -> int:
-    """The notifications of one committed send batch (enqueued by messages.send_batch).
+async def notify_messages(
+    ctx: dict[str, Any], message_ids: list[int], only_mentions_of: list[int] | None = None
+) -> int:
+    """The notifications of one committed send batch (enqueued by messages.send_batch), or of
+    the mentions an edit added (`only_mentions_of`, enqueued by messages.edit).
     Idempotent: a retry inserts nothing twice (one notification per user and message), so a
     lost connection to PostgreSQL or Redis retries the whole batch."""
     try:
-        return await notifications.create_for_messages(ctx["db"], ctx["notifier"], message_ids)
+        return await notifications.create_for_messages(ctx["db"], ctx["notifier"], message_ids, only_mentions_of)
     except (OSError, TimeoutError, asyncpg.PostgresConnectionError, RedisConnectionError) as exc:
         job_try: int = ctx.get("job_try", 1)
         log.warning("notifications of %d message(s) failed (try %d): %s", len(message_ids), job_try, exc)

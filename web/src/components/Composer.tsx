@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 
 export const MAX_TEXT = 4096;
 
@@ -20,6 +20,14 @@ export function Composer({
   const length = Array.from(text).length;
   const tooLong = length > MAX_TEXT;
   const canSend = !disabled && text.trim().length > 0 && !tooLong;
+
+  // grow with the text up to the CSS max-height (set through CSSOM, which the CSP allows)
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    el.style.height = "auto";
+    el.style.height = `${el.scrollHeight + 2}px`;
+  }, [text]);
 
   function submit(e?: FormEvent) {
     e?.preventDefault();

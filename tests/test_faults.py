@@ -30,7 +30,19 @@ from .factories import User, make_user
 from .rig import Mailbox, Server, base_env, free_port, running_server, start_server
 from .wsclient import WsClient, clients, drop, fresh_database, make_chat, pool
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """PG_BIN, else the installed server binaries (Debian layout, newest first), else PATH."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]), reverse=True)
+    if found:
+        return found[0].parent
+    on_path = shutil.which("pg_ctl")
+    return Path(on_path).parent if on_path else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 @dataclass

@@ -58,6 +58,9 @@ def serve(args: argparse.Namespace) -> int:
             http="httptools",
             ws="websockets-sansio",
             ws_max_size=64 * 1024,
+            # Compression would deflate every fan-out frame once per recipient: the opposite of
+            # "encode once, write many". Frames are small JSON; the CPU is better spent elsewhere.
+            ws_per_message_deflate=False,
             ws_ping_interval=None,  # the app sends its own randomized heartbeats
             lifespan="on",
             access_log=False,

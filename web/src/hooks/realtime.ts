@@ -13,6 +13,7 @@ import { useSession } from "../store/session";
 
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_THROTTLE_MS = 3_000;
+const READ_DEBOUNCE_MS = 300;
 
 function me(): Id | null {
   return useSession.getState().user?.id ?? null;
@@ -35,6 +36,7 @@ class Realtime {
   private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private lastTyping = new Map<string, number>();
   private readSent = new Map<string, number>();
+  private readTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private fetchingChats = new Set<string>();
   private fetchingPeers = new Set<string>();
   private fetchingUsers = new Set<string>();
@@ -83,6 +85,8 @@ class Realtime {
     this.typingSweep = null;
     for (const t of this.ackTimers.values()) clearTimeout(t);
     this.ackTimers.clear();
+    for (const t of this.readTimers.values()) clearTimeout(t);
+    this.readTimers.clear();
     this.readSent.clear();
     useRealtime.getState().reset();
   }
@@ -355,9 +359,19 @@ class Realtime {
     this.readSent.set(k, seq);
     const self = me();
     if (self !== null) useChats.getState().read(chatId, self, seq, self);
-    if (!this.socket?.send({ type: "read", chat_id: canonical(chatId), seq })) {
-      api.chats.markRead(chatId, seq).catch(() => this.readSent.delete(k));
-    }
+    // One frame per burst: a replay of hundreds of messages must not flood the socket's rate limit.
+    if (this.readTimers.has(k)) return;
+    this.readTimers.set(
+      k,
+      setTimeout(() => {
+        this.readTimers.delete(k);
+        const upto = this.readSent.get(k);
+        if (upto === undefined) return;
+        if (!this.socket?.send({ type: "read", chat_id: canonical(chatId), seq: upto })) {
+          api.chats.markRead(canonical(chatId), upto).catch(() => this.readSent.delete(k));
+        }
+      }, READ_DEBOUNCE_MS),
+    );
   }
 
   /** Mark the open chat read up to its newest loaded message (on open, focus, visibility). */

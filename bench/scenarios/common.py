@@ -159,6 +159,10 @@ class Session:
             summary["server_cpu_us_per_msg"] = round(1e6 * server_cpu / acked, 1) if acked else None
             delivered = summary["delivered_per_s"] * measured
             summary["server_cpu_us_per_frame"] = round(1e6 * server_cpu / delivered, 2) if delivered else None
+            # What one fully busy server core would do at this cost: comparable across runs even
+            # when other work on the machine left the server only part of a core.
+            summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
+            summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary
 
 

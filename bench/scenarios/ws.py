@@ -66,6 +66,8 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         ("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0)),
         ("server CPU %", lambda r: r.get("server_cpu_pct")),
         ("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg")),
+        ("msgs acked per server CPU-second", lambda r: r.get("acked_per_server_cpu_s")),
+        ("frames per server CPU-second", lambda r: r.get("delivered_per_server_cpu_s")),
         ("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct")),
         ("unacked / missing / dupes", lambda r: f"{r['unacked']}/{r['missing']}/{r['duplicates']}"),
         ("errors", lambda r: sum(r["errors"].values())),
@@ -75,7 +77,7 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         values = [get(runs[n]) for n in names]
         row = [label, *values]
         if len(names) == 2:
-            ok = all(isinstance(v, int | float) for v in values) and label.startswith(("messages", "frames"))
+            ok = all(isinstance(v, int | float) for v in values) and label.startswith(("messages", "frames", "msgs"))
             row.append(report.ratio(values[0], values[1]) if ok else "")
         rows.append(row)
     return headers, rows

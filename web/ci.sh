@@ -17,6 +17,11 @@ if [ ! -x ../.venv/bin/python ]; then
   exit 2
 fi
 
+# PostgreSQL for the end-to-end test's server: the same helper as the Python suite (reuses a
+# running one, starts or installs it as needed); the test honours TEST_DATABASE_URL.
+eval "$(bash ../tests/services.sh)"
+export TEST_DATABASE_URL
+
 echo "--- web: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 echo "--- web: generated API types"

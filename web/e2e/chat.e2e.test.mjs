@@ -236,6 +236,18 @@ test("two people register, verify, sign in and chat in real time", async () => {
   await log(a.page).locator("li.message", { hasText: "Edited after the restart" }).getByRole("button", { name: "Delete message" }).click();
   await log(b.page).locator('li.message[data-seq="76"]').getByText("Message deleted").waitFor({ timeout: T });
 
+  // Bob attaches a picture: it is uploaded to the server's store, sent with his message, and
+  // shown inline to Alice (same-origin download URL, allowed by the CSP).
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  await b.page.getByLabel("Attach files").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+  await b.page.locator(".chip", { hasText: "dot.png" }).filter({ hasNotText: "uploading" }).waitFor({ timeout: T });
+  await send(b.page, "A picture");
+  await log(a.page).getByRole("img", { name: "dot.png" }).waitFor({ timeout: T });
+  await log(b.page).locator('li.message[data-status="sent"]', { hasText: "A picture" }).waitFor({ timeout: T });
+
   // Phone width: the open chat takes the whole screen and offers a way back.
   await a.page.setViewportSize({ width: 375, height: 740 });
   await shot(a.page, "4-alice-phone-chat");

@@ -5,6 +5,7 @@ import type {
   ChatKind,
   ChatPage,
   Id,
+  Media,
   Member,
   Message,
   MessagePage,
@@ -15,6 +16,13 @@ import type {
 } from "./types";
 
 const enc = encodeURIComponent;
+
+export interface UploadTarget {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  fields: Record<string, string>;
+}
 
 // Request bodies the client sends (checked against the server's in contract.ts).
 export type LoginRequest = { login: string; password: string };
@@ -71,7 +79,10 @@ export function endpoints(api: ApiClient) {
         api.request<MessagePage>("GET", `/v1/chats/${enc(String(chatId))}/messages`, {
           query: { before: opts.before, after: opts.after, limit: opts.limit ?? 50 },
         }),
-      send: (chatId: Id, body: { client_msg_id: string; text?: string; reply_to_id?: Id | null }) =>
+      send: (
+        chatId: Id,
+        body: { client_msg_id: string; text?: string; reply_to_id?: Id | null; attachment_ids?: Id[] },
+      ) =>
         api.request<{ message: Message }>("POST", `/v1/chats/${enc(String(chatId))}/messages`, { body }),
       edit: (chatId: Id, messageId: Id, text: string) =>
         api.request<{ message: Message }>(
@@ -81,6 +92,12 @@ export function endpoints(api: ApiClient) {
         ),
       remove: (chatId: Id, messageId: Id) =>
         api.request<void>("DELETE", `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`),
+    },
+    media: {
+      create: (body: { filename: string; content_type: string; size: number }) =>
+        api.request<{ media: Media; upload: UploadTarget; expires_at: string }>("POST", "/v1/media", { body }),
+      complete: (id: Id) => api.request<{ media: Media }>("POST", `/v1/media/${enc(String(id))}/complete`),
+      get: (id: Id) => api.request<{ media: Media }>("GET", `/v1/media/${enc(String(id))}`),
     },
     sync: (since?: string | null, limit = 500) =>
       api.request<SyncPage>("GET", "/v1/sync", { query: { since, limit } }),

@@ -30,6 +30,8 @@ export interface Media {
   size: number;
   status: string;
   created_at: string;
+  width?: number | null;
+  height?: number | null;
   download_url?: string | null;
 }
 

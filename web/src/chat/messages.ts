@@ -66,6 +66,7 @@ export function optimistic(
   text: string,
   now: Date = new Date(),
   replyToId: Id | null = null,
+  attachments: Message["attachments"] = [],
 ): ChatMessage {
   return {
     key: messageKey(senderId, clientMsgId, null),
@@ -76,7 +77,7 @@ export function optimistic(
     client_msg_id: clientMsgId,
     text,
     reply_to_id: replyToId,
-    attachments: [],
+    attachments,
     mentions: [],
     created_at: now.toISOString(),
     edited_at: null,

@@ -1,5 +1,6 @@
 import { memo, useEffect, useRef, useState, type FormEvent } from "react";
 import type { ChatMessage } from "../chat/messages";
+import { Attachment } from "./Attachment";
 import { timeLabel } from "./chatTitle";
 import { MAX_TEXT } from "./Composer";
 
@@ -112,13 +113,13 @@ export const MessageBubble = memo(function MessageBubble({
           </form>
         ) : m.deleted ? (
           <em className="muted">Message deleted</em>
-        ) : (
+        ) : m.text ? (
           <p className="text">{m.text}</p>
-        )}
+        ) : null}
         {m.attachments.length > 0 && !m.deleted && (
-          <ul className="attachments">
+          <ul className="attachments" aria-label="Attachments">
             {m.attachments.map((a) => (
-              <li key={String(a.id)}>📎 {a.filename}</li>
+              <Attachment key={String(a.id)} media={a} />
             ))}
           </ul>
         )}

@@ -3,10 +3,10 @@
  * updates, and sends messages, typing and read markers. Components use it through the hooks.
  */
 import { api, apiClient, ApiError, NetworkError } from "../api";
-import type { Chat, Id, Message, ServerFrame } from "../api/types";
+import type { Chat, Id, Media, Message, ServerFrame } from "../api/types";
 import { sameId } from "../api/types";
 import { RealtimeSocket, wsUrl } from "../api/socket";
-import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages } from "../chat/messages";
+import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages, type ChatMessage } from "../chat/messages";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
@@ -29,6 +29,17 @@ function canonical(chatId: Id): Id {
   const list = useChats.getState().messages[String(chatId)];
   const known = list?.find((m) => m.id !== null);
   return known ? known.chat_id : chatId;
+}
+
+/** What goes over the wire for one send (the same again on retry: same client_msg_id). */
+interface Outgoing {
+  text: string;
+  replyToId: Id | null;
+  attachmentIds: Id[];
+}
+
+function outgoing(m: ChatMessage): Outgoing {
+  return { text: m.text ?? "", replyToId: m.reply_to_id, attachmentIds: m.attachments.map((a) => a.id) };
 }
 
 class Realtime {
@@ -241,29 +252,30 @@ class Realtime {
 
   // ---- sending ------------------------------------------------------------------------------
 
-  send(chatId: Id, text: string, replyToId: Id | null = null): void {
+  send(chatId: Id, text: string, attachments: Media[] = [], replyToId: Id | null = null): void {
     const self = me();
     if (self === null) return;
     const cmid = newClientMsgId();
-    useChats.getState().addLocal(chatId, optimistic(chatId, self, cmid, text, new Date(), replyToId));
-    this.deliver(chatId, cmid, text, replyToId);
+    useChats.getState().addLocal(chatId, optimistic(chatId, self, cmid, text, new Date(), replyToId, attachments));
+    this.deliver(chatId, cmid, { text, replyToId, attachmentIds: attachments.map((a) => a.id) });
   }
 
   retry(chatId: Id, clientMsgId: string): void {
     const entry = (useChats.getState().messages[String(chatId)] ?? []).find((m) => m.client_msg_id === clientMsgId);
     if (!entry || entry.status !== "failed") return;
     useChats.getState().retrying(chatId, clientMsgId);
-    this.deliver(chatId, clientMsgId, entry.text ?? "", entry.reply_to_id);
+    this.deliver(chatId, clientMsgId, outgoing(entry));
   }
 
-  private deliver(chatId: Id, cmid: string, text: string, replyToId: Id | null): void {
+  private deliver(chatId: Id, cmid: string, out: Outgoing): void {
     chatId = canonical(chatId);
     const sent = this.socket?.send({
       type: "send_message",
       chat_id: chatId,
       client_msg_id: cmid,
-      text,
-      ...(replyToId !== null ? { reply_to_id: replyToId } : {}),
+      ...(out.text ? { text: out.text } : {}),
+      ...(out.replyToId !== null ? { reply_to_id: out.replyToId } : {}),
+      ...(out.attachmentIds.length > 0 ? { attachment_ids: out.attachmentIds } : {}),
       ref: cmid,
     });
     if (sent) {
@@ -273,17 +285,22 @@ class Realtime {
         cmid,
         setTimeout(() => {
           this.ackTimers.delete(cmid);
-          void this.deliverRest(chatId, cmid, text, replyToId);
+          void this.deliverRest(chatId, cmid, out);
         }, ACK_TIMEOUT_MS),
       );
     } else {
-      void this.deliverRest(chatId, cmid, text, replyToId);
+      void this.deliverRest(chatId, cmid, out);
     }
   }
 
-  private async deliverRest(chatId: Id, cmid: string, text: string, replyToId: Id | null): Promise<void> {
+  private async deliverRest(chatId: Id, cmid: string, out: Outgoing): Promise<void> {
     try {
-      const { message } = await api.messages.send(chatId, { client_msg_id: cmid, text, reply_to_id: replyToId });
+      const { message } = await api.messages.send(canonical(chatId), {
+        client_msg_id: cmid,
+        ...(out.text ? { text: out.text } : {}),
+        ...(out.replyToId !== null ? { reply_to_id: out.replyToId } : {}),
+        ...(out.attachmentIds.length > 0 ? { attachment_ids: out.attachmentIds } : {}),
+      });
       this.ackMessage(cmid, message);
     } catch (err) {
       if (err instanceof NetworkError && this.socket !== null) {
@@ -328,7 +345,7 @@ class Realtime {
     for (const [chatId, list] of Object.entries(useChats.getState().messages)) {
       for (const m of pendingMessages(list)) {
         if (m.client_msg_id && !this.ackTimers.has(m.client_msg_id)) {
-          void this.deliverRest(chatId, m.client_msg_id, m.text ?? "", m.reply_to_id);
+          void this.deliverRest(chatId, m.client_msg_id, outgoing(m));
         }
       }
     }

@@ -1,0 +1,51 @@
+import { useEffect, useState } from "react";
+import type { Media } from "../api/types";
+import { downloadUrl } from "../api/upload";
+
+function sizeLabel(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** Same-origin only: the page's CSP (and its promise of no outside requests) allows nothing else. */
+function sameOrigin(url: string): boolean {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** An image is shown inline; any other file is a download link. URLs are short-lived, fetched on demand. */
+export function Attachment({ media }: { media: Media }) {
+  const image = media.content_type.startsWith("image/") && media.status === "ready";
+  const [url, setUrl] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!image) return;
+    let live = true;
+    void downloadUrl(media.id).then((u) => {
+      if (live && u && sameOrigin(u)) setUrl(u);
+    });
+    return () => {
+      live = false;
+    };
+  }, [image, media.id]);
+
+  async function open() {
+    const u = await downloadUrl(media.id);
+    if (u) window.open(u, "_blank", "noopener");
+  }
+
+  return (
+    <li className="attachment">
+      {image && url ? (
+        <img src={url} alt={media.filename} loading="lazy" width={media.width ?? undefined} height={media.height ?? undefined} />
+      ) : null}
+      <button type="button" className="link small" onClick={() => void open()}>
+        📎 {media.filename} <span className="muted">({sizeLabel(media.size)})</span>
+      </button>
+    </li>
+  );
+}

@@ -20,9 +20,11 @@ no framing, nosniff, referrer policy).
 from __future__ import annotations
 
 import asyncio
+import functools
 import mimetypes
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
@@ -34,12 +36,38 @@ _SOURCE = Path(__file__).resolve().parent.parent / "web" / "dist"
 _RESERVED_EXACT = frozenset({"/v1", "/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json"})
 _RESERVED_PREFIXES = ("/v1/",)
 
+CSP = "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'"
 HTML_HEADERS: dict[str, str] = {
-    "content-security-policy": "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+    "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
     "x-frame-options": "DENY",
 }
+
+
+@functools.cache
+def html_headers(media_origin: str | None) -> dict[str, str]:
+    """With an S3-compatible media store the browser uploads to and loads images from its origin
+    (presigned URLs), so that one origin, and only it, is added to connect-src and img-src."""
+    if media_origin is None:
+        return HTML_HEADERS
+    csp = (
+        f"default-src 'self'; connect-src 'self' ws: wss: {media_origin}; img-src 'self' {media_origin}; "
+        "frame-ancestors 'none'"
+    )
+    return {**HTML_HEADERS, "content-security-policy": csp}
+
+
+def _media_origin(scope: Scope) -> str | None:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    endpoint = getattr(settings, "s3_endpoint_url", None)
+    if not isinstance(endpoint, str) or not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 _NOT_BUILT = b"""<!doctype html>
@@ -93,7 +121,7 @@ class WebClient(BaseRoute):
         root = await asyncio.to_thread(_built_root, self.root)
         head = scope["method"] == "HEAD"
         if root is None:
-            headers = {**HTML_HEADERS, "cache-control": "no-store"}
+            headers = {**html_headers(_media_origin(scope)), "cache-control": "no-store"}
             await _respond(send, 503, _NOT_BUILT, "text/html; charset=utf-8", headers, head)
             return
         found = await asyncio.to_thread(_lookup, root, scope["path"])
@@ -104,7 +132,12 @@ class WebClient(BaseRoute):
         path, body = found
         if path.name == "index.html":
             await _respond(
-                send, 200, body, "text/html; charset=utf-8", {**HTML_HEADERS, "cache-control": "no-cache"}, head
+                send,
+                200,
+                body,
+                "text/html; charset=utf-8",
+                {**html_headers(_media_origin(scope)), "cache-control": "no-cache"},
+                head,
             )
             return
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -26,8 +26,8 @@ def dist(tmp_path: Path) -> Path:
     return root
 
 
-def _client_for(root: Path) -> httpx.AsyncClient:
-    app = create_app(Settings(secret_key="webapp-test-secret-0123456789abcdef"))
+def _client_for(root: Path, **settings: str) -> httpx.AsyncClient:
+    app = create_app(Settings(secret_key="webapp-test-secret-0123456789abcdef", **settings))
     for route in app.router.routes:
         if isinstance(route, WebClient):
             route.root = root
@@ -50,6 +50,14 @@ async def test_index_is_served_with_security_headers_and_no_cache(web: httpx.Asy
     assert "default-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "referrer-policy" in r.headers
+
+
+async def test_csp_admits_the_s3_media_origin_only(dist: Path) -> None:
+    async with _client_for(dist, s3_endpoint_url="https://minio.example:9000/", s3_bucket="b") as client:
+        csp = (await client.get("/")).headers["content-security-policy"]
+    assert "connect-src 'self' ws: wss: https://minio.example:9000;" in csp
+    assert "img-src 'self' https://minio.example:9000;" in csp
+    assert "frame-ancestors 'none'" in csp
 
 
 async def test_hashed_assets_are_immutable(web: httpx.AsyncClient) -> None:

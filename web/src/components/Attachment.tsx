@@ -8,10 +8,10 @@ function sizeLabel(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** Same-origin only: the page's CSP (and its promise of no outside requests) allows nothing else. */
-function sameOrigin(url: string): boolean {
+/** http(s) only; the server's CSP admits its own origin and its configured media store. */
+function loadable(url: string): boolean {
   try {
-    return new URL(url, window.location.href).origin === window.location.origin;
+    return ["http:", "https:"].includes(new URL(url, window.location.href).protocol);
   } catch {
     return false;
   }
@@ -26,7 +26,7 @@ export function Attachment({ media }: { media: Media }) {
     if (!image) return;
     let live = true;
     void downloadUrl(media.id).then((u) => {
-      if (live && u && sameOrigin(u)) setUrl(u);
+      if (live && u && loadable(u)) setUrl(u);
     });
     return () => {
       live = false;
@@ -41,7 +41,14 @@ export function Attachment({ media }: { media: Media }) {
   return (
     <li className="attachment">
       {image && url ? (
-        <img src={url} alt={media.filename} loading="lazy" width={media.width ?? undefined} height={media.height ?? undefined} />
+        <img
+          src={url}
+          alt={media.filename}
+          loading="lazy"
+          width={media.width ?? undefined}
+          height={media.height ?? undefined}
+          onError={() => setUrl(null)}
+        />
       ) : null}
       <button type="button" className="link small" onClick={() => void open()}>
         📎 {media.filename} <span className="muted">({sizeLabel(media.size)})</span>

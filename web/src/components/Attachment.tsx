@@ -34,8 +34,12 @@ export function Attachment({ media }: { media: Media }) {
   }, [image, media.id]);
 
   async function open() {
+    // open the tab within the click (popup blockers), then point it at the fresh short-lived URL
+    const tab = window.open("", "_blank");
+    if (tab) tab.opener = null;
     const u = await downloadUrl(media.id);
-    if (u) window.open(u, "_blank", "noopener");
+    if (tab && u && loadable(u)) tab.location.href = u;
+    else tab?.close();
   }
 
   return (

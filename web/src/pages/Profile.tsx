@@ -106,7 +106,7 @@ export function Profile() {
                 </span>
                 {!s.current && (
                   <button type="button" className="secondary small" onClick={() => void endSession(s)}>
-                    Sign out
+                    Sign out<span className="visually-hidden"> {s.user_agent || "that device"}</span>
                   </button>
                 )}
               </li>

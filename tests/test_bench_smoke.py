@@ -17,7 +17,7 @@ from typing import Any
 from bench.hist import Histogram
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ("--procs", "2", "--duration", "1.5", "--warmup", "0.3", "--drain", "5", "--settle", "3")
+SMALL = ("--procs", "2", "--duration", "1.2", "--warmup", "0.2", "--drain", "5", "--settle", "3")
 
 
 async def run_bench(

@@ -15,6 +15,7 @@ interface Props {
   own: boolean;
   senderName: string;
   showSender: boolean;
+  mentionsMe: boolean;
   seen: boolean;
   /** show "Sent"/"Seen" (only on the newest own message; pending/failed always show) */
   showDelivery: boolean;
@@ -34,6 +35,7 @@ export const MessageBubble = memo(function MessageBubble({
   own,
   senderName,
   showSender,
+  mentionsMe,
   seen,
   showDelivery,
   canModerate,
@@ -81,10 +83,10 @@ export const MessageBubble = memo(function MessageBubble({
 
   return (
     <li
-      className={`message ${own ? "own" : "theirs"} ${m.status}`}
+      className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}`}
       data-seq={m.seq ?? undefined}
       data-status={m.status}
-      aria-label={own ? undefined : `${senderName}:`}
+      aria-label={own ? undefined : `${senderName}${mentionsMe ? " (mentions you)" : ""}:`}
     >
       {showSender && !own && <span className="sender">{senderName}</span>}
       <div className="bubble">

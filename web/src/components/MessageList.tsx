@@ -112,6 +112,7 @@ export function MessageList(props: Props) {
               own={own}
               senderName={displayName(sender)}
               showSender={showSenders && (!prevMsg || !sameId(prevMsg.sender_id, m.sender_id))}
+              mentionsMe={m.mentions.some((u) => sameId(u, me))}
               seen={i === lastOwnSeen}
               showDelivery={i === lastOwnSent || i === lastOwnSeen}
               canModerate={canModerate}

@@ -62,6 +62,8 @@ class Target:
     flags: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # The embedded PostgreSQL the bench started (its postmaster), for the database's CPU.
+    db_pid: int | None = None
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
     def processes(self) -> list[psutil.Process]:
@@ -90,6 +92,22 @@ class Target:
     def cpu_seconds(self) -> float:
         total = 0.0
         for p in self.processes():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def db_cpu_seconds(self) -> float | None:
+        """CPU of the bench's own embedded PostgreSQL (None for a shared or remote database)."""
+        if self.db_pid is None:
+            return None
+        total = 0.0
+        try:
+            root = psutil.Process(self.db_pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return None
+        for p in procs:
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -145,12 +163,14 @@ def spawn_messenger(workers: int = 1, *, extra_env: dict[str, str] | None = None
     stops: list[Callable[[], None]] = []
     data_dir = Path(tempfile.mkdtemp(prefix="bench-messenger-"))
     dsn = os.environ.get("DATABASE_URL")
+    db_pid = None
     if not dsn:
         from messenger import embedded
 
         pg = embedded.start(data_dir)
         stops.append(pg.stop)
         dsn = pg.dsn
+        db_pid = _postmaster(data_dir)
     asyncio.run(dbmod.migrate(dsn))
     port = free_port()
     secret_key = secrets.token_urlsafe(32)
@@ -177,7 +197,7 @@ def spawn_messenger(workers: int = 1, *, extra_env: dict[str, str] | None = None
     if env.get("REDIS_URL"):
         env.setdefault("REDIS_PREFIX", f"bench:{secrets.token_hex(4)}:")
     env.update(extra_env or {})
-    cmd = [sys.executable, "-m", "messenger", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "messenger", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-web-build"]
     cmd += ["--workers", str(workers)]
     proc, log_path = _popen(cmd, env)
     target = Target(
@@ -189,10 +209,24 @@ def spawn_messenger(workers: int = 1, *, extra_env: dict[str, str] | None = None
         flags=[*cmd[1:], "(uvicorn: ws=websockets-sansio http=httptools loop=uvloop)"],
         proc=proc,
         log_path=log_path,
+        db_pid=db_pid,
         _stops=stops,
     )
     _wait_ready(target)
     return target
+
+
+def _postmaster(data_dir: Path) -> int | None:
+    """The postmaster whose data directory lies under `data_dir` (its children are backends)."""
+    for p in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "postgres" in (p.info["name"] or "") and str(data_dir) in cmd:
+                parent = p.parent()
+                if parent is not None and str(data_dir) in " ".join(parent.cmdline()):
+                    continue
+                return int(p.pid)
+    return None
 
 
 def spawn_baseline() -> Target:

@@ -20,6 +20,30 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _build_web_client(log: logging.Logger) -> None:
+    """A source checkout has no built client; build it once when Node.js is there.
+
+    Wheels ship the built client (web/hatch_build.py), so this only runs for `uv run messenger
+    serve` in a checkout. Without npm the server still starts and `/` says how to build it.
+    """
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    web = Path(__file__).resolve().parent.parent / "web"
+    if (Path(__file__).resolve().parent / "_web").is_dir() or (web / "dist" / "index.html").is_file():
+        return
+    npm = shutil.which("npm")
+    if npm is None or not (web / "package-lock.json").is_file():
+        return
+    log.info("building the web client once (npm ci && npm run build in %s)", web)
+    try:
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, check=True, capture_output=True)
+        subprocess.run([npm, "run", "build"], cwd=web, check=True, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        log.warning("web client build failed (the API still runs): %s", exc.stderr.decode(errors="replace")[-2000:])
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -34,6 +58,8 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.no_web_build:
+        _build_web_client(logging.getLogger("messenger"))
     pg = None
     if settings.database_url is None:
         # Start the embedded database here, in the parent, so every worker shares it and it
@@ -108,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="worker processes (needs REDIS_URL when > 1)")
     p.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from --forwarded-allow-ips")
     p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    p.add_argument(
+        "--no-web-build", action="store_true", help="never build the web client on first run (source checkouts)"
+    )
     p.set_defaults(func=serve)
     p = sub.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
     p.set_defaults(func=migrate)

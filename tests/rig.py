@@ -178,7 +178,7 @@ async def _start_server(env: dict[str, str], *, args: tuple[str, ...], timeout: 
     log_path = Path(tempfile.mkstemp(prefix="messenger-server-", suffix=".log")[1])
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "messenger", "serve", "--host", "127.0.0.1", *args],
+            [sys.executable, "-m", "messenger", "serve", "--host", "127.0.0.1", "--no-web-build", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -60,6 +60,7 @@ def build(app: Starlette) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     types: list[Any] = [ErrorResponse]
     operations: list[tuple[dict[str, Any], Any, Any]] = []
+    seen_ids: set[str] = set()
     for route in app.routes:
         if not isinstance(route, Route):
             continue
@@ -69,8 +70,14 @@ def build(app: Starlette) -> dict[str, Any]:
         for method in sorted(route.methods or ()):
             if method == "HEAD":
                 continue
+            # Handlers in different api modules may share a name (chats.mark_read and
+            # notifications.mark_read); OpenAPI requires unique operationIds.
+            op_id = route.name
+            if op_id in seen_ids:
+                op_id = f"{route.endpoint.__module__.rsplit('.', 1)[-1]}_{route.name}"
+            seen_ids.add(op_id)
             op: dict[str, Any] = {
-                "operationId": f"{route.name}",
+                "operationId": op_id,
                 "summary": spec.summary or route.name.replace("_", " "),
                 "tags": list(spec.tags),
                 "parameters": [

@@ -32,3 +32,9 @@ async def test_openapi_is_version_3_1(client: httpx.AsyncClient) -> None:
     r = await client.get("/openapi.json")
     assert r.status_code == 200
     assert r.json()["openapi"] == "3.1.0"
+
+
+async def test_openapi_operation_ids_are_unique(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    ids = [op["operationId"] for path in doc["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))

@@ -137,9 +137,11 @@ class Session:
 
             out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
             profiler = Profiler(self.target.pid, out, duration - warmup)
+        db0 = self.target.db_cpu_seconds()
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
+        db1 = self.target.db_cpu_seconds()
         results = self.fleet.finish(phases, expect_timeout)
         summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
         if profiler is not None:
@@ -161,6 +163,9 @@ class Session:
             summary["server_cpu_us_per_frame"] = round(1e6 * server_cpu / delivered, 2) if delivered else None
             # What one fully busy server core would do at this cost: comparable across runs even
             # when other work on the machine left the server only part of a core.
+            if db0 is not None and db1 is not None:
+                summary["db_cpu_pct"] = round(100.0 * (db1 - db0) / measured, 1)
+                summary["db_cpu_us_per_msg"] = round(1e6 * (db1 - db0) / acked, 1) if acked else None
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary

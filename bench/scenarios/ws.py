@@ -66,6 +66,8 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         ("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0)),
         ("server CPU %", lambda r: r.get("server_cpu_pct")),
         ("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg")),
+        ("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct")),
+        ("database CPU us/message", lambda r: r.get("db_cpu_us_per_msg")),
         ("msgs acked per server CPU-second", lambda r: r.get("acked_per_server_cpu_s")),
         ("frames per server CPU-second", lambda r: r.get("delivered_per_server_cpu_s")),
         ("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct")),

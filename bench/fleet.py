@@ -38,6 +38,9 @@ from .seed import SeedUser
 
 Ranges = list[tuple[int, int]]
 
+# Open-loop scheduling granularity (seconds).
+TICK = 0.001
+
 
 class WorkerPlan(msgspec.Struct):
     index: int
@@ -364,7 +367,10 @@ class _Worker:
                 self._send(k % n, intended)
                 k += 1
             next_at = start + int(k * interval)
-            await asyncio.sleep(max(0.0, (next_at - time.monotonic_ns()) / 1e9))
+            # The event loop's timers have 1 ms resolution: a shorter sleep returns at once and
+            # the loop would spin. Sends due meanwhile go out together on the next tick, and
+            # their latency still counts from their intended time.
+            await asyncio.sleep(max(TICK, (next_at - time.monotonic_ns()) / 1e9))
 
     async def run_phase(self, phase: Phase) -> None:
         self.reset()

@@ -77,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rate-increment", type=float, default=1000.0, help="add this each step when --rate-step is 1")
     s.add_argument("--rate-max", type=float, default=100_000.0)
     s.add_argument("--p99-ms", type=float, default=10.0, help="ack p99 bound in ms")
+    s.add_argument("--patience", type=int, default=2, help="stop after this many steps in a row that did not hold")
     s.set_defaults(window=1)
 
     s = sub.add_parser("connections", parents=[common], help="N idle authenticated sockets")

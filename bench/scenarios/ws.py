@@ -156,6 +156,7 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             infos[kind] = {"server": _server_info(target, args), "connect": session.connect}
             try:
                 rate = args.rate_start
+                misses = 0
                 while rate <= args.rate_max:
                     s = session.phase(
                         "open",
@@ -179,9 +180,13 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
                     )
                     if s["missing"] or s["duplicates"]:
                         problems += [f"{kind} at {rate:g}/s: {p}" for p in s["problems"]]
-                    if not s["held"]:
-                        break
-                    held = rate
+                    if s["held"]:
+                        held, misses = rate, 0
+                    else:
+                        # One noisy step should not end the sweep: stop after --patience misses.
+                        misses += 1
+                        if misses >= args.patience:
+                            break
                     rate = rate * args.rate_step if args.rate_step > 1 else rate + args.rate_increment
             finally:
                 session.close()

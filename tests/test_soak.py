@@ -122,6 +122,13 @@ async def test_steady_load_keeps_memory_fds_and_connections_flat(
                 if frame["type"] == "ack":
                     room.acked.append(frame["message"]["id"])
 
+    async def keep_alive() -> None:
+        # Quiet sockets must ping (WS_IDLE_TIMEOUT closes them with 1001 otherwise).
+        while not stop.is_set():
+            await asyncio.sleep(15)
+            for ws in receivers.values():
+                await ws.send({"type": "ping"})
+
     async def sample() -> None:
         while not stop.is_set():
             connections = await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database)
@@ -135,7 +142,7 @@ async def test_steady_load_keeps_memory_fds_and_connections_flat(
         readers = [asyncio.create_task(receive(k, ws)) for k, ws in receivers.items()]
         readers += [asyncio.create_task(acks(room, senders[room.chat_id])) for room in rooms]
         work = [asyncio.create_task(send(room, senders[room.chat_id], http)) for room in rooms]
-        work.append(asyncio.create_task(sample()))
+        work += [asyncio.create_task(sample()), asyncio.create_task(keep_alive())]
         await asyncio.sleep(SOAK_SECONDS)
         stop.set()
         await asyncio.gather(*work)

@@ -34,7 +34,7 @@ from .world import DOC, World, make_world
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, negative_data_rejection]
 # Bounded so the whole run fits the CI budget (~40 operations in about a minute or two).
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 schema = schemathesis.openapi.from_dict(
     copy.deepcopy(DOC),  # schemathesis may annotate the document it is given

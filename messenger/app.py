@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,6 +39,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_exception, AppError: _app_error, Exception: _server_error},
     )
+    if settings.allowed_origins:
+        # Browsers on the listed origins may call the API. Auth is a bearer token, never a
+        # cookie, so credentials are not allowed and a foreign page cannot ride a session.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(ObservabilityMiddleware)
     app.state.settings = settings
     return app

@@ -168,6 +168,33 @@ async def test_a_foreign_origin_gets_no_cors_grant(client: httpx.AsyncClient, db
     assert "access-control-allow-origin" not in preflight.headers
 
 
+async def test_an_allowed_origin_gets_a_cors_grant_without_credentials(
+    server_env: dict[str, str], db: asyncpg.Pool
+) -> None:
+    user = await make_user(db)
+    friend = {"Origin": "https://app.example"}
+    async with (
+        running_server({**server_env, "ALLOWED_ORIGINS": "https://app.example"}) as srv,
+        httpx.AsyncClient(base_url=srv.url) as http,
+    ):
+        r = await http.get("/v1/users/me", headers={**user.headers, **friend})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-credentials" not in r.headers
+        preflight = await http.options(
+            "/v1/chats",
+            headers={
+                **friend,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        stranger = await http.get("/v1/users/me", headers={**user.headers, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in stranger.headers
+
+
 # -- HTML security headers --------------------------------------------------------------------
 
 

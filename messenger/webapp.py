@@ -36,7 +36,9 @@ _SOURCE = Path(__file__).resolve().parent.parent / "web" / "dist"
 _RESERVED_EXACT = frozenset({"/v1", "/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json"})
 _RESERVED_PREFIXES = ("/v1/",)
 
-CSP = "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'"
+# CSP Level 3: 'self' also matches ws:/wss: on the same host, so the socket needs no wildcard
+# (a bare `ws: wss:` would let injected script talk to any host).
+CSP = "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 HTML_HEADERS: dict[str, str] = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -52,7 +54,7 @@ def html_headers(media_origin: str | None) -> dict[str, str]:
     if media_origin is None:
         return HTML_HEADERS
     csp = (
-        f"default-src 'self'; connect-src 'self' ws: wss: {media_origin}; img-src 'self' {media_origin}; "
+        f"default-src 'self'; connect-src 'self' {media_origin}; img-src 'self' {media_origin}; "
         "frame-ancestors 'none'"
     )
     return {**HTML_HEADERS, "content-security-policy": csp}

@@ -15,18 +15,13 @@ import pytest
 
 from .factories import make_user
 from .rig import REDIS_URL, Mailbox, Server, base_env, running_server, start_server
-from .wsclient import WsClient, drop, fresh_database, make_chat, pool, seqs, texts
+from .wsclient import WsClient, make_chat, private_database, seqs, texts
 
 
 @pytest.fixture(scope="module")
 async def rtdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

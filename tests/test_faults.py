@@ -28,7 +28,7 @@ from messenger import db as dbmod
 
 from .factories import User, make_user
 from .rig import Mailbox, Server, base_env, free_port, running_server, start_server
-from .wsclient import WsClient, clients, drop, fresh_database, make_chat, pool
+from .wsclient import WsClient, clients, make_chat, pool, private_database
 
 
 def _pg_bin() -> Path:
@@ -210,13 +210,8 @@ async def test_database_outage_fails_sends_cleanly_and_the_node_recovers_without
 
 @pytest.fixture(scope="module")
 async def cluster_db() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 from .chat_factories import new_chat, send
 from .factories import User, make_user
 from .rig import REDIS_URL, Mailbox, Server, base_env, running_server
-from .wsclient import WsClient, clients, drop, fresh_database, pool
+from .wsclient import WsClient, clients, private_database
 
 PUBLIC_URL = "https://chat.example.test"
 # The digest window of the worker runs (only the worker reads it in a Redis deployment): short
@@ -33,13 +33,8 @@ WINDOW = 1
 
 @pytest.fixture(scope="module")
 async def ndb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 
 from .factories import User, make_user
 from .rig import Mailbox, Server, base_env, running_server
-from .wsclient import WsClient, clients, drop, fresh_database, make_chat, pool
+from .wsclient import WsClient, clients, make_chat, private_database
 
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "60"))
 RATE_PER_SENDER = 20  # messages per second per chat: ~80/s in, ~400 deliveries/s out
@@ -49,13 +49,8 @@ class Room:
 
 @pytest.fixture(scope="module")
 async def soak_db() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import pytest
 from .chat_factories import new_chat, send
 from .factories import make_user
 from .rig import REDIS_URL, Mailbox, Server, base_env, free_port, running_server
-from .wsclient import drop, fresh_database, pool
+from .wsclient import private_database
 
 
 class HoldingHandler:
@@ -70,13 +70,8 @@ def sink() -> Iterator[tuple[HoldingHandler, str]]:
 
 @pytest.fixture(scope="module")
 async def wdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

@@ -16,18 +16,13 @@ from websockets.exceptions import InvalidStatus
 
 from .factories import access_token, make_user
 from .rig import Mailbox, Server, base_env, running_server
-from .wsclient import WsClient, cursors, drop, fresh_database, make_chat, pool, seqs, texts
+from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
 
 @pytest.fixture(scope="module")
 async def rtdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

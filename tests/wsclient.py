@@ -174,6 +174,19 @@ async def pool(dsn: str) -> asyncpg.Pool:
     return p
 
 
+@contextlib.asynccontextmanager
+async def private_database() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """A migrated database of its own (DSN and pool) for a module whose long-running nodes must
+    not see the shared database's per-test truncation rewind the event stream."""
+    name, dsn = await fresh_database()
+    p = await pool(dsn)
+    try:
+        yield dsn, p
+    finally:
+        await p.close()
+        await drop(name)
+
+
 async def make_chat(http: httpx.AsyncClient, owner: User, members: list[User], kind: str = "group") -> int:
     r = await http.post(
         "/v1/chats",

@@ -23,7 +23,7 @@ from messenger import frames
 
 from ..factories import make_user
 from ..rig import Mailbox, Server, base_env, running_server
-from ..wsclient import WsClient, clients, drop, fresh_database, make_chat, pool
+from ..wsclient import WsClient, clients, make_chat, private_database
 
 INT64 = (-(2**63), 2**63 - 1)
 FIELDS = ["type", "chat_id", "client_msg_id", "text", "reply_to_id", "attachment_ids", "seq", "cursor", "token", "ref"]
@@ -209,13 +209,8 @@ def _binary_payloads() -> st.SearchStrategy[bytes]:
 @pytest.fixture(scope="module")
 async def rt() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """The socket tests' own database (a long-running node must not see the event stream rewound)."""
-    name, dsn = await fresh_database()
-    p = await pool(dsn)
-    try:
-        yield dsn, p
-    finally:
-        await p.close()
-        await drop(name)
+    async with private_database() as database_and_pool:
+        yield database_and_pool
 
 
 @pytest.fixture(scope="module")

@@ -50,9 +50,17 @@ def to_message(mail: Mail) -> EmailMessage:
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = mail.message_id
-    msg.set_content(mail.text)
-    msg.add_alternative(mail.html, subtype="html")
+    # Plain ASCII parts go out as 7bit rather than quoted-printable, so the links in a mail
+    # read as-is in an outbox .eml or a raw SMTP capture (QP would turn `token=` into `token=3D`).
+    msg.set_content(mail.text, cte=_cte(mail.text))
+    msg.add_alternative(mail.html, subtype="html", cte=_cte(mail.html))
     return msg
+
+
+def _cte(text: str) -> str:
+    if text.isascii() and all(len(line) <= 998 for line in text.splitlines()):
+        return "7bit"
+    return "quoted-printable"
 
 
 class SmtpMailer:

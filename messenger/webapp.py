@@ -54,8 +54,7 @@ def html_headers(media_origin: str | None) -> dict[str, str]:
     if media_origin is None:
         return HTML_HEADERS
     csp = (
-        f"default-src 'self'; connect-src 'self' {media_origin}; img-src 'self' {media_origin}; "
-        "frame-ancestors 'none'"
+        f"default-src 'self'; connect-src 'self' {media_origin}; img-src 'self' {media_origin}; frame-ancestors 'none'"
     )
     return {**HTML_HEADERS, "content-security-policy": csp}
 

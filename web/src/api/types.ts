@@ -1,5 +1,5 @@
 /**
- * Domain types of the public contract (shared/contract/API.md, v1).
+ * Domain types of the public contract (docs/api.md, v1 and v1.1).
  *
  * REST shapes are checked against the server's generated OpenAPI types (schema.d.ts) in
  * contract.ts, so a server change that breaks these fails `tsc`. WebSocket frames are not in

@@ -1,22 +1,25 @@
 """PostgreSQL access: the asyncpg pool, named SQL statements and forward-only migrations.
 
 Every statement the app runs lives in `sql/<domain>.sql` under a `-- name: x` header (as in
-Synapse's storage layer, each statement has a name), loaded once at import. Schema changes are
-numbered files in `sql/schema/`, applied in order under an advisory lock so that several nodes
-starting at once do not race.
+Synapse's storage layer, each statement has a name), loaded once at import into `Q`, whose
+attributes `queries.py` declares (see statements.py), so a misspelt name fails type-checking.
+Schema changes are numbered files in `sql/schema/`, applied in order under an advisory lock so
+that several nodes starting at once do not race.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import msgspec
+
+from .queries import Queries
+from .statements import SQL_DIR, load
 
 log = logging.getLogger("messenger.db")
 
@@ -28,56 +31,36 @@ if TYPE_CHECKING:
 else:
     Connection = asyncpg.pool.PoolConnectionProxy
 
-# Installed wheels carry sql/ inside the package (see pyproject); a checkout has it at the top.
-_PACKAGED = Path(__file__).parent / "_sql"
-SQL_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "sql"
 SCHEMA_DIR = SQL_DIR / "schema"
 
 # Any constant works; it only has to be the same on every node.
 MIGRATION_LOCK = 0x6D657373  # "mess"
 
-_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+def _queries() -> Queries:
+    """Every named statement, as typed attributes: `Q.<name>` is the SQL text."""
+    sql = {name: text for statements in load(SQL_DIR).values() for name, text in statements.items()}
+    declared = set(Queries.__struct_fields__)
+    if set(sql) != declared:
+        missing, extra = sorted(set(sql) - declared), sorted(declared - set(sql))
+        raise RuntimeError(
+            f"messenger/queries.py is stale (not declared: {missing}, gone from sql/: {extra}); "
+            "run `python -m messenger.statements`"
+        )
+    return Queries(**sql)
 
 
-class Queries(Mapping[str, str]):
-    """Named statements from every `sql/*.sql` file; `Q.some_name` is the SQL text."""
-
-    def __init__(self, directory: Path) -> None:
-        self._sql: dict[str, str] = {}
-        for path in sorted(directory.glob("*.sql")):
-            self._load(path)
-
-    def _load(self, path: Path) -> None:
-        text = path.read_text()
-        parts = _NAME.split(text)
-        # parts = [preamble, name1, body1, name2, body2, ...]
-        for name, body in zip(parts[1::2], parts[2::2], strict=True):
-            if name in self._sql:
-                raise RuntimeError(f"duplicate query name {name!r} in {path}")
-            self._sql[name] = body.strip().rstrip(";")
-
-    def __getattr__(self, name: str) -> str:
-        try:
-            return self._sql[name]
-        except KeyError:
-            raise AttributeError(f"no SQL statement named {name!r} in {SQL_DIR}") from None
-
-    def __getitem__(self, name: str) -> str:
-        return self._sql[name]
-
-    def __iter__(self) -> Any:
-        return iter(self._sql)
-
-    def __len__(self) -> int:
-        return len(self._sql)
-
-
-Q = Queries(SQL_DIR)
+Q = _queries()
 
 
 def row(cls: type[T], record: asyncpg.Record) -> T:
     """Decode one row into a Struct by column name (columns must match the Struct's fields)."""
     return cls(**record)
+
+
+def rowcount(status: str) -> int:
+    """The row count of a command status such as `DELETE 3` (what `Database.execute` returns)."""
+    return int(status.split()[-1])
 
 
 def rows(cls: type[T], records: Iterable[asyncpg.Record]) -> list[T]:

@@ -37,7 +37,7 @@ import asyncpg
 import msgspec
 
 from .broker import UsersSignal
-from .db import Database, Q, row, rows
+from .db import Database, Q, row, rowcount, rows
 from .errors import NotFound, Unprocessable
 from .mail import Mail, Mailer
 from .settings import Settings
@@ -474,11 +474,11 @@ async def cleanup(db: Database, settings: Settings) -> dict[str, int]:
     """Settle notifications read in their chat, delete notifications past retention and
     digests (sent or given up) as old."""
     days = settings.notification_retention_days
-    done = {"settle_read_notifications": int((await db.execute(Q.settle_read_notifications)).split()[-1])}
-    for name in ("delete_old_notifications", "delete_old_digests"):
-        status = await db.execute(Q[name], days)
-        done[name] = int(status.split()[-1])
-    return done
+    return {
+        "settle_read_notifications": rowcount(await db.execute(Q.settle_read_notifications)),
+        "delete_old_notifications": rowcount(await db.execute(Q.delete_old_notifications, days)),
+        "delete_old_digests": rowcount(await db.execute(Q.delete_old_digests, days)),
+    }
 
 
 # -- without Redis: in-process delivery and periodic jobs ---------------------------------------

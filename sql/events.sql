@@ -58,10 +58,6 @@ FROM visible
 JOIN events ev ON ev.pos = visible.pos
 ORDER BY ev.pos
 
--- name: events_between
--- Every event in (after, upto], all chats: a node filling a gap in what Redis told it.
-SELECT pos, chat_id, type, payload, user_id FROM events WHERE pos > $1 AND pos <= $2 ORDER BY pos
-
 -- name: trim_events
 -- Retention: delete old events and remember how far, so older cursors get 410.
 WITH gone AS (

@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from messenger import events, notifications
 from messenger import mail as mail_mod
-from messenger.db import Database, Q
+from messenger.db import Database, Q, rowcount
 from messenger.media import cleanup_media
 from messenger.settings import Settings
 
@@ -54,12 +54,11 @@ async def cleanup_expired(ctx: dict[str, Any]) -> dict[str, int]:
     refresh tokens have all expired (so they leave the sessions list)."""
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
-    removed = {}
-    for name in ("delete_expired_refresh_tokens", "delete_expired_email_tokens"):
-        status = await db.execute(Q[name])
-        removed[name] = int(status.split()[-1])
-    status = await db.execute(Q.end_idle_sessions, float(settings.refresh_token_ttl))
-    removed["end_idle_sessions"] = int(status.split()[-1])
+    removed = {
+        "delete_expired_refresh_tokens": rowcount(await db.execute(Q.delete_expired_refresh_tokens)),
+        "delete_expired_email_tokens": rowcount(await db.execute(Q.delete_expired_email_tokens)),
+        "end_idle_sessions": rowcount(await db.execute(Q.end_idle_sessions, float(settings.refresh_token_ttl))),
+    }
     # Event retention: older sync/resume cursors get 410 cursor_expired from here on.
     removed["events_trimmed_to"] = await events.trim(db, settings.event_retention_days)
     log.info("cleanup: %s", removed)

@@ -12,9 +12,16 @@ npm itself: a production node must not compile assets at start, and test servers
 to build them).
 
 Caching: Vite puts content-hashed files under `/assets/`, so they are immutable for a year;
-`index.html` (and the SPA fallback, which is the same file) is `no-cache` so a deploy is seen at
-the next navigation. HTML responses carry the security headers (CSP without inline scripts,
-no framing, nosniff, referrer policy).
+`index.html` (and the SPA fallback, which is the same file), the service worker `sw.js` and the
+manifest are `no-cache` so a deploy is seen at the next navigation (and the browser's
+service-worker update check always reaches the server). HTML responses carry the security
+headers (CSP without inline scripts, no framing, nosniff, referrer policy).
+
+Compression: the build writes `name.br` and `name.gz` beside every compressible file
+(web/vite.config.ts), so nothing is compressed per request. A file that has variants is answered
+with the best one the request's `Accept-Encoding` admits (brotli, then gzip, then identity) and
+always with `Vary: Accept-Encoding`, so a shared cache never hands brotli to a client that did
+not ask for it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import asyncio
 import functools
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute, Match, NoMatchFound
@@ -70,6 +77,11 @@ def _media_origin(scope: Scope) -> str | None:
 
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+# Precompressed siblings, best first (the `Content-Encoding` token and the file suffix).
+_VARIANTS = (("br", ".br"), ("gzip", ".gz"))
+# Types Python's table does not know (or knows differently on some systems).
+_TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".mjs": "text/javascript"}
 
 _NOT_BUILT = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>messenger: web client not built</title></head>
@@ -125,28 +137,38 @@ class WebClient(BaseRoute):
             headers = {**html_headers(_media_origin(scope)), "cache-control": "no-store"}
             await _respond(send, 503, _NOT_BUILT, "text/html; charset=utf-8", headers, head)
             return
-        found = await asyncio.to_thread(_lookup, root, scope["path"])
+        accepted = accepted_encodings(_header(scope, b"accept-encoding"))
+        found = await asyncio.to_thread(_lookup, root, scope["path"], accepted)
         if found is None:
             # the API's error shape, so every 4xx of the server reads the same
             await _respond(send, 404, _NOT_FOUND, "application/json", {"cache-control": "no-cache"}, head)
             return
-        path, body = found
-        if path.name == "index.html":
+        encoding: dict[str, str] = {}
+        if found.has_variants:
+            encoding["vary"] = "Accept-Encoding"
+        if found.encoding is not None:
+            encoding["content-encoding"] = found.encoding
+        if found.path.name == "index.html":
             await _respond(
                 send,
                 200,
-                body,
+                found.body,
                 "text/html; charset=utf-8",
-                {**html_headers(_media_origin(scope)), "cache-control": "no-cache"},
+                {**html_headers(_media_origin(scope)), "cache-control": "no-cache", **encoding},
                 head,
             )
             return
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+        suffix = found.path.suffix.lower()
+        content_type = _TYPES.get(suffix) or mimetypes.guess_type(found.path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type.endswith("json"):
             content_type += "; charset=utf-8"
-        hashed = path.parent == root.resolve() / "assets"
-        headers = {"cache-control": IMMUTABLE if hashed else "no-cache", "x-content-type-options": "nosniff"}
-        await _respond(send, 200, body, content_type, headers, head)
+        hashed = found.path.parent == root.resolve() / "assets"
+        headers = {
+            "cache-control": IMMUTABLE if hashed else "no-cache",
+            "x-content-type-options": "nosniff",
+            **encoding,
+        }
+        await _respond(send, 200, found.body, content_type, headers, head)
 
 
 def _built_root(root: Path | None) -> Path | None:
@@ -155,7 +177,57 @@ def _built_root(root: Path | None) -> Path | None:
     return root if (root / "index.html").is_file() else None
 
 
-def _lookup(root: Path, url_path: str) -> tuple[Path, bytes] | None:
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def accepted_encodings(header: str) -> frozenset[str]:
+    """The content codings an `Accept-Encoding` value admits (RFC 9110 12.5.3): `q=0` refuses
+    one, `*` stands for any coding not named."""
+    named: dict[str, bool] = {}
+    for item in header.split(","):
+        token, *params = (part.strip() for part in item.split(";"))
+        if not token:
+            continue
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        named[token.lower()] = quality > 0
+    wildcard = named.pop("*", False)
+    codings = {token for token, ok in named.items() if ok}
+    if wildcard:
+        codings.update(c for c, _ in _VARIANTS if c not in named)
+    return frozenset(codings)
+
+
+class _Found(NamedTuple):
+    path: Path
+    body: bytes
+    encoding: str | None
+    has_variants: bool
+
+
+def _read(path: Path, accepted: frozenset[str]) -> _Found:
+    """The file, or its best precompressed sibling that the client accepts."""
+    has_variants = False
+    for coding, suffix in _VARIANTS:
+        sibling = path.with_name(path.name + suffix)
+        if sibling.is_file():
+            has_variants = True
+            if coding in accepted:
+                return _Found(path, sibling.read_bytes(), coding, True)
+    return _Found(path, path.read_bytes(), None, has_variants)
+
+
+def _lookup(root: Path, url_path: str, accepted: frozenset[str] = frozenset()) -> _Found | None:
     """The file for a URL path, the SPA's index.html for an app route, or None (404).
 
     A path whose last segment has a dot, or anything under /assets/, names a file: if it is
@@ -167,15 +239,14 @@ def _lookup(root: Path, url_path: str) -> tuple[Path, bytes] | None:
             candidate = (root / relative).resolve()
             # Never leave the root (../, symlinks out, encoded traversal after decoding).
             if candidate.is_relative_to(root.resolve()) and candidate.is_file():
-                return candidate, candidate.read_bytes()
+                return _read(candidate, accepted)
         except (OSError, ValueError):
             return None  # a NUL byte or an over-long name in the URL: no such file
 
         last = relative.rsplit("/", 1)[-1]
         if "." in last or relative.startswith("assets/"):
             return None
-    index = root / "index.html"
-    return index, index.read_bytes()
+    return _read(root / "index.html", accepted)
 
 
 async def _respond(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from messenger.app import create_app
 from messenger.settings import Settings
-from messenger.webapp import IMMUTABLE, WebClient
+from messenger.webapp import IMMUTABLE, WebClient, accepted_encodings
 
 INDEX = b"<!doctype html><title>app</title><script type=module src=/assets/index-abc123.js></script>"
 
@@ -146,3 +147,70 @@ async def test_unbuilt_client_explains_how_to_build(tmp_path: Path) -> None:
     assert r.status_code == 503
     assert b"npm ci &amp;&amp; npm run build" in r.content
     assert r.headers["content-type"].startswith("text/html")
+
+
+@pytest.fixture
+async def compressed(dist: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The build writes .br and .gz beside each compressible file; fake bytes show which was sent."""
+    (dist / "assets" / "index-abc123.js.br").write_bytes(b"BROTLI")
+    (dist / "assets" / "index-abc123.js.gz").write_bytes(gzip.compress(b"console.log(1)"))
+    async with _client_for(dist) as client:
+        yield client
+
+
+async def _raw(client: httpx.AsyncClient, path: str, accept: str) -> tuple[httpx.Headers, bytes]:
+    async with client.stream("GET", path, headers={"accept-encoding": accept}) as r:
+        assert r.status_code == 200
+        return r.headers, b"".join([chunk async for chunk in r.aiter_raw()])
+
+
+async def test_brotli_is_preferred_when_accepted(compressed: httpx.AsyncClient) -> None:
+    headers, body = await _raw(compressed, "/assets/index-abc123.js", "gzip, deflate, br")
+    assert headers["content-encoding"] == "br"
+    assert body == b"BROTLI"
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["cache-control"] == IMMUTABLE
+    assert "javascript" in headers["content-type"]
+    assert headers["content-length"] == str(len(b"BROTLI"))
+
+
+async def test_gzip_when_brotli_is_refused(compressed: httpx.AsyncClient) -> None:
+    headers, body = await _raw(compressed, "/assets/index-abc123.js", "br;q=0, gzip")
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == b"console.log(1)"
+    assert headers["vary"] == "Accept-Encoding"
+
+
+async def test_identity_without_accept_encoding_still_varies(compressed: httpx.AsyncClient) -> None:
+    headers, body = await _raw(compressed, "/assets/index-abc123.js", "identity")
+    assert "content-encoding" not in headers
+    assert body == b"console.log(1)"
+    assert headers["vary"] == "Accept-Encoding"
+
+
+async def test_files_without_variants_do_not_vary(compressed: httpx.AsyncClient) -> None:
+    headers, _ = await _raw(compressed, "/favicon.svg", "br, gzip")
+    assert "content-encoding" not in headers
+    assert "vary" not in headers
+
+
+def test_accept_encoding_parsing() -> None:
+    assert accepted_encodings("gzip, deflate, br") == {"gzip", "deflate", "br"}
+    assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
+    assert accepted_encodings("*") == {"br", "gzip"}
+    assert accepted_encodings("*, br;q=0") == {"gzip"}
+    assert accepted_encodings("gzip;q=bogus") == frozenset()
+    assert accepted_encodings("") == frozenset()
+
+
+async def test_service_worker_and_manifest_are_revalidated(dist: Path) -> None:
+    (dist / "sw.js").write_bytes(b"self.addEventListener('fetch', () => {})")
+    (dist / "manifest.webmanifest").write_bytes(b'{"name": "messenger"}')
+    async with _client_for(dist) as client:
+        sw = await client.get("/sw.js")
+        manifest = await client.get("/manifest.webmanifest")
+    # the browser's update check must reach the server, or a deploy would never replace the worker
+    assert sw.headers["cache-control"] == "no-cache"
+    assert "javascript" in sw.headers["content-type"]
+    assert manifest.headers["cache-control"] == "no-cache"
+    assert manifest.headers["content-type"].startswith("application/manifest+json")

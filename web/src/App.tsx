@@ -1,16 +1,23 @@
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from "react-router-dom";
 import { ConnectionBanner } from "./components/ConnectionBanner";
 import { useWebSocket } from "./hooks/useWebSocket";
 import { ChatsPage } from "./pages/ChatsPage";
-import { ForgotPassword } from "./pages/ForgotPassword";
 import { Login } from "./pages/Login";
 import { safeNext } from "./pages/next";
-import { Profile } from "./pages/Profile";
-import { Register } from "./pages/Register";
-import { ResetPassword } from "./pages/ResetPassword";
-import { VerifyEmail } from "./pages/VerifyEmail";
 import { useSession } from "./store/session";
+
+// Route-level code splitting: the chat list and sign-in are in the first download; the rest
+// loads when visited (and is precached by the service worker after the first visit).
+const ForgotPassword = lazy(() => import("./pages/ForgotPassword").then((m) => ({ default: m.ForgotPassword })));
+const Profile = lazy(() => import("./pages/Profile").then((m) => ({ default: m.Profile })));
+const Register = lazy(() => import("./pages/Register").then((m) => ({ default: m.Register })));
+const ResetPassword = lazy(() => import("./pages/ResetPassword").then((m) => ({ default: m.ResetPassword })));
+const VerifyEmail = lazy(() => import("./pages/VerifyEmail").then((m) => ({ default: m.VerifyEmail })));
+
+function Loading() {
+  return <p className="muted pad">Loading…</p>;
+}
 
 /** Signed-in area: one realtime connection for every page inside it. */
 function Shell() {
@@ -26,7 +33,9 @@ function Shell() {
         Skip to content
       </a>
       <ConnectionBanner status={status} />
-      <Outlet />
+      <Suspense fallback={<Loading />}>
+        <Outlet />
+      </Suspense>
     </>
   );
 }
@@ -40,19 +49,21 @@ function PublicOnly({ children }: { children: ReactNode }) {
 export function App() {
   return (
     <BrowserRouter>
-      <Routes>
-        <Route path="/login" element={<PublicOnly><Login /></PublicOnly>} />
-        <Route path="/register" element={<PublicOnly><Register /></PublicOnly>} />
-        <Route path="/verify-email" element={<VerifyEmail />} />
-        <Route path="/forgot-password" element={<ForgotPassword />} />
-        <Route path="/reset-password" element={<ResetPassword />} />
-        <Route element={<Shell />}>
-          <Route path="/chats" element={<ChatsPage />} />
-          <Route path="/chats/:chatId" element={<ChatsPage />} />
-          <Route path="/profile" element={<Profile />} />
-        </Route>
-        <Route path="*" element={<Navigate to="/chats" replace />} />
-      </Routes>
+      <Suspense fallback={<Loading />}>
+        <Routes>
+          <Route path="/login" element={<PublicOnly><Login /></PublicOnly>} />
+          <Route path="/register" element={<PublicOnly><Register /></PublicOnly>} />
+          <Route path="/verify-email" element={<VerifyEmail />} />
+          <Route path="/forgot-password" element={<ForgotPassword />} />
+          <Route path="/reset-password" element={<ResetPassword />} />
+          <Route element={<Shell />}>
+            <Route path="/chats" element={<ChatsPage />} />
+            <Route path="/chats/:chatId" element={<ChatsPage />} />
+            <Route path="/profile" element={<Profile />} />
+          </Route>
+          <Route path="*" element={<Navigate to="/chats" replace />} />
+        </Routes>
+      </Suspense>
     </BrowserRouter>
   );
 }

@@ -11,3 +11,11 @@ if (root) {
     </StrictMode>,
   );
 }
+
+// The service worker makes the app installable and start without a network (pwa/sw.js). Only
+// built files are precached, so the dev server runs without it.
+if (import.meta.env.PROD && "serviceWorker" in navigator) {
+  window.addEventListener("load", () => {
+    navigator.serviceWorker.register("/sw.js").catch(() => undefined);
+  });
+}

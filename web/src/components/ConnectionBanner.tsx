@@ -1,4 +1,5 @@
 import type { ConnStatus } from "../chat/reconnect";
+import { useOffline } from "../offline/snapshot";
 
 const TEXT: Partial<Record<ConnStatus, string>> = {
   connecting: "Connecting…",
@@ -10,7 +11,8 @@ const TEXT: Partial<Record<ConnStatus, string>> = {
 
 /** Tells the user (and screen readers, politely) when realtime delivery is not live. */
 export function ConnectionBanner({ status }: { status: ConnStatus }) {
-  const text = TEXT[status];
+  const saved = useOffline((s) => s.showingSaved);
+  const text = saved && status !== "live" ? "You are offline. Showing saved chats (read-only)." : TEXT[status];
   return (
     <div className={`connection ${text ? "visible" : ""}`} role="status" aria-live="polite" data-status={status}>
       {text ?? ""}

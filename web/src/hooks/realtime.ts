@@ -75,13 +75,17 @@ class Realtime {
     this.socket = socket;
     this.typingSweep = setInterval(() => useRealtime.getState().expireTyping(), 1000);
     // The cursor is taken before the REST load: anything that happens during the load is
-    // replayed by `resume`, and merging makes the overlap harmless.
+    // replayed by `resume`, and merging makes the overlap harmless. On a slow network the list
+    // is also fetched alongside the cursor, to be on screen one round trip sooner; that copy may
+    // predate the cursor, so the list is loaded again after it (the one the socket resumes from).
+    const early = this.loadChats().catch(() => undefined);
     let cursor: string | null = null;
     try {
       cursor = (await api.sync()).cursor;
     } catch {
       cursor = null; // the socket's `ready` then supplies one and triggers a reload
     }
+    await early;
     if (gen !== this.generation) return;
     await this.loadChatsUntilLoaded(gen);
     if (gen !== this.generation) return;

@@ -7,6 +7,7 @@ import { api } from "../api";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
+import { restoreSnapshot } from "../offline/snapshot";
 import { realtime } from "./realtime";
 
 export function useWebSocket() {
@@ -16,6 +17,7 @@ export function useWebSocket() {
 
   useEffect(() => {
     if (!signedIn) return;
+    restoreSnapshot(); // the saved chats show at once, and are all there is without a network
     void realtime.start();
     if (!useSession.getState().user) {
       api.users.me().then(({ user }) => useSession.getState().setUser(user), () => undefined);

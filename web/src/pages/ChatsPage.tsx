@@ -1,11 +1,13 @@
-import { useRef, useState } from "react";
+import { lazy, Suspense, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ChatList } from "../components/ChatList";
 import { NewChat } from "../components/NewChat";
 import { usePage } from "../hooks/usePage";
 import { totalUnread } from "../chat/chats";
 import { useChats } from "../store/chats";
-import { ChatDetail } from "./ChatDetail";
+
+// The open chat (message list, composer, formatting) loads after the list is on screen.
+const ChatDetail = lazy(() => import("./ChatDetail").then((m) => ({ default: m.ChatDetail })));
 
 /** Chat list beside the open chat; on a phone-width screen one of the two at a time. */
 export function ChatsPage() {
@@ -38,7 +40,9 @@ export function ChatsPage() {
       </nav>
       <main className="detail" id="main">
         {chatId ? (
-          <ChatDetail key={chatId} chatId={chatId} />
+          <Suspense fallback={<p className="muted pad">Loading…</p>}>
+            <ChatDetail key={chatId} chatId={chatId} />
+          </Suspense>
         ) : (
           <div className="empty-detail">
             <p className="muted">Choose a chat, or start a new one.</p>

@@ -17,8 +17,21 @@ function loadable(url: string): boolean {
   }
 }
 
+/** Widest an inline image is drawn, in CSS pixels (the CSS caps it to the bubble too). */
+const MAX_IMAGE_WIDTH = 288;
+
+/**
+ * The box an image takes before its URL or bytes arrive, from the size the server measured, so
+ * the message list does not grow (and jump) when the picture loads. Set through CSSOM, which the
+ * CSP allows (a style attribute would not be).
+ */
+export function imageBox(width: number | null | undefined, height: number | null | undefined) {
+  if (!width || !height || width <= 0 || height <= 0) return undefined;
+  return { width: `${Math.min(width, MAX_IMAGE_WIDTH)}px`, aspectRatio: `${width} / ${height}` };
+}
+
 /** An image is shown inline; any other file is a download link. URLs are short-lived, fetched on demand. */
-export function Attachment({ media }: { media: Media }) {
+export function Attachment({ media, tabIndex }: { media: Media; tabIndex?: number }) {
   const image = media.content_type.startsWith("image/") && media.status === "ready";
   const [url, setUrl] = useState<string | null>(null);
 
@@ -44,17 +57,21 @@ export function Attachment({ media }: { media: Media }) {
 
   return (
     <li className="attachment">
-      {image && url ? (
-        <img
-          src={url}
-          alt={media.filename}
-          loading="lazy"
-          width={media.width ?? undefined}
-          height={media.height ?? undefined}
-          onError={() => setUrl(null)}
-        />
+      {image && (url || imageBox(media.width, media.height)) ? (
+        <span className="image-frame" style={imageBox(media.width, media.height)}>
+          {url && (
+            <img
+              src={url}
+              alt={media.filename}
+              loading="lazy"
+              width={media.width ?? undefined}
+              height={media.height ?? undefined}
+              onError={() => setUrl(null)}
+            />
+          )}
+        </span>
       ) : null}
-      <button type="button" className="link small" onClick={() => void open()}>
+      <button type="button" className="link small" tabIndex={tabIndex} onClick={() => void open()}>
         📎 {media.filename} <span className="muted">({sizeLabel(media.size)})</span>
       </button>
     </li>

@@ -22,6 +22,8 @@ interface Props {
   /** owners and admins may delete anyone's message */
   canModerate: boolean;
   actions: MessageActions;
+  /** the list's one tab stop (roving tabindex): only it, and its buttons, are reached by Tab */
+  current?: boolean;
 }
 
 function statusText(m: ChatMessage, seen: boolean): string {
@@ -40,7 +42,9 @@ export const MessageBubble = memo(function MessageBubble({
   showDelivery,
   canModerate,
   actions,
+  current = true,
 }: Props) {
+  const tab = current ? 0 : -1;
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(m.text ?? "");
   const [error, setError] = useState<string | null>(null);
@@ -86,6 +90,8 @@ export const MessageBubble = memo(function MessageBubble({
       className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}`}
       data-seq={m.seq ?? undefined}
       data-status={m.status}
+      data-key={m.key}
+      tabIndex={tab}
       aria-label={own ? undefined : `${senderName}${mentionsMe ? " (mentions you)" : ""}:`}
     >
       {showSender && !own && <span className="sender">{senderName}</span>}
@@ -121,7 +127,7 @@ export const MessageBubble = memo(function MessageBubble({
         {m.attachments.length > 0 && !m.deleted && (
           <ul className="attachments" aria-label="Attachments">
             {m.attachments.map((a) => (
-              <Attachment key={String(a.id)} media={a} />
+              <Attachment key={String(a.id)} media={a} tabIndex={tab} />
             ))}
           </ul>
         )}
@@ -137,6 +143,7 @@ export const MessageBubble = memo(function MessageBubble({
             <button
               type="button"
               ref={editButton}
+              tabIndex={tab}
               className="link small"
               onClick={() => {
                 setDraft(m.text ?? "");
@@ -147,7 +154,7 @@ export const MessageBubble = memo(function MessageBubble({
             </button>
           )}
           {canDelete && (
-            <button type="button" className="link small" onClick={() => void remove()}>
+            <button type="button" tabIndex={tab} className="link small" onClick={() => void remove()}>
               Delete<span className="visually-hidden"> message</span>
             </button>
           )}
@@ -161,7 +168,7 @@ export const MessageBubble = memo(function MessageBubble({
       {own && m.status === "failed" && m.client_msg_id && (
         <div className="failed" role="alert">
           <span>{m.error ?? "Not sent"}</span>{" "}
-          <button type="button" className="small" onClick={() => actions.onRetry(m.client_msg_id as string)}>
+          <button type="button" tabIndex={tab} className="small" onClick={() => actions.onRetry(m.client_msg_id as string)}>
             Retry
           </button>
         </div>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { Id, User } from "../api/types";
 import { sameId } from "../api/types";
 import type { ChatMessage } from "../chat/messages";
@@ -24,7 +24,13 @@ const NEAR_BOTTOM_PX = 120;
 /**
  * The message log. Scrolling near the top loads older pages (an IntersectionObserver on a
  * sentinel) and keeps the visible message in place; new messages scroll into view only when the
- * reader was already at the bottom (or sent them).
+ * reader was already at the bottom (or sent them). A ResizeObserver on the content keeps the view
+ * pinned to the bottom while it grows after render (an image's box, a late font), and the
+ * browser's own scroll anchoring is off (CSS) so the two never adjust the same change twice.
+ *
+ * Keyboard: the list is one tab stop (a roving tabindex): the newest message, or the last one
+ * focused, is in the tab order; arrows, Page Up/Down, Home and End move between messages, and a
+ * message's own buttons are in the tab order only while it is the current one.
  */
 export function MessageList(props: Props) {
   const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, showSenders } =
@@ -32,7 +38,10 @@ export function MessageList(props: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  const content = useRef<HTMLOListElement>(null);
   const prev = useRef<{ first: string | null; last: string | null; height: number }>({ first: null, last: null, height: 0 });
+  const [current, setCurrent] = useState<string | null>(null);
+  const currentKey = current !== null && messages.some((m) => m.key === current) ? current : (messages[messages.length - 1]?.key ?? null);
 
   const onScroll = useCallback(() => {
     const el = scroller.current;
@@ -56,16 +65,41 @@ export function MessageList(props: Props) {
     prev.current = { first, last, height: el.scrollHeight };
   }, [messages, me]);
 
-  // the viewport changed (rotation, keyboard, window resize): stay pinned to the newest message
+  // the viewport changed (rotation, keyboard, window resize) or the content grew after render
+  // (an image, an edit, a late font): stay pinned to the newest message
   useEffect(() => {
     const el = scroller.current;
     if (!el || typeof ResizeObserver === "undefined") return;
     const ro = new ResizeObserver(() => {
       if (atBottom.current) el.scrollTop = el.scrollHeight;
+      prev.current.height = el.scrollHeight;
     });
     ro.observe(el);
+    if (content.current) ro.observe(content.current);
     return () => ro.disconnect();
   }, []);
+
+  function onKeyDown(e: KeyboardEvent<HTMLOListElement>) {
+    const target = e.target as HTMLElement;
+    if (!target.matches("li.message")) return; // keys inside an edit box or a button are theirs
+    const items = Array.from(e.currentTarget.querySelectorAll<HTMLLIElement>(":scope > li.message"));
+    const i = items.indexOf(target as HTMLLIElement);
+    const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 400) / 60));
+    const moves: Record<string, number> = {
+      ArrowUp: i - 1,
+      ArrowDown: i + 1,
+      PageUp: i - page,
+      PageDown: i + page,
+      Home: 0,
+      End: items.length - 1,
+    };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    const next = items[Math.max(0, Math.min(items.length - 1, moves[e.key] ?? i))];
+    if (!next) return;
+    next.focus();
+    next.scrollIntoView({ block: "nearest" });
+  }
 
   useEffect(() => {
     const el = sentinel.current;
@@ -90,7 +124,7 @@ export function MessageList(props: Props) {
   });
 
   return (
-    <div className="scroller" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label="Message history">
+    <div className="scroller" ref={scroller} onScroll={onScroll} aria-label="Message history">
       <div ref={sentinel} className="sentinel">
         {hasMoreBefore ? (
           <button type="button" className="link small" onClick={onLoadOlder} disabled={loadingOlder}>
@@ -100,7 +134,19 @@ export function MessageList(props: Props) {
           messages.length > 0 && <span className="muted small">Beginning of the conversation</span>
         )}
       </div>
-      <ol className="messages" role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
+      <ol
+        className="messages"
+        ref={content}
+        role="log"
+        aria-live="polite"
+        aria-relevant="additions"
+        aria-label="Messages"
+        onKeyDown={onKeyDown}
+        onFocus={(e) => {
+          const key = (e.target as HTMLElement).closest<HTMLElement>("li.message")?.dataset.key;
+          if (key && key !== currentKey) setCurrent(key);
+        }}
+      >
         {messages.map((m, i) => {
           const own = sameId(m.sender_id, me);
           const sender = users[String(m.sender_id)];
@@ -117,6 +163,7 @@ export function MessageList(props: Props) {
               showDelivery={i === lastOwnSent || i === lastOwnSeen}
               canModerate={canModerate}
               actions={actions}
+              current={m.key === currentKey}
             />
           );
         })}

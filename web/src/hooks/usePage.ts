@@ -1,6 +1,10 @@
 /** Page-level accessibility: the document title, and focus moved to the page heading on navigation. */
 import { useEffect, useRef } from "react";
 
+// The first page of a visit leaves focus at the document start, so Tab reaches "Skip to content"
+// first; later in-app navigations move it to the new page's heading.
+let firstPage = true;
+
 export function usePage(title: string) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
@@ -8,7 +12,8 @@ export function usePage(title: string) {
   }, [title]);
   useEffect(() => {
     // screen readers announce the new page; keyboard users start from its top
-    heading.current?.focus();
+    if (!firstPage) heading.current?.focus();
+    firstPage = false;
   }, []);
   return heading;
 }

@@ -9,6 +9,7 @@ import { MessageList } from "../components/MessageList";
 import { TypingIndicator } from "../components/TypingIndicator";
 import { realtime } from "../hooks/realtime";
 import { useChatMessages } from "../hooks/useChatMessages";
+import { useOffline } from "../offline/snapshot";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
@@ -24,15 +25,24 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const me = useSession((s) => s.user);
   const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
   const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions } = useChatMessages(chatId);
+  const saved = useOffline((s) => s.showingSaved);
+  const canPostNow = !saved && (!chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin");
   const heading = useRef<HTMLHeadingElement>(null);
   const title = chat ? chatTitle(chat, peer) : "Chat";
 
   useEffect(() => {
     document.title = `${title} · messenger`;
   }, [title]);
+  // Opening a chat puts the caret in the composer, ready to type (with a mouse or keyboard; on a
+  // touch screen that would pop the on-screen keyboard over the messages, so the heading takes
+  // focus there, as it does when the composer is disabled).
+  const section = useRef<HTMLElement>(null);
   useEffect(() => {
-    heading.current?.focus();
-  }, [chatId]);
+    const composer = section.current?.querySelector<HTMLTextAreaElement>(".composer textarea:not(:disabled)");
+    const fine = typeof matchMedia === "function" && matchMedia("(pointer: fine)").matches;
+    if (composer && fine) composer.focus();
+    else heading.current?.focus();
+  }, [chatId, canPostNow]);
   useEffect(() => {
     if (chat?.kind === "direct" && !peer) void realtime.loadPeer(chat.id);
   }, [chat?.kind, chat?.id, peer]);
@@ -62,7 +72,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const canPost = !chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin";
 
   return (
-    <section className="chat-detail" aria-labelledby="chat-title">
+    <section className="chat-detail" aria-labelledby="chat-title" ref={section}>
       <header className="chat-header">
         <Link to="/chats" className="back" aria-label="Back to chats">
           ←
@@ -90,7 +100,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           </p>
         </div>
       </header>
-      <FormError message={error} />
+      <FormError message={saved ? null : error} />
       <MessageList
         messages={messages}
         me={me?.id ?? null}
@@ -107,8 +117,8 @@ export function ChatDetail({ chatId }: { chatId: string }) {
       <Composer
         onSend={send}
         onTyping={typing}
-        disabled={!canPost}
-        disabledReason="Only admins can post in this channel"
+        disabled={!canPost || saved}
+        disabledReason={saved ? "Offline: saved messages are read-only" : "Only admins can post in this channel"}
       />
     </section>
   );

@@ -266,6 +266,53 @@ test("keyboard: skip link first, the composer focused on open, the message list 
   await context.close();
 });
 
+test("messages: safe links and formatting, day separator, sender runs, group previews, mention highlight", async () => {
+  await api.send(cat, group.id, "Plans for **Friday**: see https://example.test/docs, not javascript:alert(1)");
+  await api.send(cat, group.id, `> quoted line\n@${ann.username} can you run \`make\`?\n\`\`\`\nconst x = "<img src=x onerror=alert(1)>";\n\`\`\``);
+  const context = await signedInContext(browser, server.base, ann, { viewport: DESKTOP });
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto("/chats");
+  // the group's preview says who wrote the last message
+  await page.getByRole("link", { name: /^Crew/ }).getByText("Cat Carter:").waitFor({ timeout: T });
+  await page.getByRole("link", { name: /^Crew/ }).click();
+  const first = log(page).locator("li.message", { hasText: "Plans for" });
+  await first.waitFor({ timeout: T });
+
+  await first.locator("strong", { hasText: "Friday" }).waitFor();
+  const link = first.getByRole("link", { name: "https://example.test/docs" });
+  assert.equal(await link.getAttribute("href"), "https://example.test/docs");
+  assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+  assert.equal(await link.getAttribute("target"), "_blank");
+  assert.equal(await first.locator('a[href^="javascript"]').count(), 0, "javascript: is never a link");
+
+  const second = log(page).locator("li.message", { hasText: "quoted line" });
+  await second.locator("blockquote", { hasText: "quoted line" }).waitFor();
+  await second.locator("p code", { hasText: "make" }).waitFor();
+  assert.equal(await second.locator("pre code").innerText(), 'const x = "<img src=x onerror=alert(1)>";');
+  assert.equal(await log(page).locator("img").count(), 0, "markup in a message stays text");
+  // consecutive messages from Cat form one run: her name is shown once
+  assert.match((await second.getAttribute("class")) ?? "", /grouped/);
+  assert.equal(await log(page).locator(".sender", { hasText: "Cat Carter" }).count(), 1);
+  await log(page).locator(".day-separator", { hasText: "Today" }).waitFor();
+
+  // the mention of Ann is highlighted in a colour that is not the focus ring's
+  assert.match((await second.getAttribute("class")) ?? "", /mentions-me/);
+  await second.locator(".mention.me", { hasText: `@${ann.username}` }).waitFor();
+  await second.focus();
+  const colours = await second.evaluate((li) => {
+    const bubble = li.querySelector(".bubble");
+    return { mention: getComputedStyle(bubble).borderLeftColor, focus: getComputedStyle(bubble).outlineColor, shadow: getComputedStyle(bubble).boxShadow };
+  });
+  assert.notEqual(colours.shadow, "none");
+  assert.ok(!colours.shadow.includes(colours.focus), `mention ${colours.shadow} vs focus ${colours.focus}`);
+  await shot(page, "messages-formatting-1366x768");
+  await page.setViewportSize(PHONE);
+  await shot(page, "messages-formatting-390x844");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test("installable: manifest, service worker, and the saved chats read-only without a network", async () => {
   const manifest = await (await fetch(`${server.base}/manifest.webmanifest`)).json();
   assert.equal(manifest.display, "standalone");

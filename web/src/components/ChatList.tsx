@@ -3,17 +3,31 @@ import { NavLink } from "react-router-dom";
 import type { Chat } from "../api/types";
 import { sameId } from "../api/types";
 import { realtime } from "../hooks/realtime";
+import { plainText } from "../format/markdown";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
-import { Avatar } from "./Avatar";
+import { useSession } from "../store/session";
+import { Avatar, displayName } from "./Avatar";
 import { chatTitle, timeLabel } from "./chatTitle";
 
 function preview(chat: Chat): string {
   const m = chat.last_message;
   if (!m) return "No messages yet";
   if (m.deleted) return "Message deleted";
-  if (m.text) return m.text;
+  if (m.text) return plainText(m.text).replace(/\s+/g, " ");
   return m.attachments.length > 0 ? "Attachment" : "";
+}
+
+/** Who wrote a group's last message ("You", or their name), as Telegram and Slack show it. */
+function useLastSender(chat: Chat): string | null {
+  const senderId = chat.kind !== "direct" && chat.last_message && !chat.last_message.deleted ? chat.last_message.sender_id : null;
+  const mine = useSession((s) => senderId !== null && sameId(s.user?.id, senderId));
+  const sender = useChats((s) => (senderId === null ? undefined : s.users[String(senderId)]));
+  useEffect(() => {
+    if (senderId !== null && !mine && !sender) void realtime.loadUser(senderId);
+  }, [senderId, mine, sender]);
+  if (senderId === null) return null;
+  return mine ? "You" : sender ? displayName(sender) : null;
 }
 
 function ChatListItem({ chat }: { chat: Chat }) {
@@ -24,6 +38,7 @@ function ChatListItem({ chat }: { chat: Chat }) {
     if (chat.kind === "direct" && !peer) void realtime.loadPeer(chat.id);
   }, [chat.kind, chat.id, peer]);
   const title = chatTitle(chat, peer);
+  const lastSender = useLastSender(chat);
   const unread = chat.unread_count;
   const label = `${title}${online ? ", online" : ""}${unread > 0 ? `, ${unread} unread` : ""}`;
   return (
@@ -43,7 +58,10 @@ function ChatListItem({ chat }: { chat: Chat }) {
             </time>
           </span>
           <span className="chat-item-bottom">
-            <span className="chat-item-preview">{preview(chat)}</span>
+            <span className="chat-item-preview">
+              {lastSender && <span className="chat-item-sender">{lastSender}: </span>}
+              {preview(chat)}
+            </span>
             {unread > 0 && (
               <span className="badge" aria-hidden="true" data-testid="unread-badge">
                 {unread > 99 ? "99+" : unread}

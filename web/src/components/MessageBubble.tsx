@@ -3,6 +3,7 @@ import type { ChatMessage } from "../chat/messages";
 import { Attachment } from "./Attachment";
 import { timeLabel } from "./chatTitle";
 import { MAX_TEXT } from "./Composer";
+import { RichText } from "./RichText";
 
 export interface MessageActions {
   onRetry: (clientMsgId: string) => void;
@@ -24,6 +25,10 @@ interface Props {
   actions: MessageActions;
   /** the list's one tab stop (roving tabindex): only it, and its buttons, are reached by Tab */
   current?: boolean;
+  /** continues a run of messages from the same sender (drawn closer, no repeated name) */
+  grouped?: boolean;
+  /** the reader's username, to highlight mentions of them */
+  myUsername?: string | null;
 }
 
 function statusText(m: ChatMessage, seen: boolean): string {
@@ -43,6 +48,8 @@ export const MessageBubble = memo(function MessageBubble({
   canModerate,
   actions,
   current = true,
+  grouped = false,
+  myUsername = null,
 }: Props) {
   const tab = current ? 0 : -1;
   const [editing, setEditing] = useState(false);
@@ -87,14 +94,24 @@ export const MessageBubble = memo(function MessageBubble({
 
   return (
     <li
-      className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}`}
+      className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}${grouped ? " grouped" : ""}`}
       data-seq={m.seq ?? undefined}
       data-status={m.status}
       data-key={m.key}
       tabIndex={tab}
-      aria-label={own ? undefined : `${senderName}${mentionsMe ? " (mentions you)" : ""}:`}
     >
-      {showSender && !own && <span className="sender">{senderName}</span>}
+      {showSender && !own ? (
+        <span className="sender">
+          {senderName}
+          {mentionsMe && <span className="visually-hidden"> (mentions you)</span>}
+        </span>
+      ) : (
+        // who wrote it, for screen readers (the live region's announcement, a focused message)
+        <span className="visually-hidden">
+          {own ? "You" : senderName}
+          {mentionsMe ? " (mentions you)" : ""}:{" "}
+        </span>
+      )}
       <div className="bubble">
         {editing ? (
           <form className="edit" onSubmit={save}>
@@ -122,7 +139,7 @@ export const MessageBubble = memo(function MessageBubble({
         ) : m.deleted ? (
           <em className="muted">Message deleted</em>
         ) : m.text ? (
-          <p className="text">{m.text}</p>
+          <RichText text={m.text} me={myUsername} />
         ) : null}
         {m.attachments.length > 0 && !m.deleted && (
           <ul className="attachments" aria-label="Attachments">

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState, type Keyboar
 import type { Id, User } from "../api/types";
 import { sameId } from "../api/types";
 import type { ChatMessage } from "../chat/messages";
+import { continuesRun, dayKey, dayLabel } from "../format/timeline";
 import { displayName } from "./Avatar";
 import { MessageBubble, type MessageActions } from "./MessageBubble";
 
@@ -17,6 +18,8 @@ interface Props {
   actions: MessageActions;
   canModerate: boolean;
   showSenders: boolean;
+  /** the reader's username, to highlight mentions of them */
+  myUsername?: string | null;
 }
 
 const NEAR_BOTTOM_PX = 120;
@@ -35,6 +38,7 @@ const NEAR_BOTTOM_PX = 120;
 export function MessageList(props: Props) {
   const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, showSenders } =
     props;
+  const myUsername = props.myUsername ?? null;
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -147,17 +151,27 @@ export function MessageList(props: Props) {
           if (key && key !== currentKey) setCurrent(key);
         }}
       >
-        {messages.map((m, i) => {
+        {messages.flatMap((m, i) => {
           const own = sameId(m.sender_id, me);
           const sender = users[String(m.sender_id)];
           const prevMsg = messages[i - 1];
-          return (
+          const day = dayKey(m.created_at);
+          const grouped = continuesRun(prevMsg, m);
+          const separator =
+            !prevMsg || dayKey(prevMsg.created_at) !== day ? (
+              <li key={`day-${day}`} className="day-separator">
+                <span>{dayLabel(m.created_at)}</span>
+              </li>
+            ) : null;
+          const bubble = (
             <MessageBubble
               key={m.key}
               message={m}
               own={own}
               senderName={displayName(sender)}
-              showSender={showSenders && (!prevMsg || !sameId(prevMsg.sender_id, m.sender_id))}
+              showSender={showSenders && !grouped}
+              grouped={grouped}
+              myUsername={myUsername}
               mentionsMe={m.mentions.some((u) => sameId(u, me))}
               seen={i === lastOwnSeen}
               showDelivery={i === lastOwnSent || i === lastOwnSeen}
@@ -166,6 +180,7 @@ export function MessageList(props: Props) {
               current={m.key === currentKey}
             />
           );
+          return separator ? [separator, bubble] : [bubble];
         })}
       </ol>
     </div>

@@ -112,6 +112,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
         actions={actions}
         canModerate={chat?.role === "owner" || chat?.role === "admin"}
         showSenders={chat?.kind !== "direct"}
+        myUsername={me?.username ?? null}
       />
       <TypingIndicator chatId={chatId} />
       <Composer

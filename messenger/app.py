@@ -1,22 +1,39 @@
-"""create_app and the lifespan that builds (and tears down) the per-process services."""
+"""create_app and the lifespan that builds (and tears down) the per-process services.
+
+Layer: edge (the top: it wires every layer together, nothing imports it).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from workers import jobs as job_functions
+
+from . import db, embedded, jobs, mail, media, messages, notifications, ratelimit
 from . import settings as settings_mod
+from .auth import Accounts
 from .db import Database
-from .errors import AppError, MethodNotAllowed, NotFound
+from .errors import AppError, ErrorBody, ErrorResponse, MethodNotAllowed, NotFound
 from .http import error_response, json_response
+from .jobs import InProcessJobs
 from .observability import ObservabilityMiddleware
+from .realtime.broker import Broker, LocalBroker, RedisBroker
+from .realtime.hub import Hub, new_node_id
+from .realtime.notifier import HubNotifier
+from .realtime.writer import GroupCommitWriter
+from .routes import ROUTES
 from .services import Services
 from .settings import Settings
 
@@ -24,8 +41,6 @@ log = logging.getLogger("messenger")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    from .routes import ROUTES
-
     settings = settings or settings_mod.load()
 
     @asynccontextmanager
@@ -62,10 +77,6 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         # Single-process embedded default: `messenger serve` normally starts the database in
         # the parent process (so --workers share one); this path covers create_app() used
         # directly, e.g. by an ASGI server pointed at messenger.app:create_app.
-        import asyncio
-
-        from . import db, embedded
-
         pg = await asyncio.to_thread(embedded.start, settings.data_dir)
         stack.callback(pg.stop)
         dsn = pg.dsn
@@ -74,35 +85,99 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     stack.push_async_callback(database.close)
     redis = None
     if settings.redis_url is not None:
-        from redis.asyncio import Redis
-
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         stack.push_async_callback(redis.aclose)
     services = Services(settings, database, redis)
-    # -- accounts: jobs, mailer, limiter --
-    from . import jobs, mail, ratelimit
-
     services.mailer = mail.from_settings(settings)
     services.limiter = ratelimit.from_settings(settings, redis)
     services.jobs = await jobs.start(services, stack)
-    # -- realtime: hub and broker --
-    from .hub import start_realtime
-
-    await start_realtime(services, stack)
-    # -- media: media store --
-    from .media import open_store
-
-    services.media = await stack.enter_async_context(open_store(settings))
+    await _start_realtime(services, stack)
+    services.media = await stack.enter_async_context(media.open_store(settings))
+    services.accounts = Accounts(settings, database, services.signer, services.limiter, services.jobs, services.hub)
     if settings.redis_url is None:
-        from .media import sweeping
-
-        await stack.enter_async_context(sweeping(services))
-    # -- notifications: without Redis this process runs the digest scan and gives its jobs the hub --
-    if settings.redis_url is None:
-        from .notifications import in_process
-
-        await stack.enter_async_context(in_process(services))
+        await stack.enter_async_context(media.sweeping(database, services.media, settings))
+        # Without Redis this process runs the digest scan and gives its jobs the hub.
+        await stack.enter_async_context(_in_process_notifications(services))
     return services
+
+
+async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
+    """Build and start this node's hub (with its broker and presence) and group-commit writer;
+    the exit stack stops them in order: refuse new sockets and close the open ones (1012),
+    commit what the writer holds, publish the last presence changes, then leave the broker."""
+    settings = services.settings
+    node_id = new_node_id()
+    broker: Broker
+    if settings.redis_url is not None:
+        url = settings.redis_url
+
+        def make_redis() -> Redis:
+            client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+            return client
+
+        broker = RedisBroker(make_redis, settings.redis_prefix, node_id)
+    else:
+        broker = LocalBroker(node_id)
+    hub = Hub(
+        services.db,
+        broker,
+        redis=services.redis,
+        redis_prefix=settings.redis_prefix,
+        presence_ttl=settings.presence_ttl,
+    )
+    services.hub = hub
+    db_, jobs_ = services.db, services.jobs
+
+    async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
+        return await messages.send_batch(db_, hub, jobs_, requests)
+
+    writer = GroupCommitWriter(send_batch, enabled=settings.group_commit)
+    services.writer = writer
+    await hub.start()
+    writer.start()
+
+    async def stop() -> None:
+        hub.close_sockets()
+        await writer.close()
+        await hub.close()
+
+    stack.push_async_callback(stop)
+
+
+@asynccontextmanager
+async def _in_process_notifications(services: Services) -> AsyncIterator[None]:
+    """Without Redis the server runs the jobs itself: give them this node's hub for presence
+    and frames, and run the digest scan and the cleanup periodically."""
+    notifier = HubNotifier(services.hub)
+    if isinstance(services.jobs, InProcessJobs):
+        services.jobs.ctx["notifier"] = notifier
+    ctx: dict[str, Any] = {
+        "settings": services.settings,
+        "db": services.db,
+        "mailer": services.mailer,
+        "notifier": notifier,
+    }
+
+    async def every(seconds: float, fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await fn(dict(ctx))
+            except Exception:
+                log.exception("periodic %s failed", getattr(fn, "__name__", fn))
+
+    tasks = [
+        asyncio.ensure_future(every(notifications.digest_interval(services.settings), job_functions.send_digests)),
+        asyncio.ensure_future(every(3600, job_functions.cleanup_notifications)),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -111,9 +186,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return error_response(NotFound())
     if exc.status_code == 405:
         return error_response(MethodNotAllowed())
-    return json_response(
-        {"error": {"code": "http_error", "message": str(exc.detail)}}, exc.status_code, dict(exc.headers or {})
-    )
+    body = ErrorResponse(ErrorBody("http_error", str(exc.detail)))
+    return json_response(body, exc.status_code, dict(exc.headers or {}))
 
 
 async def _app_error(request: Request, exc: Exception) -> Response:
@@ -123,4 +197,4 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response({"error": {"code": "internal_error", "message": "Internal server error"}}, 500)
+    return json_response(ErrorResponse(ErrorBody("internal_error", "Internal server error")), 500)

@@ -1,4 +1,4 @@
-"""The AsyncAPI 3.0 document of GET /v1/ws, generated from the frame Structs (frames.py).
+"""The AsyncAPI 3.0 document of GET /v1/ws, generated from the frame Structs (realtime/frames.py).
 
 Like the OpenAPI document, it cannot drift from the code: the schemas are msgspec's JSON Schema
 of the very Structs the gateway decodes and encodes.
@@ -13,7 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import frames
+from .realtime import frames
 
 _DESCRIPTION = (
     "One WebSocket per client session. Authenticate with `Authorization: Bearer <token>` on the upgrade "

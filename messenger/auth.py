@@ -7,24 +7,30 @@ it was copied: the whole session ends (`token_reused`), and with it every access
 `authenticate` checks that the session is live. Email tokens (verification 24 h, reset 1 h)
 are single use and stored hashed; a new reset token voids the older ones.
 
-Sessions that end are reported to the hub after commit so their sockets close. Mails are
-always sent by a job (`send_mail`), never in the request.
+Sessions that end are reported to the publisher after commit so their sockets close. Mails
+are always sent by a job (`send_mail`), never in the request.
+
+Layer: domain. Operations take `Accounts`: the database plus the few accounts accounts use
+(token signer, rate limiter, job queue, publisher), each typed by what it does.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
 from . import mail, passwords, users
-from .db import Q, row
+from .db import Database, Q, row
 from .errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
-from .services import Services
-from .tokens import Principal, hash_opaque, new_opaque
+from .ports import Jobs, Publisher
+from .ratelimit import Limiter
+from .settings import Settings
+from .tokens import Principal, TokenSigner, hash_opaque, new_opaque
 
 log = logging.getLogger("messenger.auth")
 
@@ -32,6 +38,16 @@ VERIFY_TTL = 24 * 3600
 RESET_TTL = 3600
 VERIFY, RESET = "verify", "reset"
 USER_AGENT_MAX = 512
+
+
+@dataclass(frozen=True)
+class Accounts:
+    settings: Settings
+    db: Database
+    signer: TokenSigner
+    limiter: Limiter
+    jobs: Jobs
+    publisher: Publisher
 
 
 class TokenPair(msgspec.Struct, frozen=True):
@@ -55,10 +71,10 @@ class SessionPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-async def authenticate(services: Services, token: str) -> Principal:
+async def authenticate(db: Database, signer: TokenSigner, token: str) -> Principal:
     """Resolve an access token to its principal; the session must still be live."""
-    principal = services.signer.verify_access(token)
-    owner = await services.db.fetchval(Q.session_is_live, principal.session_id)
+    principal = signer.verify_access(token)
+    owner = await db.fetchval(Q.session_is_live, principal.session_id)
     if owner != principal.user_id:
         raise Unauthorized("Session has ended", code="session_ended")
     return principal
@@ -68,14 +84,14 @@ async def authenticate(services: Services, token: str) -> Principal:
 
 
 async def register(
-    services: Services, *, email: str, username: str, password: str, display_name: str | None, client_ip: str
+    accounts: Accounts, *, email: str, username: str, password: str, display_name: str | None, client_ip: str
 ) -> users.Me:
-    settings = services.settings
-    await services.limiter.hit("register", client_ip, settings.rate_limit_register)
+    settings = accounts.settings
+    await accounts.limiter.hit("register", client_ip, settings.rate_limit_register)
     password_hash = await passwords.hash_password(password, settings.bcrypt_rounds)
     token = new_opaque()
     try:
-        async with services.db.transaction() as conn:
+        async with accounts.db.transaction() as conn:
             record = await conn.fetchrow(Q.insert_user, email, username, display_name or username, password_hash)
             assert record is not None
             me = row(users.Me, record)
@@ -84,95 +100,95 @@ async def register(
         if exc.constraint_name == "users_username_key":
             raise Conflict("That username is taken", code="username_taken") from None
         raise Conflict("An account with that email address exists", code="email_taken") from None
-    await _mail_verification(services, me.email, token)
+    await _mail_verification(accounts, me.email, token)
     return me
 
 
-async def verify_email(services: Services, token: str) -> users.Me:
+async def verify_email(accounts: Accounts, token: str) -> users.Me:
     token_hash = hash_opaque(token)
-    async with services.db.transaction() as conn:
+    async with accounts.db.transaction() as conn:
         user_id = await conn.fetchval(Q.use_email_token, token_hash, VERIFY)
         if user_id is not None:
             record = await conn.fetchrow(Q.mark_verified, user_id)
             assert record is not None
             return row(users.Me, record)
-    raise await _bad_email_token(services, token_hash, VERIFY)
+    raise await _bad_email_token(accounts, token_hash, VERIFY)
 
 
-async def resend_verification(services: Services, *, email: str, client_ip: str) -> None:
+async def resend_verification(accounts: Accounts, *, email: str, client_ip: str) -> None:
     """Always succeeds from the caller's view: nothing tells whether the address exists."""
-    await _limit_email(services, "resend", email, client_ip)
-    account = await services.db.fetchrow(Q.account_by_email, email)
+    await _limit_email(accounts, "resend", email, client_ip)
+    account = await accounts.db.fetchrow(Q.account_by_email, email)
     if account is None or account["verified"]:
         return
     token = new_opaque()
-    await services.db.execute(Q.insert_email_token, hash_opaque(token), account["id"], VERIFY, float(VERIFY_TTL))
-    await _mail_verification(services, account["email"], token)
+    await accounts.db.execute(Q.insert_email_token, hash_opaque(token), account["id"], VERIFY, float(VERIFY_TTL))
+    await _mail_verification(accounts, account["email"], token)
 
 
-async def forgot_password(services: Services, *, email: str, client_ip: str) -> None:
+async def forgot_password(accounts: Accounts, *, email: str, client_ip: str) -> None:
     """Always succeeds from the caller's view: nothing tells whether the address exists."""
-    await _limit_email(services, "forgot", email, client_ip)
-    account = await services.db.fetchrow(Q.account_by_email, email)
+    await _limit_email(accounts, "forgot", email, client_ip)
+    account = await accounts.db.fetchrow(Q.account_by_email, email)
     if account is None:
         return
     token = new_opaque()
-    async with services.db.transaction() as conn:
+    async with accounts.db.transaction() as conn:
         await conn.execute(Q.void_email_tokens, account["id"], RESET)
         await conn.execute(Q.insert_email_token, hash_opaque(token), account["id"], RESET, float(RESET_TTL))
-    m = mail.reset_mail(services.settings, account["email"], token, _key(token))
-    await _enqueue_mail(services, m, token)
+    m = mail.reset_mail(accounts.settings, account["email"], token, _key(token))
+    await _enqueue_mail(accounts, m, token)
 
 
-async def reset_password(services: Services, *, token: str, password: str) -> users.Me:
+async def reset_password(accounts: Accounts, *, token: str, password: str) -> users.Me:
     token_hash = hash_opaque(token)
-    state = await services.db.fetchrow(Q.email_token_state, token_hash, RESET)
+    state = await accounts.db.fetchrow(Q.email_token_state, token_hash, RESET)
     if state is None or state["used"] or state["expired"]:
-        raise await _bad_email_token(services, token_hash, RESET)
+        raise await _bad_email_token(accounts, token_hash, RESET)
     # Hash only for a token that looked valid (bcrypt is the expensive part), then spend it
     # conditionally: a concurrent reset with the same token may have won in between.
-    password_hash = await passwords.hash_password(password, services.settings.bcrypt_rounds)
+    password_hash = await passwords.hash_password(password, accounts.settings.bcrypt_rounds)
     ended: list[int] = []
-    async with services.db.transaction() as conn:
+    async with accounts.db.transaction() as conn:
         user_id = await conn.fetchval(Q.use_email_token, token_hash, RESET)
         if user_id is not None:
             await conn.execute(Q.set_password, user_id, password_hash)
             await conn.execute(Q.void_email_tokens, user_id, RESET)
             ended = [r["id"] for r in await conn.fetch(Q.end_user_sessions, user_id, "password_reset")]
     if user_id is None:
-        raise await _bad_email_token(services, token_hash, RESET)
-    await _ended(services, ended)
-    return await users.me(services.db, user_id)
+        raise await _bad_email_token(accounts, token_hash, RESET)
+    await _ended(accounts, ended)
+    return await users.me(accounts.db, user_id)
 
 
-async def _bad_email_token(services: Services, token_hash: bytes, purpose: str) -> Unprocessable:
-    state = await services.db.fetchrow(Q.email_token_state, token_hash, purpose)
+async def _bad_email_token(accounts: Accounts, token_hash: bytes, purpose: str) -> Unprocessable:
+    state = await accounts.db.fetchrow(Q.email_token_state, token_hash, purpose)
     if state is not None and state["expired"] and not state["used"]:
         return Unprocessable("This link has expired; ask for a new one", code="token_expired")
     return Unprocessable("This link is invalid or was already used", code="invalid_token")
 
 
-async def _limit_email(services: Services, scope: str, email: str, client_ip: str) -> None:
-    settings = services.settings
+async def _limit_email(accounts: Accounts, scope: str, email: str, client_ip: str) -> None:
+    settings = accounts.settings
     # Per address, so nobody can flood one mailbox; per IP (with the registration budget, which
     # also sends a mail each time), so nobody can use us to mail many addresses.
-    await services.limiter.hit(scope, email.lower(), settings.rate_limit_email)
-    await services.limiter.hit(f"{scope}-ip", client_ip, settings.rate_limit_register)
+    await accounts.limiter.hit(scope, email.lower(), settings.rate_limit_email)
+    await accounts.limiter.hit(f"{scope}-ip", client_ip, settings.rate_limit_register)
 
 
 def _key(token: str) -> str:
     return hash_opaque(token).hex()
 
 
-async def _mail_verification(services: Services, to: str, token: str) -> None:
-    await _enqueue_mail(services, mail.verification_mail(services.settings, to, token, _key(token)), token)
+async def _mail_verification(accounts: Accounts, to: str, token: str) -> None:
+    await _enqueue_mail(accounts, mail.verification_mail(accounts.settings, to, token, _key(token)), token)
 
 
-async def _enqueue_mail(services: Services, m: mail.Mail, token: str) -> None:
+async def _enqueue_mail(accounts: Accounts, m: mail.Mail, token: str) -> None:
     # The token's hash names the job: one mail per token, however often enqueueing is retried.
     # A failure to enqueue (Redis down) must not undo what was committed: the user can ask again.
     try:
-        await services.jobs.enqueue("send_mail", m, job_id=f"mail:{_key(token)}")
+        await accounts.jobs.enqueue("send_mail", m, job_id=f"mail:{_key(token)}")
     except Exception:
         log.exception("could not enqueue mail %r to %s", m.subject, m.to)
 
@@ -189,14 +205,14 @@ async def _dummy_hash(rounds: int) -> bytes:
     return hashed
 
 
-async def login(services: Services, *, login: str, password: str, client_ip: str, user_agent: str) -> TokenPair:
-    settings = services.settings
-    await services.limiter.hit("login-ip", client_ip, settings.rate_limit_login_ip)
+async def login(accounts: Accounts, *, login: str, password: str, client_ip: str, user_agent: str) -> TokenPair:
+    settings = accounts.settings
+    await accounts.limiter.hit("login-ip", client_ip, settings.rate_limit_login_ip)
     query = Q.login_by_email if "@" in login else Q.login_by_username
-    account = await services.db.fetchrow(query, login)
+    account = await accounts.db.fetchrow(query, login)
     # Per account (whichever login names it), and per login string for unknown accounts, so
     # the limit itself does not tell which accounts exist.
-    await services.limiter.hit(
+    await accounts.limiter.hit(
         "login", str(account["id"]) if account else f"?{login.lower()}", settings.rate_limit_login
     )
     if account is None:
@@ -208,19 +224,19 @@ async def login(services: Services, *, login: str, password: str, client_ip: str
     if not account["verified"]:
         raise Forbidden("Confirm your email address first", code="email_not_verified")
     refresh_token = new_opaque()
-    async with services.db.transaction() as conn:
+    async with accounts.db.transaction() as conn:
         session_id = await conn.fetchval(Q.insert_session, account["id"], user_agent[:USER_AGENT_MAX])
         await conn.execute(
             Q.insert_refresh_token, hash_opaque(refresh_token), session_id, float(settings.refresh_token_ttl)
         )
-    return await _pair(services, account["id"], session_id, refresh_token)
+    return await _pair(accounts, account["id"], session_id, refresh_token)
 
 
-async def refresh(services: Services, *, refresh_token: str, user_agent: str) -> TokenPair:
+async def refresh(accounts: Accounts, *, refresh_token: str, user_agent: str) -> TokenPair:
     token_hash = hash_opaque(refresh_token)
     new_token = new_opaque()
     ended: list[int] = []
-    async with services.db.transaction() as conn:
+    async with accounts.db.transaction() as conn:
         state = await conn.fetchrow(Q.refresh_token_for_update, token_hash)
         if state is None:
             outcome = "invalid"
@@ -239,14 +255,14 @@ async def refresh(services: Services, *, refresh_token: str, user_agent: str) ->
                 Q.insert_refresh_token,
                 hash_opaque(new_token),
                 state["session_id"],
-                float(services.settings.refresh_token_ttl),
+                float(accounts.settings.refresh_token_ttl),
             )
             await conn.execute(Q.touch_session, state["session_id"], user_agent[:USER_AGENT_MAX])
     if outcome == "ok":
         assert state is not None
-        return await _pair(services, state["user_id"], state["session_id"], new_token)
+        return await _pair(accounts, state["user_id"], state["session_id"], new_token)
     if outcome == "reused":
-        await _ended(services, ended)
+        await _ended(accounts, ended)
         raise Unauthorized("Refresh token was already used; the session has ended", code="token_reused")
     if outcome == "ended":
         raise Unauthorized("Session has ended", code="session_ended")
@@ -255,22 +271,22 @@ async def refresh(services: Services, *, refresh_token: str, user_agent: str) ->
     raise Unauthorized("Invalid refresh token", code="invalid_token")
 
 
-async def _pair(services: Services, user_id: int, session_id: int, refresh_token: str) -> TokenPair:
-    me = await users.me(services.db, user_id)
-    access = services.signer.issue_access(user_id, session_id)
-    return TokenPair(access, refresh_token, services.signer.ttl, me)
+async def _pair(accounts: Accounts, user_id: int, session_id: int, refresh_token: str) -> TokenPair:
+    me = await users.me(accounts.db, user_id)
+    access = accounts.signer.issue_access(user_id, session_id)
+    return TokenPair(access, refresh_token, accounts.signer.ttl, me)
 
 
-async def logout(services: Services, principal: Principal, *, refresh_token: str) -> None:
+async def logout(accounts: Accounts, principal: Principal, *, refresh_token: str) -> None:
     """End the session of `refresh_token` if it is the caller's; idempotent."""
-    found = await services.db.fetchrow(Q.session_of_refresh_token, hash_opaque(refresh_token))
+    found = await accounts.db.fetchrow(Q.session_of_refresh_token, hash_opaque(refresh_token))
     if found is None or found["user_id"] != principal.user_id:
         return
-    await _end_session(services, found["id"], "logout")
+    await _end_session(accounts, found["id"], "logout")
 
 
-async def list_sessions(services: Services, principal: Principal, *, cursor: int | None, limit: int) -> SessionPage:
-    records = await services.db.fetch(
+async def list_sessions(accounts: Accounts, principal: Principal, *, cursor: int | None, limit: int) -> SessionPage:
+    records = await accounts.db.fetch(
         Q.list_sessions, principal.user_id, cursor if cursor is not None else 2**63 - 1, limit + 1
     )
     sessions = [SessionInfo(**r, current=r["id"] == principal.session_id) for r in records[:limit]]
@@ -278,23 +294,23 @@ async def list_sessions(services: Services, principal: Principal, *, cursor: int
     return SessionPage(sessions, next_cursor)
 
 
-async def revoke_session(services: Services, principal: Principal, session_id: int) -> None:
-    owner = await services.db.fetchval(Q.session_owner, session_id)
+async def revoke_session(accounts: Accounts, principal: Principal, session_id: int) -> None:
+    owner = await accounts.db.fetchval(Q.session_owner, session_id)
     if owner != principal.user_id:
         raise NotFound("No such session", code="session_not_found")
-    await _end_session(services, session_id, "revoked")
+    await _end_session(accounts, session_id, "revoked")
 
 
-async def _end_session(services: Services, session_id: int, reason: str) -> None:
-    ended = [r["id"] for r in await services.db.fetch(Q.end_session, session_id, reason)]
-    await _ended(services, ended)
+async def _end_session(accounts: Accounts, session_id: int, reason: str) -> None:
+    ended = [r["id"] for r in await accounts.db.fetch(Q.end_session, session_id, reason)]
+    await _ended(accounts, ended)
 
 
-async def _ended(services: Services, session_ids: Sequence[int]) -> None:
+async def _ended(accounts: Accounts, session_ids: Sequence[int]) -> None:
     """Close the sockets of sessions that just ended (after commit, never inside it)."""
     if session_ids:
         try:
-            await services.hub.end_sessions(session_ids)
+            await accounts.publisher.end_sessions(session_ids)
         except Exception:
             # The sessions are over either way: their tokens fail `authenticate` from now on.
-            log.exception("hub could not close the sockets of sessions %s", list(session_ids))
+            log.exception("could not close the sockets of sessions %s", list(session_ids))

@@ -1,5 +1,7 @@
 """Chats: creation (one direct chat per pair), roles, membership, the chat list and read markers.
 
+Layer: domain. Writers take `db` and a `Publisher`, and publish after commit.
+
 Every membership change locks the chat row first (`lock_chat`), the same row senders lock, so a
 removed member cannot slip a message in after their removal and member counts stay exact. Each
 change appends its events last in the transaction and opens/closes the member's span of the
@@ -21,7 +23,6 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import asyncpg
 import msgspec
@@ -29,32 +30,16 @@ import msgspec
 from . import events
 from .db import Connection, Database, Q
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
-from .messages import MAX_ID, Message, message_from, with_attachments
-from .services import Services
-from .users import User, public_by_ids
-
-Kind = Literal["direct", "group", "channel"]
-Role = Literal["owner", "admin", "member"]
+from .messages import MAX_ID, message_from, with_attachments
+from .model import Chat, ChatBody, ChatKind, MemberBody, Role, User
+from .ports import Publisher
+from .users import public_by_ids
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Keyset bounds for a first page ("after the start" / "before the end").
 _FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 _FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 _ID_MAX = 2**62
-
-
-class Chat(msgspec.Struct, frozen=True):
-    id: int
-    kind: Kind
-    title: str | None
-    description: str | None
-    created_at: datetime
-    member_count: int
-    # The caller's role and unread count; null and 0 in broadcast events (the shared view).
-    role: Role | None
-    last_message: Message | None
-    last_seq: int
-    unread_count: int
 
 
 class ChatPage(msgspec.Struct, frozen=True):
@@ -80,16 +65,6 @@ class ReadMarker(msgspec.Struct, frozen=True):
     user_id: int
     seq: int
     moved: bool
-
-
-# Event bodies (the frame's fields except type/cursor).
-class ChatBody(msgspec.Struct, frozen=True):
-    chat: Chat
-
-
-class MemberBody(msgspec.Struct, frozen=True):
-    chat_id: int
-    user_id: int
 
 
 # -- cursors ----------------------------------------------------------------------------------
@@ -136,9 +111,9 @@ def _shared(chat: Chat) -> Chat:
     return msgspec.structs.replace(chat, role=None, unread_count=0)
 
 
-async def _members_from(services: Services, records: Sequence[asyncpg.Record]) -> list[Member]:
+async def _members_from(db: Database, records: Sequence[asyncpg.Record]) -> list[Member]:
     """Members with their public user objects (one query for all of them)."""
-    users = await public_by_ids(services.db, [r["user_id"] for r in records])
+    users = await public_by_ids(db, [r["user_id"] for r in records])
     return [Member(users[r["user_id"]], r["role"], r["joined_at"]) for r in records]
 
 
@@ -163,14 +138,14 @@ async def _view(conn: Database | Connection, chat_id: int, user_id: int) -> Chat
     return chat
 
 
-async def get(services: Services, user_id: int, chat_id: int) -> Chat:
-    return await _view(services.db, chat_id, user_id)
+async def get(db: Database, user_id: int, chat_id: int) -> Chat:
+    return await _view(db, chat_id, user_id)
 
 
-async def list_for_user(services: Services, user_id: int, *, cursor: str | None, limit: int) -> ChatPage:
+async def list_for_user(db: Database, user_id: int, *, cursor: str | None, limit: int) -> ChatPage:
     at, ident = _decode_cursor(cursor) if cursor else (_FAR_FUTURE, _ID_MAX)
-    records = await services.db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1)
-    chats = await _chats_from(services.db, records[:limit])
+    records = await db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1)
+    chats = await _chats_from(db, records[:limit])
     next_cursor = None
     if len(records) > limit:
         last = records[limit - 1]
@@ -178,13 +153,13 @@ async def list_for_user(services: Services, user_id: int, *, cursor: str | None,
     return ChatPage(chats, next_cursor)
 
 
-async def members(services: Services, user_id: int, chat_id: int, *, cursor: str | None, limit: int) -> MemberPage:
+async def members(db: Database, user_id: int, chat_id: int, *, cursor: str | None, limit: int) -> MemberPage:
     """In joining order (the owner of a new chat first)."""
-    if await services.db.fetchval(Q.member_role, chat_id, user_id) is None:
+    if await db.fetchval(Q.member_role, chat_id, user_id) is None:
         raise NotFound("Chat not found")
     at, ident = _decode_cursor(cursor) if cursor else (_FAR_PAST, 0)
-    records = await services.db.fetch(Q.members_page, chat_id, at, ident, limit + 1)
-    page = await _members_from(services, records[:limit])
+    records = await db.fetch(Q.members_page, chat_id, at, ident, limit + 1)
+    page = await _members_from(db, records[:limit])
     next_cursor = None
     if len(records) > limit:
         last = page[-1]
@@ -214,10 +189,11 @@ async def _check_users_exist(conn: Connection, user_ids: Sequence[int]) -> None:
 
 
 async def create(
-    services: Services,
+    db: Database,
+    publisher: Publisher,
     user_id: int,
     *,
-    kind: Kind,
+    kind: ChatKind,
     title: str | None,
     description: str | None,
     member_ids: Sequence[int],
@@ -231,16 +207,16 @@ async def create(
     if kind == "direct":
         if len(others) != 1 or len(member_ids) != 1:
             raise Unprocessable("A direct chat needs exactly one other member in member_ids", code="invalid_members")
-        return await _create_direct(services, user_id, others[0], title, description)
+        return await _create_direct(db, publisher, user_id, others[0], title, description)
     published: list[events.Event] = []
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         await _check_users_exist(conn, others)
         everyone = [user_id, *others]
         chat_id = await conn.fetchval(Q.insert_chat, kind, title, description, None, len(everyone))
         await conn.execute(Q.insert_members, chat_id, everyone, ["owner"] + ["member"] * len(others), 0)
         chat = await _view(conn, chat_id, user_id)
         published = await _append_new_members(conn, chat, everyone, announce=True)
-    await services.hub.publish(published)
+    await publisher.publish(published)
     return chat, True
 
 
@@ -258,12 +234,12 @@ async def _append_new_members(
 
 
 async def _create_direct(
-    services: Services, user_id: int, peer_id: int, title: str | None, description: str | None
+    db: Database, publisher: Publisher, user_id: int, peer_id: int, title: str | None, description: str | None
 ) -> tuple[Chat, bool]:
     key = f"{min(user_id, peer_id)}:{max(user_id, peer_id)}"
     # Normally one pass; a second only if the chat found by key was deleted in between.
     for _ in range(3):
-        async with services.db.transaction() as conn:
+        async with db.transaction() as conn:
             await _check_users_exist(conn, [peer_id])
             chat_id = await conn.fetchval(Q.insert_chat, "direct", title, description, key, 2)
             if chat_id is not None:
@@ -286,20 +262,21 @@ async def _create_direct(
                     published = await _append_new_members(conn, chat, [r["user_id"] for r in back], announce=False)
                 created = False
         if published:
-            await services.hub.publish(published)
+            await publisher.publish(published)
         return chat, created
     raise Conflict("The direct chat changed concurrently; retry", code="concurrent_update")
 
 
 async def update(
-    services: Services,
+    db: Database,
+    publisher: Publisher,
     user_id: int,
     chat_id: int,
     *,
     title: str | msgspec.UnsetType | None,
     description: str | msgspec.UnsetType | None,
 ) -> Chat:
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         _, role = await _lock(conn, chat_id, user_id)
         if role not in ("owner", "admin"):
             raise Forbidden("Only the owner and admins may change the chat")
@@ -318,18 +295,18 @@ async def update(
         )
         chat = await _view(conn, chat_id, user_id)
         published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
-    await services.hub.publish(published)
+    await publisher.publish(published)
     return chat
 
 
-async def delete(services: Services, user_id: int, chat_id: int) -> None:
+async def delete(db: Database, publisher: Publisher, user_id: int, chat_id: int) -> None:
     """Owner only. Every member gets member_removed for every member, then nothing more."""
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         _, role = await _lock(conn, chat_id, user_id)
         if role != "owner":
             raise Forbidden("Only the owner may delete the chat")
         published = await _delete_locked(conn, chat_id)
-    await services.hub.publish(published)
+    await publisher.publish(published)
 
 
 async def _delete_locked(conn: Connection, chat_id: int) -> list[events.Event]:
@@ -341,9 +318,11 @@ async def _delete_locked(conn: Connection, chat_id: int) -> list[events.Event]:
     return appended
 
 
-async def add_member(services: Services, user_id: int, chat_id: int, target_id: int, role: Role) -> Member:
+async def add_member(
+    db: Database, publisher: Publisher, user_id: int, chat_id: int, target_id: int, role: Role
+) -> Member:
     """Owner/admin add; only the owner adds admins; nobody adds a second owner."""
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         kind, caller_role = await _lock(conn, chat_id, user_id)
         if caller_role not in ("owner", "admin"):
             raise Forbidden("Only the owner and admins may add members")
@@ -362,15 +341,17 @@ async def add_member(services: Services, user_id: int, chat_id: int, target_id: 
         drafts = [events.Draft(chat_id, events.MEMBER_ADDED, MemberBody(chat_id, target_id), target_id)]
         appended = await events.append(conn, drafts)
         await events.open_span(conn, chat_id, target_id, appended[0])
-    await services.hub.publish(appended)
+    await publisher.publish(appended)
     assert member_row is not None  # written above under the chat lock
-    (member,) = await _members_from(services, [member_row])
+    (member,) = await _members_from(db, [member_row])
     return member
 
 
-async def set_role(services: Services, user_id: int, chat_id: int, target_id: int, role: Role) -> Member:
+async def set_role(
+    db: Database, publisher: Publisher, user_id: int, chat_id: int, target_id: int, role: Role
+) -> Member:
     """Owner only. Giving "owner" transfers ownership (the old owner becomes an admin)."""
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         kind, caller_role = await _lock(conn, chat_id, user_id)
         if caller_role != "owner":
             raise Forbidden("Only the owner may change roles")
@@ -388,15 +369,15 @@ async def set_role(services: Services, user_id: int, chat_id: int, target_id: in
         # Roles are not in the shared chat view; chat_updated tells members to refresh them.
         chat = await _view(conn, chat_id, user_id)
         published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
-    await services.hub.publish(published)
+    await publisher.publish(published)
     assert member_row is not None  # written above under the chat lock
-    (member,) = await _members_from(services, [member_row])
+    (member,) = await _members_from(db, [member_row])
     return member
 
 
-async def remove_member(services: Services, user_id: int, chat_id: int, target_id: int) -> None:
+async def remove_member(db: Database, publisher: Publisher, user_id: int, chat_id: int, target_id: int) -> None:
     """Yourself: leave. Otherwise owner removes anyone, admins remove plain members."""
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         kind, caller_role = await _lock(conn, chat_id, user_id)
         if target_id == user_id:
             published = await _leave_locked(conn, chat_id, user_id, caller_role)
@@ -411,7 +392,7 @@ async def remove_member(services: Services, user_id: int, chat_id: int, target_i
             if caller_role == "admin" and target_role != "member":
                 raise Forbidden("Admins may remove plain members only")
             published = await _remove_locked(conn, chat_id, target_id, [])
-    await services.hub.publish(published)
+    await publisher.publish(published)
 
 
 async def _remove_locked(
@@ -446,15 +427,18 @@ async def _leave_locked(conn: Connection, chat_id: int, user_id: int, role: str)
     return appended
 
 
-async def mark_read(services: Services, user_id: int, chat_id: int, seq: int) -> ReadMarker:
-    """Move the caller's read marker forward to `seq` (a lower seq changes nothing).
+async def mark_read(
+    db: Database, publisher: Publisher, user_id: int, chat_id: int, seq: int, *, origin: object = None
+) -> ReadMarker:
+    """Move the caller's read marker forward to `seq` (a lower seq changes nothing) and, if it
+    moved, tell the chat's members (`read` frames; not the socket `origin` it came from).
 
     404 for non-members, 422 beyond the chat's last seq. The WebSocket `read` frame and REST
-    both come through here; the caller tells the hub when `moved`.
+    both come through here.
     """
     if not 0 <= seq <= MAX_ID:
         raise Unprocessable("seq must be between 0 and the chat's last seq", code="invalid_seq")
-    record = await services.db.fetchrow(Q.mark_read, chat_id, user_id, seq)
+    record = await db.fetchrow(Q.mark_read, chat_id, user_id, seq)
     if record is None:
         raise NotFound("Chat not found")
     if seq > record["last_seq"]:
@@ -462,4 +446,5 @@ async def mark_read(services: Services, user_id: int, chat_id: int, seq: int) ->
     new_seq = record["new_seq"]
     if new_seq is None:
         return ReadMarker(chat_id, user_id, record["old_seq"], moved=False)
+    await publisher.publish_read(chat_id, user_id, new_seq, origin=origin)
     return ReadMarker(chat_id, user_id, new_seq, moved=True)

@@ -1,5 +1,7 @@
 """The per-user event stream: persisted events, cursors, sync and replay.
 
+Layer: infrastructure (below the domain, which appends; above the ground floor's bodies).
+
 One global, commit-ordered log (`events`, positions from `event_stream`, see
 sql/schema/0002_events.sql). A user sees the events of the chats they belong(ed) to, limited to
 their membership spans. A cursor is the position of the last event a client has seen; it is
@@ -14,12 +16,12 @@ byte-identical.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
 from .db import Connection, Database, Q
 from .errors import Gone, Unprocessable
+from .model import EventBody
 
 # The persisted frame types (contract, WebSocket section).
 RECEIVE_MESSAGE = "receive_message"
@@ -37,7 +39,7 @@ class Draft(msgspec.Struct, frozen=True):
 
     chat_id: int
     type: str
-    body: Any
+    body: EventBody
     user_id: int | None = None
 
 

@@ -1,5 +1,7 @@
 """The HTTP edge: endpoint declarations, JSON codec and the one place errors become responses.
 
+Layer: edge.
+
 An endpoint is a plain async function taking a `Call` and returning a Struct (200/201 JSON), a
 `Reply` (explicit status) or None (204). `@endpoint(...)` records its body, query and response
 types; the wrapper decodes and validates once with msgspec and the OpenAPI document is generated
@@ -19,7 +21,17 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import AppError, BadRequest, ErrorResponse, TooLarge, Unauthorized, Unavailable, Unprocessable
+from . import auth
+from .errors import (
+    AppError,
+    BadRequest,
+    ErrorResponse,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
 from .services import Services
 from .tokens import Principal
 
@@ -98,8 +110,6 @@ class Call(Generic[B, Qy]):
 
     def path_int(self, name: str) -> int:
         """Path ids are integers; anything else cannot name a row, so it is simply not found."""
-        from .errors import NotFound
-
         raw = self.request.path_params[name]
         if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
             raise NotFound()
@@ -130,15 +140,13 @@ def _decoder(tp: type) -> msgspec.json.Decoder[Any]:
 
 
 async def authenticate(request: Request, services: Services) -> Principal:
-    from . import auth
-
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("Missing bearer token")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Missing bearer token")
-    return await auth.authenticate(services, token.strip())
+    return await auth.authenticate(services.db, services.signer, token.strip())
 
 
 def endpoint(

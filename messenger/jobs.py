@@ -20,7 +20,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from .ports import Jobs
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -35,10 +37,6 @@ MAX_TRIES = 5  # as workers/settings.py tells arq
 DRAIN_TIMEOUT = 10.0
 ID_MEMORY = 3600.0
 CLEANUP_EVERY = 1800.0
-
-
-class Jobs(Protocol):
-    async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None: ...
 
 
 class ArqJobs:

@@ -43,13 +43,12 @@ from .errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from .model import MediaOut
 from .settings import Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CopySourceTypeDef, ObjectIdentifierTypeDef
-
-    from .services import Services
 
 log = logging.getLogger("messenger.media")
 
@@ -63,20 +62,6 @@ _KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
 # -- shapes ---------------------------------------------------------------------------------
-
-
-class MediaOut(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The contract's `media` object; width/height for images, download_url when fetched."""
-
-    id: int
-    filename: str
-    content_type: str
-    size: int
-    status: str
-    created_at: datetime
-    width: int | None = None
-    height: int | None = None
-    download_url: str | None = None
 
 
 class MediaRow(msgspec.Struct, kw_only=True):
@@ -579,17 +564,18 @@ def _expiry(ttl: int) -> int:
     return int(time.time()) + ttl
 
 
-async def create(services: Services, user_id: int, filename: str, content_type: str, size: int) -> Upload:
-    settings = services.settings
+async def create(
+    db: Database, store: MediaStore, settings: Settings, user_id: int, filename: str, content_type: str, size: int
+) -> Upload:
     name = clean_filename(filename)
     ctype = clean_content_type(settings, content_type)
     check_size(settings, size)
     key = secrets.token_hex(16)
-    record = await services.db.fetchrow(Q.media_insert, user_id, key, name, ctype, size)
+    record = await db.fetchrow(Q.media_insert, user_id, key, name, ctype, size)
     assert record is not None
     row = MediaRow(**record)
     expires = _expiry(settings.media_upload_ttl)
-    target = await services.media.upload_target(row.id, key, ctype, size, expires)
+    target = await store.upload_target(row.id, key, ctype, size, expires)
     return Upload(media=row.out(), upload=target, expires_at=datetime.fromtimestamp(expires, UTC))
 
 
@@ -599,7 +585,8 @@ async def _row(db: Database, media_id: int) -> MediaRow | None:
 
 
 async def receive_upload(
-    services: Services,
+    db: Database,
+    store: MediaStore,
     media_id: int,
     expires: int,
     sig: str,
@@ -608,10 +595,9 @@ async def receive_upload(
     body: AsyncIterator[bytes],
 ) -> None:
     """The local store's upload endpoint: the signature authorizes, no bearer token needed."""
-    store = services.media
     if not isinstance(store, LocalStore):
         raise NotFound()
-    row = await _row(services.db, media_id)
+    row = await _row(db, media_id)
     if row is None:
         raise NotFound()
     store.signer.verify("upload", row.id, row.storage_key, expires, sig)
@@ -625,9 +611,8 @@ async def receive_upload(
         await store.receive(row.storage_key, row.size, body)
 
 
-async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
+async def complete(db: Database, store: MediaStore, user_id: int, media_id: int) -> MediaOut:
     """Verify the stored object and mark the medium ready; repeating it returns the same."""
-    db = services.db
     row = await _row(db, media_id)
     if row is None or row.owner_id != user_id:
         if row is not None and await db.fetchrow(Q.media_visible, media_id, user_id) is not None:
@@ -635,7 +620,6 @@ async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
         raise NotFound()
     if row.status == "ready":
         return row.out()
-    store = services.media
     with store_errors():
         await store.promote(row.storage_key)
         stored = await store.size_of(row.storage_key)
@@ -666,35 +650,34 @@ async def complete(services: Services, user_id: int, media_id: int) -> MediaOut:
     return MediaRow(**record).out()
 
 
-async def fetch(services: Services, user_id: int, media_id: int) -> MediaOut:
-    record = await services.db.fetchrow(Q.media_visible, media_id, user_id)
+async def fetch(db: Database, store: MediaStore, settings: Settings, user_id: int, media_id: int) -> MediaOut:
+    record = await db.fetchrow(Q.media_visible, media_id, user_id)
     if record is None:
         raise NotFound()
     row = MediaRow(**record)
     if row.status != "ready":
         return row.out()
-    url = await services.media.download_url(row, _expiry(services.settings.media_download_ttl))
+    url = await store.download_url(row, _expiry(settings.media_download_ttl))
     return row.out(url)
 
 
-async def local_download(services: Services, media_id: int, expires: int, sig: str) -> LocalFile:
-    store = services.media
+async def local_download(db: Database, store: MediaStore, media_id: int, expires: int, sig: str) -> LocalFile:
     if not isinstance(store, LocalStore):
         raise NotFound()
-    row = await _row(services.db, media_id)
+    row = await _row(db, media_id)
     if row is None or row.status != "ready":
         raise NotFound()
     store.signer.verify("download", row.id, row.storage_key, expires, sig)
     return store.file(row)
 
 
-async def avatar_redirect(services: Services, media_id: int) -> str:
+async def avatar_redirect(db: Database, store: MediaStore, settings: Settings, media_id: int) -> str:
     """Where an avatar_url leads: a fresh short-lived download URL while it is someone's avatar."""
-    record = await services.db.fetchrow(Q.media_current_avatar, media_id)
+    record = await db.fetchrow(Q.media_current_avatar, media_id)
     if record is None:
         raise NotFound()
     row = MediaRow(**record)
-    return await services.media.download_url(row, _expiry(services.settings.media_download_ttl))
+    return await store.download_url(row, _expiry(settings.media_download_ttl))
 
 
 async def check_avatar(conn: Connection | Database, user_id: int, media_id: int) -> None:
@@ -809,15 +792,17 @@ SWEEP_EVERY = 3600.0
 
 
 @contextlib.asynccontextmanager
-async def sweeping(services: Services, every: float = SWEEP_EVERY) -> AsyncIterator[None]:
+async def sweeping(
+    db: Database, store: MediaStore, settings: Settings, every: float = SWEEP_EVERY
+) -> AsyncIterator[None]:
     """Without Redis there is no arq cron: this process sweeps orphans itself while it runs."""
-    older_than = timedelta(seconds=services.settings.media_orphan_ttl)
+    older_than = timedelta(seconds=settings.media_orphan_ttl)
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(every)
             try:
-                removed = await delete_orphans(services.db, services.media, older_than)
+                removed = await delete_orphans(db, store, older_than)
             except Exception:  # keep sweeping; the next round retries what this one missed
                 log.exception("media cleanup failed")
             else:

@@ -1,5 +1,8 @@
 """Messages: batched sending (REST and the WebSocket group-commit writer), pages, edits, deletes.
 
+Layer: domain. Writers take `db`, a `Publisher` (after-commit fan-out) and `Jobs` (the
+notification job); they never see the realtime core.
+
 `send_batch` is the one write path for new messages. A batch is one transaction: set-based
 validation, the chat rows locked in id order (which is what makes per-chat `seq` gap-free and
 idempotency race-free), one INSERT for every message, the event append last, and the hub
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TypeAlias
 
 import asyncpg
@@ -20,7 +22,8 @@ import msgspec
 from . import events, media, notifications
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
-from .services import Services
+from .model import MediaOut, Message, MessageBody, MessageDeletedBody
+from .ports import Jobs, Publisher
 
 # Ids and seqs are PostgreSQL bigints; anything larger cannot name a row.
 MAX_ID = 2**63 - 1
@@ -34,26 +37,6 @@ _SEQ_MAX = 2**62
 # `@name` in the username alphabet, not inside a word or an email address ("@bob." and
 # "@bob-smith" mention bob; "bob@example.com" mentions nobody).
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.]*)")
-
-
-# A media object attached to a message: the contract's `media` (without a download_url, which
-# would expire inside persisted events; clients fetch GET /v1/media/{id} for one).
-Attachment: TypeAlias = media.MediaOut
-
-
-class Message(msgspec.Struct, frozen=True):
-    id: int
-    chat_id: int
-    seq: int
-    sender_id: int
-    client_msg_id: str
-    text: str | None
-    reply_to_id: int | None
-    attachments: list[Attachment]
-    mentions: list[int]
-    created_at: datetime
-    edited_at: datetime | None
-    deleted: bool
 
 
 class SendRequest(msgspec.Struct, frozen=True):
@@ -79,17 +62,6 @@ SendResult: TypeAlias = Sent | AppError
 class MessagePage(msgspec.Struct, frozen=True):
     messages: list[Message]
     has_more: bool
-
-
-# Event bodies (the frame's fields except type/cursor).
-class MessageBody(msgspec.Struct, frozen=True):
-    message: Message
-
-
-class MessageDeletedBody(msgspec.Struct, frozen=True):
-    chat_id: int
-    message_id: int
-    seq: int
 
 
 def message_from(record: asyncpg.Record, prefix: str = "") -> Message:
@@ -176,7 +148,9 @@ async def _resolve_mentions(conn: Connection, wanted: Sequence[tuple[int, str | 
     return result
 
 
-async def send_batch(services: Services, requests: Sequence[SendRequest]) -> list[SendResult]:
+async def send_batch(
+    db: Database, publisher: Publisher, jobs: Jobs, requests: Sequence[SendRequest]
+) -> list[SendResult]:
     """Send many messages in one transaction; results in request order, one per request.
 
     Duplicates of one (chat, sender, client_msg_id) in a batch, or of an earlier send, yield the
@@ -191,12 +165,12 @@ async def send_batch(services: Services, requests: Sequence[SendRequest]) -> lis
     pending = [i for i, r in enumerate(results) if r is None]
     published: list[events.Event] = []
     if pending:
-        async with services.db.transaction() as conn:
+        async with db.transaction() as conn:
             published = await _send_locked(conn, requests, results, pending)
     if published:
-        await services.hub.publish(published)
-        # -- notifications: one job for the whole batch, after commit --
-        await notifications.after_send(services, [r.message.id for r in results if isinstance(r, Sent) and r.created])
+        await publisher.publish(published)
+        # One notification job for the whole batch, after commit.
+        await notifications.after_send(jobs, [r.message.id for r in results if isinstance(r, Sent) and r.created])
     out: list[SendResult] = []
     for r in results:
         assert r is not None
@@ -250,7 +224,7 @@ async def _send_locked(
     pending = [i for i in pending if results[i] is None]
 
     # Attachments: one set-based check for the whole batch (ready media of each sender).
-    attached: dict[int, list[Attachment]] = {}
+    attached: dict[int, list[MediaOut]] = {}
     with_files = [i for i in pending if requests[i].attachment_ids]
     if with_files:
         wanted = [(requests[i].sender_id, requests[i].attachment_ids) for i in with_files]
@@ -330,9 +304,9 @@ async def with_attachments(conn: Database | Connection, messages: list[Message])
     return [msgspec.structs.replace(m, attachments=files[m.id]) if m.id in files else m for m in messages]
 
 
-async def send(services: Services, request: SendRequest) -> Sent:
+async def send(db: Database, publisher: Publisher, jobs: Jobs, request: SendRequest) -> Sent:
     """One message (REST): raises the request's error instead of returning it."""
-    (result,) = await send_batch(services, [request])
+    (result,) = await send_batch(db, publisher, jobs, [request])
     if isinstance(result, AppError):
         raise result
     return result
@@ -347,29 +321,29 @@ async def _role(db_or_conn: Database | Connection, chat_id: int, user_id: int) -
 
 
 async def page(
-    services: Services, user_id: int, chat_id: int, *, before: int | None, after: int | None, limit: int
+    db: Database, user_id: int, chat_id: int, *, before: int | None, after: int | None, limit: int
 ) -> MessagePage:
     """Ascending by seq. No bound: the newest page. `before`: the page just below it (has_more
     says older ones exist). `after`: the page just above it (has_more says newer ones exist)."""
-    await _role(services.db, chat_id, user_id)
+    await _role(db, chat_id, user_id)
     if after is not None:
         upper = before if before is not None else _SEQ_MAX
-        records = await services.db.fetch(Q.messages_after, chat_id, after, upper, limit + 1)
+        records = await db.fetch(Q.messages_after, chat_id, after, upper, limit + 1)
         has_more = len(records) > limit
-        return MessagePage(await with_attachments(services.db, [message_from(r) for r in records[:limit]]), has_more)
+        return MessagePage(await with_attachments(db, [message_from(r) for r in records[:limit]]), has_more)
     if before is not None:
-        records = await services.db.fetch(Q.messages_before, chat_id, before, 0, limit + 1)
+        records = await db.fetch(Q.messages_before, chat_id, before, 0, limit + 1)
     else:
-        records = await services.db.fetch(Q.messages_latest, chat_id, limit + 1)
+        records = await db.fetch(Q.messages_latest, chat_id, limit + 1)
     has_more = len(records) > limit
-    return MessagePage(
-        await with_attachments(services.db, [message_from(r) for r in reversed(records[:limit])]), has_more
-    )
+    return MessagePage(await with_attachments(db, [message_from(r) for r in reversed(records[:limit])]), has_more)
 
 
-async def edit(services: Services, user_id: int, chat_id: int, message_id: int, text: str) -> Message:
+async def edit(
+    db: Database, publisher: Publisher, jobs: Jobs, user_id: int, chat_id: int, message_id: int, text: str
+) -> Message:
     check_text(text, has_attachments=False)
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         await _role(conn, chat_id, user_id)
         record = await conn.fetchrow(Q.lock_message, message_id, chat_id)
         if record is None:
@@ -384,15 +358,15 @@ async def edit(services: Services, user_id: int, chat_id: int, message_id: int, 
         assert updated is not None  # the row is locked above
         (edited,) = await with_attachments(conn, [message_from(updated)])
         published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, MessageBody(edited))])
-    await services.hub.publish(published)
-    # -- notifications: members the edit newly mentions --
-    await notifications.after_edit(services, edited.id, [u for u in edited.mentions if u not in current.mentions])
+    await publisher.publish(published)
+    # Notify the members the edit newly mentions.
+    await notifications.after_edit(jobs, edited.id, [u for u in edited.mentions if u not in current.mentions])
     return edited
 
 
-async def delete(services: Services, user_id: int, chat_id: int, message_id: int) -> None:
+async def delete(db: Database, publisher: Publisher, user_id: int, chat_id: int, message_id: int) -> None:
     """Tombstone: seq stays, text/mentions go. Deleting a tombstone again changes nothing."""
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         role = await _role(conn, chat_id, user_id)
         record = await conn.fetchrow(Q.lock_message, message_id, chat_id)
         if record is None:
@@ -405,4 +379,4 @@ async def delete(services: Services, user_id: int, chat_id: int, message_id: int
         await conn.execute(Q.tombstone_message, message_id)
         body = MessageDeletedBody(chat_id, message_id, current.seq)
         published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_DELETED, body)])
-    await services.hub.publish(published)
+    await publisher.publish(published)

@@ -24,29 +24,21 @@ every few seconds) sends it again with the same Message-ID.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from collections.abc import Sequence
+from typing import Final, Protocol
 
 import asyncpg
 import msgspec
+from aiosmtplib import SMTPException
 
-from .broker import UsersSignal
 from .db import Database, Q, row, rowcount, rows
 from .errors import NotFound, Unprocessable
 from .mail import Mail, Mailer
+from .model import Notification
+from .ports import Jobs
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-    from .hub import Hub
-    from .services import Services
 
 log = logging.getLogger("messenger.notifications")
 
@@ -63,17 +55,6 @@ SNIPPET: Final = 140
 # Advisory-lock key spaces (first key of the two-key form).
 LOCK_CLAIM: Final = 0x6E6F7401
 LOCK_SEND: Final = 0x6E6F7402
-
-Kind = Literal["mention", "message"]
-
-
-class Notification(msgspec.Struct, frozen=True):
-    id: int
-    kind: Kind
-    chat_id: int
-    message_id: int
-    created_at: datetime
-    read: bool
 
 
 class NotificationPage(msgspec.Struct, frozen=True):
@@ -111,80 +92,26 @@ class Notifier(Protocol):
     async def deliver(self, created: Sequence[Created]) -> None: ...
 
 
-class HubNotifier:
-    """In-process jobs (no Redis): this node's hub is the whole cluster."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    async def online(self, user_ids: Sequence[int]) -> set[int]:
-        return await self.hub.online(user_ids)
-
-    async def deliver(self, created: Sequence[Created]) -> None:
-        for c in created:
-            await self.hub.notify([c.user_id], c.notification)
-
-
-class RedisNotifier:
-    """The worker: reads the nodes' presence sets and publishes the frames on the broker's
-    signal channel, as a node's hub would (keys and channel as in presence.py / broker.py)."""
-
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.nodes_key = f"{prefix}presence:nodes"
-        self.node_prefix = f"{prefix}presence:node:"
-        self.channel = f"{prefix}signals"
-
-    async def online(self, user_ids: Sequence[int]) -> set[int]:
-        if not user_ids:
-            return set()
-        # A node is alive while its heartbeat score (its expiry time) is in the future.
-        nodes = await self.redis.zrangebyscore(self.nodes_key, time.time(), "+inf")
-        if not nodes:
-            return set()
-        wanted = [str(u) for u in user_ids]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for node in nodes:
-                pipe.smismember(self.node_prefix + node.decode(), wanted)
-            replies = await pipe.execute()
-        found: set[int] = set()
-        for reply in replies:
-            found.update(u for u, hit in zip(user_ids, reply, strict=True) if hit)
-        return found
-
-    async def deliver(self, created: Sequence[Created]) -> None:
-        if not created:
-            return
-        from . import frames  # frames imports messages, which imports this module
-
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for c in created:
-                encoded = frames.encode(frames.Notification(c.notification))
-                signal = UsersSignal("worker", [c.user_id], encoded.text, encoded.binary)
-                pipe.publish(self.channel, msgspec.msgpack.encode(signal))
-            await pipe.execute()
-
-
 # -- creation (the notify_messages job) ------------------------------------------------------
 
 
-async def after_send(services: Services, message_ids: Sequence[int]) -> None:
+async def after_send(jobs: Jobs, message_ids: Sequence[int]) -> None:
     """Called by send_batch after commit: one job for the whole batch. The messages are
     committed whatever happens here, so a failing enqueue is logged, not raised."""
     if not message_ids:
         return
     try:
-        await services.jobs.enqueue("notify_messages", list(message_ids))
+        await jobs.enqueue("notify_messages", list(message_ids))
     except Exception:
         log.exception("enqueueing notifications for %d message(s) failed", len(message_ids))
 
 
-async def after_edit(services: Services, message_id: int, mentioned: Sequence[int]) -> None:
+async def after_edit(jobs: Jobs, message_id: int, mentioned: Sequence[int]) -> None:
     """Called by messages.edit after commit with the members the edit newly mentions."""
     if not mentioned:
         return
     try:
-        await services.jobs.enqueue("notify_messages", [message_id], list(mentioned))
+        await jobs.enqueue("notify_messages", [message_id], list(mentioned))
     except Exception:
         log.exception("enqueueing mention notifications of message %d failed", message_id)
 
@@ -340,8 +267,6 @@ async def claim_digest(db: Database, user_id: int, window: int) -> int | None:
 
 async def send_digest(db: Database, mailer: Mailer, settings: Settings, digest_id: int) -> str:
     """Send one claimed digest; returns 'sent', 'read', 'failed', 'retry', 'busy' or 'done'."""
-    from aiosmtplib import SMTPException
-
     key = _lock_key(digest_id)
     async with db.connection() as conn:
         if not await conn.fetchval(Q.digest_try_lock, LOCK_SEND, key):
@@ -479,46 +404,3 @@ async def cleanup(db: Database, settings: Settings) -> dict[str, int]:
         "delete_old_notifications": rowcount(await db.execute(Q.delete_old_notifications, days)),
         "delete_old_digests": rowcount(await db.execute(Q.delete_old_digests, days)),
     }
-
-
-# -- without Redis: in-process delivery and periodic jobs ---------------------------------------
-
-
-@asynccontextmanager
-async def in_process(services: Services) -> AsyncIterator[None]:
-    """Without Redis the server runs the jobs itself: give them this node's hub for presence
-    and frames, and run the digest scan and the cleanup periodically."""
-    from workers import jobs as job_functions
-
-    from .jobs import InProcessJobs
-
-    notifier = HubNotifier(services.hub)
-    if isinstance(services.jobs, InProcessJobs):
-        services.jobs.ctx["notifier"] = notifier
-    ctx: dict[str, Any] = {
-        "settings": services.settings,
-        "db": services.db,
-        "mailer": services.mailer,
-        "notifier": notifier,
-    }
-
-    async def every(seconds: float, fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await fn(dict(ctx))
-            except Exception:
-                log.exception("periodic %s failed", getattr(fn, "__name__", fn))
-
-    tasks = [
-        asyncio.ensure_future(every(digest_interval(services.settings), job_functions.send_digests)),
-        asyncio.ensure_future(every(3600, job_functions.cleanup_notifications)),
-    ]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from . import asyncapi, ws
+from . import asyncapi
 from .api import auth, chats, media, messages, notifications, ops, sync, users
+from .realtime.gateway import Gateway
 from .webapp import WebClient
 
 ROUTES: list[BaseRoute] = [
@@ -55,7 +56,7 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/chats/{chat_id}/settings", notifications.get_chat_settings, methods=["GET"]),
     Route("/v1/chats/{chat_id}/settings", notifications.patch_chat_settings, methods=["PATCH"]),
     # -- websocket --
-    WebSocketRoute("/v1/ws", ws.Gateway()),
+    WebSocketRoute("/v1/ws", Gateway()),
     Route("/asyncapi.json", asyncapi.endpoint, methods=["GET"]),
     # Operations
     Route("/healthz", ops.healthz, methods=["GET"]),

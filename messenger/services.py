@@ -1,26 +1,24 @@
-"""The per-process service container the lifespan builds and the edges (HTTP, WebSocket) pass down.
+"""The per-process service container the lifespan builds and the edges (HTTP, WebSocket) read.
 
-Domain modules take the pieces they need (usually `Services` itself, since most operations
-touch the database plus one of the side channels); they never see a Request or a WebSocket.
+Layer: edge. Only the edges see it: they hand domain functions the pieces they take (`db`, the
+hub as their `ports.Publisher`, the job queue, the media store, `auth.Accounts`), so no domain
+module depends on this container or on the realtime core.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from redis.asyncio import Redis
 
+from .auth import Accounts
 from .db import Database
+from .mail import Mailer
+from .media import MediaStore
+from .ports import Jobs
+from .ratelimit import Limiter
+from .realtime.hub import Hub
+from .realtime.writer import GroupCommitWriter
 from .settings import Settings
 from .tokens import TokenSigner
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-    from .hub import Hub
-    from .jobs import Jobs
-    from .mail import Mailer
-    from .media import MediaStore
-    from .ratelimit import Limiter
-    from .writer import GroupCommitWriter
 
 
 class Services:
@@ -29,13 +27,12 @@ class Services:
         self.db = db
         self.redis = redis
         self.signer = TokenSigner(settings.secret_key, ttl=settings.access_token_ttl)
-        # Components the lifespan adds after construction (each declared here with its type,
-        # imported under TYPE_CHECKING from the module that owns it).
-        self.hub: Hub
-        self.writer: GroupCommitWriter
-        # -- accounts: jobs, mailer, limiter --
+        # Components the lifespan adds after construction, in this order (each may need the
+        # ones before it).
         self.mailer: Mailer
         self.limiter: Limiter
         self.jobs: Jobs
-        # -- media: media store --
+        self.hub: Hub
+        self.writer: GroupCommitWriter
         self.media: MediaStore
+        self.accounts: Accounts

@@ -1,20 +1,21 @@
 """Users: the public and own user objects, profile edits and prefix search.
 
-Other areas reuse `User` (the public object) and `public_by_ids` (one query for any number of
-ids) wherever a user is embedded, e.g. a chat's member list.
+Layer: domain. Other areas reuse `User` (the public object, on the ground floor in model.py)
+and `public_by_ids` (one query for any number of ids) wherever a user is embedded, e.g. a
+chat's member list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
-from . import media
+from . import media, notifications
 from .db import Database, Q, row, rows
 from .errors import NotFound, Unprocessable
+from .model import User
 
 # Field rules, shared by the request Structs of registration and profile edits.
 USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,32}$"
@@ -30,22 +31,11 @@ SEARCH_LIMIT_DEFAULT = 20
 SEARCH_LIMIT_MAX = 50
 
 
-class User(msgspec.Struct, frozen=True):
-    """A user as everyone sees them."""
-
-    id: int
-    username: str
-    display_name: str
-    bio: str
-    avatar_url: str | None
-    created_at: datetime
-
-
 class Me(User, frozen=True):
     """A user as they see themselves."""
 
     email: str
-    # -- notifications -- (GET/PATCH /v1/users/me; absent where it is not computed)
+    # GET/PATCH /v1/users/me carry it; absent where it is not computed.
     unread_notifications: int | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -77,8 +67,6 @@ async def me(db: Database, user_id: int) -> Me:
 
 
 async def _with_unread(db: Database, me: Me) -> Me:
-    from . import notifications
-
     return msgspec.structs.replace(me, unread_notifications=await notifications.unread_count(db, me.id))
 
 

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from messenger import messages
+from messenger import jobs, messages
 from messenger.db import Database
 from messenger.errors import AppError
 from messenger.events import Event
@@ -37,6 +37,8 @@ async def services(database: str) -> AsyncIterator[Services]:
     db = await Database.connect(database, min_size=1, max_size=8)
     svc = Services(Settings(database_url=database, secret_key=SECRET_KEY), db, None)
     svc.hub = RecordingHub()
+    # No job functions: the notification job after each batch fails to enqueue and is logged.
+    svc.jobs = jobs.InProcessJobs({}, [])
     try:
         yield svc
     finally:
@@ -65,7 +67,7 @@ async def test_mixed_batch_gives_each_request_its_own_result(
         SendRequest(a.id, group, "", "no key"),
         SendRequest(b.id, group, "k10", "reply", reply_to_id=None),
     ]
-    results = await messages.send_batch(services, reqs)
+    results = await messages.send_batch(services.db, services.hub, services.jobs, reqs)
     assert len(results) == len(reqs)
     ok = {i: r for i, r in enumerate(results) if isinstance(r, Sent)}
     errors = {i: r.status for i, r in enumerate(results) if isinstance(r, AppError)}
@@ -88,7 +90,9 @@ async def test_batch_repeating_an_earlier_send_returns_it_uncreated(
     a = await make_user(db)
     chat = (await new_chat(client, a, "group"))["id"]
     first = await send(client, a, chat, "hello", client_msg_id="same")
-    (result,) = await messages.send_batch(services, [SendRequest(a.id, chat, "same", "hello")])
+    (result,) = await messages.send_batch(
+        services.db, services.hub, services.jobs, [SendRequest(a.id, chat, "same", "hello")]
+    )
     assert isinstance(result, Sent)
     assert (result.created, result.message.id) == (False, first["id"])
     hub = services.hub
@@ -102,7 +106,7 @@ async def test_two_hundred_requests_across_twenty_chats(
     users = [await make_user(db) for _ in range(5)]
     chats = [(await new_chat(client, users[0], "group", *users[1:]))["id"] for _ in range(20)]
     reqs = [SendRequest(users[i % 5].id, chats[i % 20], f"c{i}", f"message {i}") for i in range(200)]
-    results = await messages.send_batch(services, reqs)
+    results = await messages.send_batch(services.db, services.hub, services.jobs, reqs)
     assert all(isinstance(r, Sent) and r.created for r in results)
     for chat_id in chats:
         seqs = [r.message.seq for r in results if isinstance(r, Sent) and r.message.chat_id == chat_id]
@@ -123,7 +127,9 @@ async def test_concurrent_overlapping_batches_stay_gap_free(
     async def batch(n: int) -> list[messages.SendResult]:
         # Each batch names the chats in a different order; locks are still taken in id order.
         order = chats[n % 4 :] + chats[: n % 4]
-        return await messages.send_batch(services, [SendRequest(a.id, c, f"b{n}-{c}", "x") for c in order])
+        return await messages.send_batch(
+            services.db, services.hub, services.jobs, [SendRequest(a.id, c, f"b{n}-{c}", "x") for c in order]
+        )
 
     await asyncio.gather(*(batch(n) for n in range(12)))
     for chat_id in chats:

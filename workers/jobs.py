@@ -17,6 +17,7 @@ from messenger import events, notifications
 from messenger import mail as mail_mod
 from messenger.db import Database, Q, rowcount
 from messenger.media import cleanup_media
+from messenger.realtime.notifier import RedisNotifier
 from messenger.settings import Settings
 
 log = logging.getLogger("messenger.jobs")
@@ -28,7 +29,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["db"] = await Database.connect(settings.database_url, min_size=1, max_size=5)
     ctx["mailer"] = mail_mod.from_settings(settings)
     # arq's own Redis connection (ctx["redis"]) carries presence lookups and frames.
-    ctx["notifier"] = notifications.RedisNotifier(ctx["redis"], settings.redis_prefix)
+    ctx["notifier"] = RedisNotifier(ctx["redis"], settings.redis_prefix)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

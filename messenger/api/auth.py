@@ -72,7 +72,7 @@ def _user_agent(request: Request) -> str:
 async def register(call: Call[RegisterBody, None]) -> UserBody:
     b = call.body
     me = await auth.register(
-        call.services,
+        call.services.accounts,
         email=b.email,
         username=b.username,
         password=b.password,
@@ -84,7 +84,7 @@ async def register(call: Call[RegisterBody, None]) -> UserBody:
 
 @endpoint(body=TokenBody, response=UserBody, auth=False, tags=("accounts",), summary="Confirm an email address")
 async def verify_email(call: Call[TokenBody, None]) -> UserBody:
-    return UserBody(await auth.verify_email(call.services, call.body.token))
+    return UserBody(await auth.verify_email(call.services.accounts, call.body.token))
 
 
 @endpoint(
@@ -96,7 +96,7 @@ async def verify_email(call: Call[TokenBody, None]) -> UserBody:
     summary="Send the verification mail again (202 whether or not the address exists)",
 )
 async def resend_verification(call: Call[EmailBody, None]) -> Reply:
-    await auth.resend_verification(call.services, email=call.body.email, client_ip=call.client_ip)
+    await auth.resend_verification(call.services.accounts, email=call.body.email, client_ip=call.client_ip)
     return Reply(202)
 
 
@@ -110,7 +110,7 @@ async def resend_verification(call: Call[EmailBody, None]) -> Reply:
 )
 async def login(call: Call[LoginBody, None]) -> auth.TokenPair:
     return await auth.login(
-        call.services,
+        call.services.accounts,
         login=call.body.login,
         password=call.body.password,
         client_ip=call.client_ip,
@@ -128,13 +128,13 @@ async def login(call: Call[LoginBody, None]) -> auth.TokenPair:
 )
 async def refresh(call: Call[RefreshBody, None]) -> auth.TokenPair:
     body, agent = call.body, _user_agent(call.request)
-    return await auth.refresh(call.services, refresh_token=body.refresh_token, user_agent=agent)
+    return await auth.refresh(call.services.accounts, refresh_token=body.refresh_token, user_agent=agent)
 
 
 @endpoint(body=RefreshBody, status=204, tags=("accounts",), summary="End the session of a refresh token")
 async def logout(call: Call[RefreshBody, None]) -> None:
     assert call.principal is not None
-    await auth.logout(call.services, call.principal, refresh_token=call.body.refresh_token)
+    await auth.logout(call.services.accounts, call.principal, refresh_token=call.body.refresh_token)
 
 
 @endpoint(
@@ -146,7 +146,7 @@ async def logout(call: Call[RefreshBody, None]) -> None:
     summary="Mail a password-reset link (202 whether or not the address exists)",
 )
 async def forgot_password(call: Call[EmailBody, None]) -> Reply:
-    await auth.forgot_password(call.services, email=call.body.email, client_ip=call.client_ip)
+    await auth.forgot_password(call.services.accounts, email=call.body.email, client_ip=call.client_ip)
     return Reply(202)
 
 
@@ -158,16 +158,20 @@ async def forgot_password(call: Call[EmailBody, None]) -> Reply:
     summary="Set a new password with a reset token; every session of the user ends",
 )
 async def reset_password(call: Call[ResetBody, None]) -> UserBody:
-    return UserBody(await auth.reset_password(call.services, token=call.body.token, password=call.body.password))
+    return UserBody(
+        await auth.reset_password(call.services.accounts, token=call.body.token, password=call.body.password)
+    )
 
 
 @endpoint(query=SessionsQuery, response=auth.SessionPage, tags=("accounts",), summary="Your live sessions")
 async def sessions(call: Call[None, SessionsQuery]) -> auth.SessionPage:
     assert call.principal is not None
-    return await auth.list_sessions(call.services, call.principal, cursor=call.query.cursor, limit=call.query.limit)
+    return await auth.list_sessions(
+        call.services.accounts, call.principal, cursor=call.query.cursor, limit=call.query.limit
+    )
 
 
 @endpoint(status=204, tags=("accounts",), errors=(404,), summary="End one of your sessions")
 async def revoke_session(call: Call[None, None]) -> None:
     assert call.principal is not None
-    await auth.revoke_session(call.services, call.principal, call.path_int("session_id"))
+    await auth.revoke_session(call.services.accounts, call.principal, call.path_int("session_id"))

@@ -8,9 +8,10 @@ import msgspec
 from msgspec import Meta
 
 from .. import chats
-from ..chats import Chat, ChatPage, Kind, Member, MemberPage, Role
+from ..chats import ChatPage, Member, MemberPage
 from ..http import Call, Reply, endpoint
 from ..messages import MAX_ID
+from ..model import Chat, ChatKind, Role
 
 # No NUL (PostgreSQL text cannot hold it); anything else is kept as sent.
 Title = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
@@ -20,7 +21,7 @@ UserId = Annotated[int, Meta(ge=1, le=MAX_ID)]
 
 
 class CreateChat(msgspec.Struct):
-    kind: Kind
+    kind: ChatKind
     member_ids: Annotated[list[UserId], Meta(max_length=1000)]
     title: Title | None = None
     description: Description | None = None
@@ -70,25 +71,32 @@ class ReadBody(msgspec.Struct):
 async def create_chat(call: Call[CreateChat, None]) -> Reply:
     b = call.body
     chat, created = await chats.create(
-        call.services, call.user_id, kind=b.kind, title=b.title, description=b.description, member_ids=b.member_ids
+        call.services.db,
+        call.services.hub,
+        call.user_id,
+        kind=b.kind,
+        title=b.title,
+        description=b.description,
+        member_ids=b.member_ids,
     )
     return Reply(201 if created else 200, ChatResponse(chat))
 
 
 @endpoint(query=PageQuery, response=ChatPage, tags=("chats",), summary="The caller's chats, newest activity first")
 async def list_chats(call: Call[None, PageQuery]) -> ChatPage:
-    return await chats.list_for_user(call.services, call.user_id, cursor=call.query.cursor, limit=call.query.limit)
+    return await chats.list_for_user(call.services.db, call.user_id, cursor=call.query.cursor, limit=call.query.limit)
 
 
 @endpoint(response=ChatResponse, tags=("chats",))
 async def get_chat(call: Call[None, None]) -> ChatResponse:
-    return ChatResponse(await chats.get(call.services, call.user_id, call.path_int("chat_id")))
+    return ChatResponse(await chats.get(call.services.db, call.user_id, call.path_int("chat_id")))
 
 
 @endpoint(body=UpdateChat, response=ChatResponse, errors=(403, 404), tags=("chats",), summary="Rename (owner/admin)")
 async def update_chat(call: Call[UpdateChat, None]) -> ChatResponse:
     chat = await chats.update(
-        call.services,
+        call.services.db,
+        call.services.hub,
         call.user_id,
         call.path_int("chat_id"),
         title=call.body.title,
@@ -99,13 +107,13 @@ async def update_chat(call: Call[UpdateChat, None]) -> ChatResponse:
 
 @endpoint(status=204, errors=(403,), tags=("chats",), summary="Delete the chat (owner)")
 async def delete_chat(call: Call[None, None]) -> None:
-    await chats.delete(call.services, call.user_id, call.path_int("chat_id"))
+    await chats.delete(call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"))
 
 
 @endpoint(query=PageQuery, response=MemberPage, errors=(404,), tags=("chats",), summary="Members in joining order")
 async def list_members(call: Call[None, PageQuery]) -> MemberPage:
     return await chats.members(
-        call.services, call.user_id, call.path_int("chat_id"), cursor=call.query.cursor, limit=call.query.limit
+        call.services.db, call.user_id, call.path_int("chat_id"), cursor=call.query.cursor, limit=call.query.limit
     )
 
 
@@ -119,7 +127,7 @@ async def list_members(call: Call[None, PageQuery]) -> MemberPage:
 )
 async def add_member(call: Call[AddMember, None]) -> MemberResponse:
     member = await chats.add_member(
-        call.services, call.user_id, call.path_int("chat_id"), call.body.user_id, call.body.role
+        call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"), call.body.user_id, call.body.role
     )
     return MemberResponse(member)
 
@@ -133,7 +141,12 @@ async def add_member(call: Call[AddMember, None]) -> MemberResponse:
 )
 async def change_role(call: Call[ChangeRole, None]) -> MemberResponse:
     member = await chats.set_role(
-        call.services, call.user_id, call.path_int("chat_id"), call.path_int("user_id"), call.body.role
+        call.services.db,
+        call.services.hub,
+        call.user_id,
+        call.path_int("chat_id"),
+        call.path_int("user_id"),
+        call.body.role,
     )
     return MemberResponse(member)
 
@@ -145,12 +158,11 @@ async def change_role(call: Call[ChangeRole, None]) -> MemberResponse:
     summary="Leave (yourself) or remove a member (owner; admins remove plain members)",
 )
 async def remove_member(call: Call[None, None]) -> None:
-    await chats.remove_member(call.services, call.user_id, call.path_int("chat_id"), call.path_int("user_id"))
+    await chats.remove_member(
+        call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"), call.path_int("user_id")
+    )
 
 
 @endpoint(body=ReadBody, status=204, errors=(404,), tags=("chats",), summary="Move the read marker forward")
 async def mark_read(call: Call[ReadBody, None]) -> None:
-    marker = await chats.mark_read(call.services, call.user_id, call.path_int("chat_id"), call.body.seq)
-    publish_read = getattr(call.services.hub, "publish_read", None)
-    if marker.moved and publish_read is not None:
-        await publish_read(marker.chat_id, marker.user_id, marker.seq)
+    await chats.mark_read(call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"), call.body.seq)

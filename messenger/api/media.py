@@ -10,7 +10,8 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from .. import media
 from ..http import Call, endpoint
-from ..media import MediaOut, Upload
+from ..media import Upload
+from ..model import MediaOut
 
 
 class CreateMedia(msgspec.Struct):
@@ -33,17 +34,23 @@ class Signed(msgspec.Struct):
 @endpoint(body=CreateMedia, response=Upload, status=201, tags=("media",), errors=(413, 415))
 async def create(call: Call[CreateMedia, None]) -> Upload:
     b = call.body
-    return await media.create(call.services, call.user_id, b.filename, b.content_type, b.size)
+    return await media.create(
+        call.services.db, call.services.media, call.services.settings, call.user_id, b.filename, b.content_type, b.size
+    )
 
 
 @endpoint(response=MediaEnvelope, tags=("media",), errors=(403, 404, 409, 415))
 async def complete(call: Call[None, None]) -> MediaEnvelope:
-    return MediaEnvelope(await media.complete(call.services, call.user_id, call.path_int("id")))
+    return MediaEnvelope(await media.complete(call.services.db, call.services.media, call.user_id, call.path_int("id")))
 
 
 @endpoint(response=MediaEnvelope, tags=("media",), errors=(404,))
 async def get(call: Call[None, None]) -> MediaEnvelope:
-    return MediaEnvelope(await media.fetch(call.services, call.user_id, call.path_int("id")))
+    return MediaEnvelope(
+        await media.fetch(
+            call.services.db, call.services.media, call.services.settings, call.user_id, call.path_int("id")
+        )
+    )
 
 
 @endpoint(query=Signed, auth=False, status=204, tags=("media",), errors=(403, 404, 409, 413, 415))
@@ -53,7 +60,8 @@ async def upload(call: Call[None, Signed]) -> Response | None:
     length = headers.get("content-length")
     try:
         await media.receive_upload(
-            call.services,
+            call.services.db,
+            call.services.media,
             call.path_int("id"),
             call.query.expires,
             call.query.sig,
@@ -70,7 +78,9 @@ async def upload(call: Call[None, Signed]) -> Response | None:
 @endpoint(query=Signed, auth=False, tags=("media",), errors=(403, 404))
 async def download(call: Call[None, Signed]) -> Response:
     """The embedded store's download URL: the bytes with their type and a safe disposition."""
-    found = await media.local_download(call.services, call.path_int("id"), call.query.expires, call.query.sig)
+    found = await media.local_download(
+        call.services.db, call.services.media, call.path_int("id"), call.query.expires, call.query.sig
+    )
     return FileResponse(
         found.path,
         media_type=found.content_type,
@@ -87,7 +97,9 @@ async def download(call: Call[None, Signed]) -> Response:
 @endpoint(auth=False, tags=("media",), errors=(404,))
 async def avatar(call: Call[None, None]) -> Response:
     """`avatar_url` of user objects: a redirect to a fresh short-lived download URL."""
-    url = await media.avatar_redirect(call.services, call.path_int("id"))
+    url = await media.avatar_redirect(
+        call.services.db, call.services.media, call.services.settings, call.path_int("id")
+    )
     ttl = call.services.settings.media_download_ttl
     # Browsers may reuse the redirect for a while, but not past the target URL's lifetime.
     return RedirectResponse(url, 302, headers={"Cache-Control": f"private, max-age={max(0, ttl // 2)}"})

@@ -9,7 +9,8 @@ from msgspec import Meta
 
 from .. import messages
 from ..http import Call, Reply, endpoint
-from ..messages import MAX_CLIENT_MSG_ID, MAX_ID, MAX_TEXT, PAGE_MAX, Message, MessagePage, SendRequest
+from ..messages import MAX_CLIENT_MSG_ID, MAX_ID, MAX_TEXT, PAGE_MAX, MessagePage, SendRequest
+from ..model import Message
 
 Seq = Annotated[int, Meta(ge=0, le=MAX_ID)]
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
@@ -55,7 +56,7 @@ async def send_message(call: Call[SendBody, None]) -> Reply:
         reply_to_id=b.reply_to_id,
         attachment_ids=b.attachment_ids,
     )
-    sent = await messages.send(call.services, request)
+    sent = await messages.send(call.services.db, call.services.hub, call.services.jobs, request)
     return Reply(201 if sent.created else 200, MessageResponse(sent.message))
 
 
@@ -69,7 +70,7 @@ async def send_message(call: Call[SendBody, None]) -> Reply:
 async def list_messages(call: Call[None, PageQuery]) -> MessagePage:
     q = call.query
     return await messages.page(
-        call.services, call.user_id, call.path_int("chat_id"), before=q.before, after=q.after, limit=q.limit
+        call.services.db, call.user_id, call.path_int("chat_id"), before=q.before, after=q.after, limit=q.limit
     )
 
 
@@ -82,11 +83,19 @@ async def list_messages(call: Call[None, PageQuery]) -> MessagePage:
 )
 async def edit_message(call: Call[EditBody, None]) -> MessageResponse:
     message = await messages.edit(
-        call.services, call.user_id, call.path_int("chat_id"), call.path_int("message_id"), call.body.text
+        call.services.db,
+        call.services.hub,
+        call.services.jobs,
+        call.user_id,
+        call.path_int("chat_id"),
+        call.path_int("message_id"),
+        call.body.text,
     )
     return MessageResponse(message)
 
 
 @endpoint(status=204, errors=(403,), tags=("messages",), summary="Delete a message (sender, owner or admin)")
 async def delete_message(call: Call[None, None]) -> None:
-    await messages.delete(call.services, call.user_id, call.path_int("chat_id"), call.path_int("message_id"))
+    await messages.delete(
+        call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"), call.path_int("message_id")
+    )

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from ..http import json_response
 from ..observability import REGISTRY
+from ..openapi import document
 from ..services import Services
 
 
@@ -48,6 +49,4 @@ async def metrics(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    from ..openapi import document
-
     return Response(document(request.app), media_type="application/json")

@@ -1,8 +1,8 @@
 """GET /v1/sync: the persisted events after a cursor, as the WebSocket's frames.
 
 The stored payloads are spliced into the response as they are (`Event.json_frame`), so sync and
-the socket send byte-identical frames and nothing is decoded or re-encoded here. The frame
-Structs below only describe those bytes for OpenAPI.
+the socket send byte-identical frames and nothing is decoded or re-encoded here. The persisted
+frame Structs of realtime/frames.py describe those bytes for OpenAPI.
 """
 
 from __future__ import annotations
@@ -14,54 +14,16 @@ from msgspec import Meta
 from starlette.responses import Response
 
 from .. import events
-from ..chats import Chat
 from ..http import Call, encode, endpoint
-from ..messages import Message
-
-
-class ReceiveMessageFrame(msgspec.Struct, tag="receive_message", tag_field="type"):
-    cursor: str
-    message: Message
-
-
-class MessageEditedFrame(msgspec.Struct, tag="message_edited", tag_field="type"):
-    cursor: str
-    message: Message
-
-
-class MessageDeletedFrame(msgspec.Struct, tag="message_deleted", tag_field="type"):
-    cursor: str
-    chat_id: int
-    message_id: int
-    seq: int
-
-
-class ChatUpdatedFrame(msgspec.Struct, tag="chat_updated", tag_field="type"):
-    """`chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours)."""
-
-    cursor: str
-    chat: Chat
-
-
-class MemberAddedFrame(msgspec.Struct, tag="member_added", tag_field="type"):
-    cursor: str
-    chat_id: int
-    user_id: int
-
-
-class MemberRemovedFrame(msgspec.Struct, tag="member_removed", tag_field="type"):
-    cursor: str
-    chat_id: int
-    user_id: int
-
+from ..realtime import frames
 
 PersistedFrame = (
-    ReceiveMessageFrame
-    | MessageEditedFrame
-    | MessageDeletedFrame
-    | ChatUpdatedFrame
-    | MemberAddedFrame
-    | MemberRemovedFrame
+    frames.ReceiveMessage
+    | frames.MessageEdited
+    | frames.MessageDeleted
+    | frames.ChatUpdated
+    | frames.MemberAdded
+    | frames.MemberRemoved
 )
 
 

@@ -8,6 +8,7 @@ import msgspec
 
 from .. import users
 from ..http import Call, endpoint
+from ..model import User
 
 
 class MeBody(msgspec.Struct, frozen=True):
@@ -15,7 +16,7 @@ class MeBody(msgspec.Struct, frozen=True):
 
 
 class UserBody(msgspec.Struct, frozen=True):
-    user: users.User
+    user: User
 
 
 class ProfilePatch(msgspec.Struct, frozen=True):

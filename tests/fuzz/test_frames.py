@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messenger import frames
+from messenger.realtime import frames
 
 from ..factories import make_user
 from ..rig import Mailbox, Server, base_env, running_server

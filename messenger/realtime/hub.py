@@ -1,5 +1,8 @@
 """The per-node hub: local sockets by user and chat, in-order delivery, resume, and the broker.
 
+Layer: realtime. The hub implements `ports.Publisher`, the one way domain code reaches live
+sockets; per-socket queues and backpressure are in peer.py.
+
 Delivery guarantee. Events carry commit-ordered positions (events.py). The hub delivers them to
 its sockets strictly in position order: it keeps `delivered_upto`, buffers arrivals that skip a
 position, fills a gap that persists for GAP_WAIT from PostgreSQL, and polls the stream head every
@@ -16,35 +19,41 @@ Resume. A new socket holds persisted events briefly (HOLD_WINDOW, or until its f
 a client that sends `resume` right after `ready` gets a clean switch: events up to H (the node's
 `delivered_upto` when the replay starts) come from PostgreSQL in pages, live events (all > H)
 queue meanwhile and are flushed after the replay, with no gap and no duplicate.
-
-Slow consumers. Each socket has a bounded queue drained by its own writer task (ws.py). On
-overflow ephemeral frames (typing, presence) are dropped first; if that is not enough the socket
-is closed with 4008, which tells the client to reconnect and resume.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
 from collections import deque
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from prometheus_client import Counter
+from redis.asyncio import Redis
 
-from . import events, frames
-from .broker import Broker, ChatSignal, EndSessions, LocalBroker, PresenceSignal, Signal, UsersSignal
-from .db import Database, Q
-from .events import Event
-from .observability import REGISTRY
-
-if TYPE_CHECKING:
-    from .presence import PresenceTracker
-    from .services import Services
+from .. import events
+from ..db import Database, Q
+from ..events import Event
+from ..model import Notification
+from ..observability import REGISTRY
+from . import frames
+from .broker import Broker, ChatSignal, EndSessions, PresenceSignal, Signal, UsersSignal
+from .peer import (
+    CLOSE_INTERNAL,
+    CLOSE_RESTART,
+    CLOSE_SESSION_ENDED,
+    HOLD,
+    REPLAY,
+    Message,
+    Outgoing,
+    Peer,
+    UserState,
+    ephemeral_messages,
+)
+from .presence import PresenceTracker
 
 log = logging.getLogger("messenger.hub")
 
@@ -53,18 +62,6 @@ POLL_INTERVAL: Final = 0.5
 CATCHUP_PAGE: Final = 2000
 HOLD_WINDOW: Final = 0.3
 REPLAY_PAGE: Final = 500
-# Close codes (docs/protocol.md).
-CLOSE_SLOW: Final = 4008
-CLOSE_SESSION_ENDED: Final = 1008
-CLOSE_RESTART: Final = 1012
-CLOSE_INTERNAL: Final = 1011
-
-Message = dict[str, Any]  # an ASGI send message, built once per frame and shared
-
-SERVER_CLOSES = Counter(
-    "messenger_ws_server_closes_total", "Sockets closed by the server, by close code", ["code"], registry=REGISTRY
-)
-DROPPED = Counter("messenger_ws_dropped_frames_total", "Ephemeral frames dropped for slow sockets", registry=REGISTRY)
 CAUGHT_UP = Counter(
     "messenger_hub_caught_up_events_total",
     "Events this node read from PostgreSQL because the broker did not bring them (in time)",
@@ -76,182 +73,24 @@ class ResumeLate(Exception):
     """`resume` after live events were already delivered, to a cursor before them."""
 
 
-class Outgoing:
-    """One persisted event's ASGI messages, built lazily once per format and shared."""
-
-    __slots__ = ("_binary", "_text", "event")
-
-    def __init__(self, event: Event) -> None:
-        self.event = event
-        self._text: Message | None = None
-        self._binary: Message | None = None
-
-    def message(self, binary: bool) -> Message:
-        if binary:
-            if self._binary is None:
-                self._binary = {"type": "websocket.send", "bytes": frames.event_msgpack(self.event)}
-            return self._binary
-        if self._text is None:
-            self._text = {"type": "websocket.send", "text": self.event.json_frame().decode()}
-        return self._text
-
-
-def ephemeral_messages(encoded: frames.Encoded) -> tuple[Message, Message]:
-    return {"type": "websocket.send", "text": encoded.text}, {"type": "websocket.send", "bytes": encoded.binary}
-
-
-HOLD, REPLAY, LIVE = 0, 1, 2
-
-
-class Peer:
-    """One socket as the hub sees it; the gateway (ws.py) drains `queue` with a writer task."""
-
-    __slots__ = (
-        "binary",
-        "close_reason",
-        "closed",
-        "dropped",
-        "floor",
-        "half",
-        "held",
-        "id",
-        "limit",
-        "mode",
-        "queue",
-        "room",
-        "roomy",
-        "sent_persisted",
-        "session_id",
-        "user",
-        "user_id",
-        "wake",
-    )
-
-    _ids = itertools.count(1)
-
-    def __init__(self, user_id: int, session_id: int, binary: bool, limit: int) -> None:
-        self.id = next(self._ids)
-        self.user_id = user_id
-        self.session_id = session_id
-        self.binary = binary
-        self.limit = limit
-        self.queue: deque[tuple[Message, bool]] = deque()
-        self.wake = asyncio.Event()
-        # `room` is set while the queue is below half full (replay waits on it).
-        self.room = asyncio.Event()
-        self.room.set()
-        self.roomy = True
-        self.half = max(1, limit // 2)
-        # Persisted events at or below `floor` are not delivered live (the socket starts there).
-        self.floor = 0
-        self.mode = HOLD
-        self.held: list[Outgoing] = []
-        self.sent_persisted = False
-        self.closed = False
-        self.close_reason: tuple[int, str] | None = None
-        self.dropped = 0
-        self.user: UserState | None = None
-
-    def push(self, message: Message, ephemeral: bool = False) -> None:
-        if self.closed:
-            return
-        queue = self.queue
-        if len(queue) >= self.limit:
-            if ephemeral:
-                self.dropped += 1
-                DROPPED.inc()
-                return
-            kept = deque(item for item in queue if not item[1])
-            self.dropped += len(queue) - len(kept)
-            DROPPED.inc(len(queue) - len(kept))
-            if len(kept) >= self.limit:
-                self.close(CLOSE_SLOW, "slow consumer: reconnect and resume")
-                return
-            self.queue = queue = kept
-        queue.append((message, ephemeral))
-        n = len(queue)
-        # Event.set/clear only on transitions: this runs once per frame per recipient.
-        if n == 1:
-            self.wake.set()  # the writer waits only on an empty queue
-        elif n >= self.half and self.roomy:
-            self.roomy = False
-            self.room.clear()
-
-    def push_event(self, out: Outgoing) -> None:
-        if out.event.pos <= self.floor or self.closed:
-            return
-        if self.mode == LIVE:
-            self.sent_persisted = True
-            self.push(out.message(self.binary))
-        else:
-            self.held.append(out)
-            if len(self.held) > self.limit * 4:
-                self.close(CLOSE_SLOW, "slow consumer: reconnect and resume")
-
-    def pop(self) -> Message | None:
-        if not self.queue:
-            return None
-        message = self.queue.popleft()[0]
-        if not self.roomy and len(self.queue) < self.half:
-            self.roomy = True
-            self.room.set()
-        return message
-
-    def go_live(self) -> None:
-        if self.mode == LIVE:
-            return
-        self.mode = LIVE
-        held, self.held = self.held, []
-        for out in held:
-            self.push_event(out)
-
-    def close(self, code: int, reason: str, *, flush: bool = False) -> None:
-        """Ask the writer to close the socket; nothing more is queued after this. With
-        `flush` what is queued goes out first (e.g. the errors explaining a policy close)."""
-        if self.closed:
-            return
-        self.closed = True
-        self.close_reason = (code, reason)
-        SERVER_CLOSES.labels(str(code)).inc()
-        if not flush:
-            self.queue.clear()
-        self.held = []
-        self.roomy = True
-        self.room.set()
-        self.wake.set()
-
-
-class UserState:
-    """The users with sockets on this node: their sockets and the chats they follow."""
-
-    __slots__ = ("chats", "dead", "loaded", "loaded_event", "peers", "pending", "user_id")
-
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
-        self.peers: set[Peer] = set()
-        self.chats: set[int] = set()
-        self.loaded = False
-        self.loaded_event = asyncio.Event()
-        self.dead = False
-        # Events dispatched while the spans load (applied once they are known).
-        self.pending: list[Event] = []
-
-
 class Hub:
     def __init__(
-        self,
-        db: Database | None = None,
-        broker: Broker | None = None,
-        *,
-        queue_limit: int = 1024,
+        self, db: Database, broker: Broker, *, redis: Redis | None, redis_prefix: str, presence_ttl: float
     ) -> None:
         self.db = db
-        self.broker: Broker = broker or LocalBroker("local")
-        self.node_id = self.broker.node_id
-        self.queue_limit = queue_limit
-        self.presence: PresenceTracker | None = None
-        self.delivered_upto = 0
+        self.broker = broker
+        self.node_id = broker.node_id
         self.users: dict[int, UserState] = {}
+        self.presence = PresenceTracker(
+            db,
+            self.announce_presence,
+            redis=redis,
+            prefix=redis_prefix,
+            node_id=self.node_id,
+            local_users=self.users,
+            ttl=presence_ttl,
+        )
+        self.delivered_upto = 0
         self.chat_users: dict[int, set[UserState]] = {}
         self.sessions: dict[int, set[Peer]] = {}
         self.loading: set[UserState] = set()
@@ -268,19 +107,24 @@ class Hub:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        assert self.db is not None
         state = await self.db.fetchrow(Q.stream_state)
         assert state is not None
         self.delivered_upto = state["pos"]
         await self.broker.start(self)
         self._tasks.append(asyncio.create_task(self._poll(), name="hub-poll"))
+        await self.presence.start()
 
-    async def close(self) -> None:
-        """Stop accepting, close every socket with 1012 (reconnect and resume), stop tasks."""
+    def close_sockets(self) -> None:
+        """Stop accepting and close every socket with 1012 (reconnect and resume): the first
+        step of a shutdown, before the writer commits what it holds."""
         self.accepting = False
         for state in list(self.users.values()):
             for peer in list(state.peers):
                 peer.close(CLOSE_RESTART, "service restart: reconnect and resume")
+
+    async def close(self) -> None:
+        """After `close_sockets`: publish the last presence changes, stop tasks, leave the broker."""
+        await self.presence.close()
         tasks = [*self._tasks, *self._background]
         for task in tasks:
             task.cancel()
@@ -296,7 +140,7 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # -- the interface domain modules call ---------------------------------------------------
+    # -- ports.Publisher, and what the notification jobs use ----------------------------------
 
     async def publish(self, events_: Sequence[Event]) -> None:
         """Fan committed events out to every node's sockets. Call only after commit."""
@@ -320,23 +164,21 @@ class Hub:
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         """Which of these users have a live socket on any node (notifications use this)."""
-        if self.presence is not None:
-            return await self.presence.online(user_ids)
-        return {u for u in user_ids if u in self.users}
+        return await self.presence.online(user_ids)
 
-    async def publish_read(self, chat_id: int, user_id: int, seq: int, *, origin: Peer | None = None) -> None:
+    async def publish_read(self, chat_id: int, user_id: int, seq: int, *, origin: object = None) -> None:
         """A read marker moved: members' sockets get `read {chat_id, user_id, seq}`."""
         encoded = frames.encode(frames.ReadMarker(chat_id, user_id, seq))
         self.chat_signal(ChatSignal(self.node_id, chat_id, encoded.text, encoded.binary, None, False), origin)
 
-    async def notify(self, user_ids: Sequence[int], notification: Any) -> None:
+    async def notify(self, user_ids: Sequence[int], notification: Notification) -> None:
         """Send a `notification {notification}` frame to every socket of these users."""
         encoded = frames.encode(frames.Notification(notification))
         signal = UsersSignal(self.node_id, list(user_ids), encoded.text, encoded.binary)
         self.on_signal(signal)
         self.broker.publish_signal(signal)
 
-    def chat_signal(self, signal: ChatSignal, origin: Peer | None = None) -> None:
+    def chat_signal(self, signal: ChatSignal, origin: object = None) -> None:
         self._deliver_chat(signal, origin)
         self.broker.publish_signal(signal)
 
@@ -355,8 +197,7 @@ class Hub:
             state = self.users[peer.user_id] = UserState(peer.user_id)
             self.loading.add(state)
             self._spawn(self._load(state, self.delivered_upto))
-            if self.presence is not None:
-                self.presence.changed(peer.user_id, True)
+            self.presence.changed(peer.user_id, True)
         state.peers.add(peer)
         peer.user = state
         self.sessions.setdefault(peer.session_id, set()).add(peer)
@@ -390,8 +231,7 @@ class Hub:
                 members.discard(state)
                 if not members:
                     del self.chat_users[chat_id]
-        if self.presence is not None:
-            self.presence.changed(state.user_id, False)
+        self.presence.changed(state.user_id, False)
 
     def typing_due(self, user_id: int, chat_id: int, interval: float) -> bool:
         """Coalesce typing: at most one notice per user and chat every `interval` seconds."""
@@ -423,7 +263,6 @@ class Hub:
             if cursor >= peer.floor:
                 return
             raise ResumeLate()
-        assert self.db is not None
         peer.mode = REPLAY
         upto = self.delivered_upto
         since = cursor
@@ -452,7 +291,6 @@ class Hub:
     # -- membership loading ------------------------------------------------------------------
 
     async def _load(self, state: UserState, since: int) -> None:
-        assert self.db is not None
         try:
             records = await self.db.fetch(Q.realtime_spans_at, state.user_id, since)
             head: int = records[0]["head"]
@@ -570,7 +408,6 @@ class Hub:
 
     async def _fill(self) -> None:
         """Read what this node is missing from PostgreSQL, up to the committed head."""
-        assert self.db is not None
         try:
             state = await self.db.fetchrow(Q.stream_state)
             assert state is not None
@@ -600,7 +437,6 @@ class Hub:
 
     async def _poll(self) -> None:
         """Catch up on whatever the broker did not bring (Redis down, lost messages)."""
-        assert self.db is not None
         seen_head = self.delivered_upto
         while True:
             await asyncio.sleep(POLL_INTERVAL * random.uniform(0.8, 1.2))
@@ -710,7 +546,7 @@ class Hub:
                     for peer in list(self.sessions.get(sid, ())):
                         peer.close(CLOSE_SESSION_ENDED, "session ended")
 
-    def _deliver_chat(self, signal: ChatSignal, origin: Peer | None) -> None:
+    def _deliver_chat(self, signal: ChatSignal, origin: object) -> None:
         members = self.chat_users.get(signal.chat_id)
         if not members:
             return
@@ -723,70 +559,6 @@ class Hub:
                 if peer is not origin:
                     peer.push(bmsg if peer.binary else tmsg, signal.droppable)
 
-    # -- introspection for operators ---------------------------------------------------------
-
-    def socket_count(self) -> int:
-        return sum(len(s.peers) for s in self.users.values())
-
 
 def new_node_id() -> str:
     return f"{random.getrandbits(48):012x}"
-
-
-async def start_realtime(services: Services, stack: AsyncExitStack) -> None:
-    """Build and start this node's hub, broker, presence and group-commit writer; the exit
-    stack stops them in order: refuse new sockets and close the open ones (1012), commit
-    what the writer holds, publish the last presence changes, then leave the broker."""
-    from . import messages
-    from .presence import PresenceTracker
-    from .writer import GroupCommitWriter
-
-    settings = services.settings
-    node_id = new_node_id()
-    broker: Broker
-    if settings.redis_url is not None:
-        from redis.asyncio import Redis
-
-        from .broker import RedisBroker
-
-        url = settings.redis_url
-
-        def make_redis() -> Redis:
-            client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
-            return client
-
-        broker = RedisBroker(make_redis, settings.redis_prefix, node_id)
-    else:
-        broker = LocalBroker(node_id)
-    hub = Hub(services.db, broker, queue_limit=settings.ws_queue_limit)
-    hub.presence = PresenceTracker(
-        services.db,
-        hub.announce_presence,
-        redis=services.redis,
-        prefix=settings.redis_prefix,
-        node_id=node_id,
-        local_users=hub.users,
-        ttl=settings.presence_ttl,
-    )
-    services.hub = hub
-
-    async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
-        return await messages.send_batch(services, requests)
-
-    writer = GroupCommitWriter(send_batch, enabled=settings.group_commit)
-    services.writer = writer
-    await hub.start()
-    await hub.presence.start()
-    writer.start()
-
-    async def stop() -> None:
-        hub.accepting = False
-        for state in list(hub.users.values()):
-            for peer in list(state.peers):
-                peer.close(CLOSE_RESTART, "service restart: reconnect and resume")
-        await writer.close()
-        assert hub.presence is not None
-        await hub.presence.close()
-        await hub.close()
-
-    stack.push_async_callback(stop)

@@ -1,9 +1,10 @@
 """The WebSocket gateway, GET /v1/ws, on the raw ASGI interface (docs/protocol.md).
 
-One connection = this module's `Connection`: the receive loop (auth, rate limit, decode,
-dispatch) runs in the ASGI task; a writer task drains the socket's bounded queue (hub.Peer) with
-the raw ASGI `send`, handing the same pre-built message object to every recipient of a frame.
-The hub decides what goes into the queue; this module never touches fan-out.
+Layer: realtime (the socket edge). One connection = this module's `Connection`: authentication
+comes first, then the receive loop (rate limit, decode, dispatch) runs in the ASGI task; a
+writer task drains the socket's bounded queue (peer.Peer) with the raw ASGI `send`, handing the
+same pre-built message object to every recipient of a frame. The hub decides what goes into the
+queue; this module never touches fan-out.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from urllib.parse import urlsplit
 import msgspec
 from starlette.types import Receive, Scope, Send
 
-from . import chats, events, frames
+from .. import chats, events
+from ..db import Q
+from ..errors import AppError, ErrorBody, ErrorResponse
+from ..messages import SendRequest, Sent
+from ..observability import WS_CONNECTIONS
+from ..services import Services
+from ..tokens import Principal
+from . import frames
 from .broker import ChatSignal
-from .db import Q
-from .errors import AppError
-from .hub import CLOSE_INTERNAL, HOLD, Hub, Peer, ResumeLate
-from .messages import SendRequest, Sent
-from .observability import WS_CONNECTIONS
-from .services import Services
-from .tokens import Principal
+from .hub import Hub, ResumeLate
+from .peer import CLOSE_INTERNAL, HOLD, Peer
 
 log = logging.getLogger("messenger.ws")
 
@@ -85,14 +88,17 @@ class Gateway:
         await send({"type": "websocket.accept", "subprotocol": frames.MSGPACK_SUBPROTOCOL if binary else None})
         WS_CONNECTIONS.inc()
         try:
-            await Connection(services, hub, scope, receive, send, binary).run()
+            principal = await _authenticate(services, scope, receive, send)
+            if principal is not None:
+                peer = Peer(principal.user_id, principal.session_id, binary, services.settings.ws_queue_limit)
+                await Connection(services, hub, receive, send, peer).run(principal)
         finally:
             WS_CONNECTIONS.dec()
 
 
 async def _refuse(scope: Scope, send: Send, status: int, code: str, text: str) -> None:
     if "websocket.http.response" in scope.get("extensions", {}):
-        body = msgspec.json.encode({"error": {"code": code, "message": text}})
+        body = msgspec.json.encode(ErrorResponse(ErrorBody(code, text)))
         await send(
             {
                 "type": "websocket.http.response.start",
@@ -105,14 +111,56 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, text: str) -
         await send({"type": "websocket.close", "code": 1008})
 
 
+async def _close_now(send: Send, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def _authenticate(services: Services, scope: Scope, receive: Receive, send: Send) -> Principal | None:
+    """The bearer token of the upgrade request, or else a first `auth` frame (close 4001 if not)."""
+    header = _header(scope, b"authorization")
+    token: str | None = None
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            token = value.strip()
+    if token is None:
+        try:
+            message = await asyncio.wait_for(receive(), AUTH_TIMEOUT)
+        except TimeoutError:
+            await _close_now(send, CLOSE_UNAUTHORIZED, "authentication timeout")
+            return None
+        if message["type"] != "websocket.receive":
+            return None
+        try:
+            frame = frames.decode(_data(message))
+        except frames.DECODE_ERRORS:
+            frame = None
+        if not isinstance(frame, frames.Auth):
+            await _close_now(send, CLOSE_UNAUTHORIZED, "authenticate first: {type: auth, token}")
+            return None
+        token = frame.token
+    try:
+        return services.signer.verify_access(token)
+    except AppError as exc:
+        await _close_now(send, CLOSE_UNAUTHORIZED, exc.code)
+        return None
+
+
+def _data(message: Mapping[str, Any]) -> str | bytes:
+    text: str | None = message.get("text")
+    return text if text is not None else (message.get("bytes") or b"")
+
+
 class Connection:
-    def __init__(self, services: Services, hub: Hub, scope: Scope, receive: Receive, send: Send, binary: bool) -> None:
+    """An authenticated socket: its peer in the hub, the receive loop and the writer task."""
+
+    def __init__(self, services: Services, hub: Hub, receive: Receive, send: Send, peer: Peer) -> None:
         self.services = services
         self.hub = hub
-        self.scope = scope
         self.receive = receive
         self.send = send
-        self.binary = binary
+        self.peer = peer
         settings = services.settings
         self.rate = float(settings.ws_frame_rate)
         self.burst = float(settings.ws_frame_burst)
@@ -120,7 +168,6 @@ class Connection:
         self.refilled = time.monotonic()
         self.strikes = 0
         self.last_rx = time.monotonic()
-        self.peer: Peer | None = None
         self._writer: asyncio.Task[None] | None = None
         self._main: asyncio.Task[Any] | None = None
         self._ended_by_writer = False
@@ -128,12 +175,8 @@ class Connection:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        principal = await self._authenticate()
-        if principal is None:
-            return
-        peer = Peer(principal.user_id, principal.session_id, self.binary, self.services.settings.ws_queue_limit)
-        self.peer = peer
+    async def run(self, principal: Principal) -> None:
+        peer = self.peer
         cursor = self.hub.attach(peer)
         try:
             # Checked after attach, so a session ended meanwhile is caught either here or by
@@ -142,10 +185,10 @@ class Connection:
                 owner = await self.services.db.fetchval(Q.session_is_live, principal.session_id)
             except Exception:
                 log.exception("session check failed")
-                await self._close_now(CLOSE_INTERNAL, "internal error: reconnect")
+                await _close_now(self.send, CLOSE_INTERNAL, "internal error: reconnect")
                 return
             if owner != principal.user_id:
-                await self._close_now(CLOSE_UNAUTHORIZED, "session_ended")
+                await _close_now(self.send, CLOSE_UNAUTHORIZED, "session_ended")
                 return
             # `ready` means subscribed: the user's chats are known, so typing, presence and
             # read frames of their chats reach this socket from here on.
@@ -180,39 +223,8 @@ class Connection:
             self._ended_by_writer = True
             self._main.cancel()
 
-    async def _close_now(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.send({"type": "websocket.close", "code": code, "reason": reason})
-
-    async def _authenticate(self) -> Principal | None:
-        header = _header(self.scope, b"authorization")
-        token: str | None = None
-        if header is not None:
-            scheme, _, value = header.partition(" ")
-            if scheme.lower() == "bearer" and value.strip():
-                token = value.strip()
-        if token is None:
-            try:
-                message = await asyncio.wait_for(self.receive(), AUTH_TIMEOUT)
-            except TimeoutError:
-                await self._close_now(CLOSE_UNAUTHORIZED, "authentication timeout")
-                return None
-            if message["type"] != "websocket.receive":
-                return None
-            frame = self._decode(message)
-            if not isinstance(frame, frames.Auth):
-                await self._close_now(CLOSE_UNAUTHORIZED, "authenticate first: {type: auth, token}")
-                return None
-            token = frame.token
-        try:
-            return self.services.signer.verify_access(token)
-        except AppError as exc:
-            await self._close_now(CLOSE_UNAUTHORIZED, exc.code)
-            return None
-
     async def _write(self) -> None:
         peer = self.peer
-        assert peer is not None
         send = self.send
         try:
             while True:
@@ -239,7 +251,7 @@ class Connection:
 
     def _beat(self, interval: int) -> None:
         peer = self.peer
-        if peer is None or peer.closed:
+        if peer.closed:
             return
         if time.monotonic() - self.last_rx > self.services.settings.ws_idle_timeout:
             peer.close(CLOSE_IDLE, "idle timeout: send ping at least every 30 s")
@@ -250,32 +262,18 @@ class Connection:
     # -- frames ------------------------------------------------------------------------------
 
     def _message(self, frame: msgspec.Struct) -> dict[str, Any]:
-        if self.binary:
+        if self.peer.binary:
             return {"type": "websocket.send", "bytes": frames.encode_msgpack(frame)}
         return {"type": "websocket.send", "text": frames.encode_json(frame)}
 
     def _reply(self, frame: msgspec.Struct) -> None:
-        assert self.peer is not None
         self.peer.push(self._message(frame))
 
     def _error(self, code: str, message: str, ref: frames.Ref = None) -> None:
         self._reply(frames.Error(code, message, ref))
 
-    def _decode(self, message: Mapping[str, Any]) -> frames.ClientFrame | None:
-        text = message.get("text")
-        try:
-            frame: frames.ClientFrame
-            if text is not None:
-                frame = frames.json_decoder.decode(text)
-            else:
-                frame = frames.msgpack_decoder.decode(message.get("bytes") or b"")
-        except frames.DECODE_ERRORS:
-            return None
-        return frame
-
     async def _read_loop(self) -> None:
         peer = self.peer
-        assert peer is not None
         receive = self.receive
         while True:
             message = await receive()
@@ -285,12 +283,9 @@ class Connection:
             self.last_rx = now
             if not self._allow(now):
                 continue
-            text: str | None = message.get("text")
-            data: str | bytes = text if text is not None else (message.get("bytes") or b"")
+            data = _data(message)
             try:
-                frame: frames.ClientFrame = (
-                    frames.json_decoder.decode(data) if isinstance(data, str) else frames.msgpack_decoder.decode(data)
-                )
+                frame = frames.decode(data)
             except frames.DECODE_ERRORS as exc:
                 raw = frames.decode_any(data)
                 ref = raw.get("ref") if isinstance(raw, dict) else None
@@ -314,7 +309,6 @@ class Connection:
             self.strikes = 0
             return True
         self.strikes += 1
-        assert self.peer is not None
         if self.strikes > STRIKES:
             self.peer.close(CLOSE_POLICY, "rate limit exceeded", flush=True)
         else:
@@ -338,7 +332,6 @@ class Connection:
 
     def _send_message(self, frame: frames.SendMessage) -> None:
         peer = self.peer
-        assert peer is not None
         request = SendRequest(
             sender_id=peer.user_id,
             chat_id=frame.chat_id,
@@ -359,7 +352,6 @@ class Connection:
 
     async def _typing(self, chat_id: int, ref: frames.Ref) -> None:
         peer = self.peer
-        assert peer is not None
         if not await self.hub.is_member(peer, chat_id):
             self._error("not_found", "Chat not found", ref)
             return
@@ -370,18 +362,13 @@ class Connection:
 
     async def _read(self, chat_id: int, seq: int, ref: frames.Ref) -> None:
         peer = self.peer
-        assert peer is not None
         try:
-            marker = await chats.mark_read(self.services, peer.user_id, chat_id, seq)
+            await chats.mark_read(self.services.db, self.hub, peer.user_id, chat_id, seq, origin=peer)
         except AppError as exc:
             self._error(exc.code, exc.message, ref)
-            return
-        if marker.moved:
-            await self.hub.publish_read(marker.chat_id, marker.user_id, marker.seq, origin=peer)
 
     async def _resume(self, cursor: str | int, ref: frames.Ref) -> None:
         peer = self.peer
-        assert peer is not None
         try:
             position = events.decode_cursor(str(cursor))
             await self.hub.resume(peer, position)

@@ -1,5 +1,7 @@
 """The link between nodes: committed events and ephemeral signals, in-process or over Redis.
 
+Layer: realtime.
+
 Redis only signals; PostgreSQL holds the truth. A lost or late Redis message costs latency,
 never data: the hub fills gaps and polls the stream head from PostgreSQL (see hub.py). So the
 Redis broker publishes in the background (a send is acknowledged without waiting for Redis),
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
-from .events import Event
+from ..events import Event
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

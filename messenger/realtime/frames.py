@@ -1,5 +1,8 @@
 """Every WebSocket frame of the contract as a msgspec Struct, and the codecs built once.
 
+Layer: realtime (the wire format). It embeds the ground floor's Structs (model.py) and imports
+no domain module.
+
 Client frames form one tagged union (`type` is the tag), decoded in one pass from JSON text or
 MessagePack; an unknown `type` or a missing/mistyped field is a `msgspec.ValidationError`, which
 the gateway answers with `error bad_frame` without closing. Server frames are encoded once per
@@ -14,10 +17,9 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from .chats import Chat
-from .events import Event
-from .messages import Message
-from .notifications import Notification as NotificationItem
+from ..events import Event
+from ..model import Chat, Message
+from ..model import Notification as NotificationItem
 
 MSGPACK_SUBPROTOCOL: Final = "messenger.msgpack"
 
@@ -147,6 +149,8 @@ class MessageDeleted(_Server, tag="message_deleted"):
 
 
 class ChatUpdated(_Server, tag="chat_updated"):
+    """`chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours)."""
+
     cursor: str
     chat: Chat
 
@@ -195,6 +199,12 @@ class Encoded(msgspec.Struct, frozen=True):
 
     text: str
     binary: bytes
+
+
+def decode(data: str | bytes) -> ClientFrame:
+    """A client frame from a text (JSON) or binary (MessagePack) message; raises DECODE_ERRORS."""
+    frame: ClientFrame = json_decoder.decode(data) if isinstance(data, str) else msgpack_decoder.decode(data)
+    return frame
 
 
 def encode(frame: msgspec.Struct) -> Encoded:

@@ -1,5 +1,7 @@
 """Group commit for WebSocket sends: one writer task per node, one transaction per batch.
 
+Layer: realtime (it calls the domain's `messages.send_batch` through the `SendBatch` it is given).
+
 Requests that arrive while a batch is committing wait and go together in the next one, so the
 cost of a commit (and of the event-stream row lock, see sql/schema/0002_events.sql) is shared by
 everything that arrived meanwhile. There is no timer: an idle writer starts a batch at once, so a
@@ -17,9 +19,9 @@ from typing import Final
 
 from prometheus_client import Histogram
 
-from .errors import AppError, Unavailable
-from .messages import SendRequest, SendResult
-from .observability import REGISTRY
+from ..errors import AppError, Unavailable
+from ..messages import SendRequest, SendResult
+from ..observability import REGISTRY
 
 log = logging.getLogger("messenger.writer")
 
@@ -47,8 +49,6 @@ class GroupCommitWriter:
         self._singles: set[asyncio.Task[None]] = set()
         self._closing = False
         self._inflight = 0
-        self.batches = 0
-        self.sent = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
@@ -91,8 +91,6 @@ class GroupCommitWriter:
             results = [error] * len(batch)
         finally:
             self._inflight -= 1
-        self.batches += 1
-        self.sent += len(batch)
         BATCH_SIZE.observe(len(batch))
         for (_, done), result in zip(batch, results, strict=True):
             try:

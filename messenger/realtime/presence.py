@@ -1,5 +1,7 @@
 """Presence: who has a live socket anywhere, and `presence` frames when that changes.
 
+Layer: realtime.
+
 The hub reports per-node transitions (a user's first socket on this node opened, their last
 one closed). Without Redis this node is the cluster. With Redis each node keeps the set of its
 users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>presence:nodes`; a
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .db import Database, Q
+from ..db import Database, Q
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

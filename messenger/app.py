@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from workers import jobs as job_functions
 
-from . import db, embedded, jobs, mail, media, messages, notifications, ratelimit
+from . import db, embedded, jobs, mail, media, mediastore, messages, notifications, ratelimit
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database
@@ -92,7 +92,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     services.limiter = ratelimit.from_settings(settings, redis)
     services.jobs = await jobs.start(services, stack)
     await _start_realtime(services, stack)
-    services.media = await stack.enter_async_context(media.open_store(settings))
+    services.media = await stack.enter_async_context(mediastore.open_store(settings))
     services.accounts = Accounts(settings, database, services.signer, services.limiter, services.jobs, services.hub)
     if settings.redis_url is None:
         await stack.enter_async_context(media.sweeping(database, services.media, settings))

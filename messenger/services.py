@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from .auth import Accounts
 from .db import Database
 from .mail import Mailer
-from .media import MediaStore
+from .mediastore import MediaStore
 from .ports import Jobs
 from .ratelimit import Limiter
 from .realtime.hub import Hub

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from messenger import media
+from messenger import media, mediastore
 from messenger.db import Database
 from messenger.settings import Settings
 
@@ -347,7 +347,7 @@ async def test_expired_upload_url_is_403(client: httpx.AsyncClient, db: asyncpg.
     slot = await declare(client, user, b"12345", "text/plain", "a.txt")
     media_id = slot["media"]["id"]
     key = await db.fetchval("SELECT storage_key FROM media WHERE id = $1", media_id)
-    query = media.UrlSigner(SECRET_KEY).query("upload", media_id, key, int(time.time()) - 1)
+    query = mediastore.UrlSigner(SECRET_KEY).query("upload", media_id, key, int(time.time()) - 1)
     r = await send({**slot["upload"], "url": f"{server.url}/v1/media/{media_id}/upload?{query}"}, b"12345")
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "url_expired"

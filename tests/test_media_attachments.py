@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from messenger import media
+from messenger import media, mediastore
 from messenger.db import Database
 from messenger.settings import Settings
 
@@ -157,7 +157,7 @@ async def test_cleanup_keeps_attached_media_and_removes_media_of_deleted_message
 
     pool = await Database.connect(database, min_size=1, max_size=2)
     try:
-        store = media.LocalStore(Settings(data_dir=Path(server.env["MESSENGER_DATA_DIR"]), secret_key=SECRET_KEY))
+        store = mediastore.LocalStore(Settings(data_dir=Path(server.env["MESSENGER_DATA_DIR"]), secret_key=SECRET_KEY))
         removed = await media.delete_orphans(pool, store, timedelta(hours=24))
     finally:
         await pool.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from messenger import media
+from messenger import media, mediasniff, mediastore
 from messenger.errors import Unprocessable
 
 from . import media_samples as s
@@ -28,7 +28,7 @@ from . import media_samples as s
     ],
 )
 def test_magic_numbers_match_their_declared_type(content_type: str, data: bytes) -> None:
-    assert media.matches_type(content_type, data)
+    assert mediasniff.matches_type(content_type, data)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_magic_numbers_match_their_declared_type(content_type: str, data: bytes)
     ],
 )
 def test_magic_numbers_of_another_type_do_not_match(content_type: str, data: bytes) -> None:
-    assert not media.matches_type(content_type, data)
+    assert not mediasniff.matches_type(content_type, data)
 
 
 @pytest.mark.parametrize(
@@ -60,11 +60,11 @@ def test_magic_numbers_of_another_type_do_not_match(content_type: str, data: byt
     ],
 )
 def test_image_headers_give_width_and_height(content_type: str, data: bytes) -> None:
-    assert media.image_size(content_type, data) == (640, 480)
+    assert mediasniff.image_size(content_type, data) == (640, 480)
 
 
 def test_truncated_jpeg_has_no_dimensions() -> None:
-    assert media.image_size("image/jpeg", s.jpeg(640, 480)[:22]) is None
+    assert mediasniff.image_size("image/jpeg", s.jpeg(640, 480)[:22]) is None
 
 
 @pytest.mark.parametrize("name", ["", "a/b.png", "..\\evil.png", "nul\x00.txt", "line\nbreak.txt", "x" * 256, ".."])
@@ -78,5 +78,5 @@ def test_bidi_override_is_stripped_from_filenames() -> None:
 
 
 def test_content_disposition_keeps_unicode_names_and_quotes_safely() -> None:
-    header = media.content_disposition("application/pdf", 'Réponse "final".pdf')
+    header = mediastore.content_disposition("application/pdf", 'Réponse "final".pdf')
     assert header == "attachment; filename=\"R_ponse _final_.pdf\"; filename*=UTF-8''R%C3%A9ponse%20%22final%22.pdf"

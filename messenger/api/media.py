@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from .. import media
+from .. import media, mediastore
 from ..http import Call, endpoint
 from ..media import Upload
 from ..model import MediaOut
@@ -85,7 +85,7 @@ async def download(call: Call[None, Signed]) -> Response:
         found.path,
         media_type=found.content_type,
         headers={
-            "Content-Disposition": media.content_disposition(found.content_type, found.filename),
+            "Content-Disposition": mediastore.content_disposition(found.content_type, found.filename),
             # Uploaded bytes are served from the API's origin: never sniffed, never scripted.
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",

@@ -131,7 +131,7 @@ async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
     async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
         return await messages.send_batch(db_, hub, jobs_, requests)
 
-    writer = GroupCommitWriter(send_batch, enabled=settings.group_commit)
+    writer = GroupCommitWriter(send_batch)
     services.writer = writer
     await hub.start()
     writer.start()

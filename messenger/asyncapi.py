@@ -1,5 +1,7 @@
 """The AsyncAPI 3.0 document of GET /v1/ws, generated from the frame Structs (realtime/frames.py).
 
+Layer: edge.
+
 Like the OpenAPI document, it cannot drift from the code: the schemas are msgspec's JSON Schema
 of the very Structs the gateway decodes and encodes.
 """

@@ -1,4 +1,7 @@
-"""`messenger serve | migrate | worker`: the process entry points (see the Procfile)."""
+"""`messenger serve | migrate | worker`: the process entry points (see the Procfile).
+
+Layer: infrastructure (the process entry points).
+"""
 
 from __future__ import annotations
 

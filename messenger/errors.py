@@ -1,5 +1,7 @@
 """One error tree for the whole app, mapped to HTTP (and WebSocket `error` frames) at the edge.
 
+Layer: infrastructure.
+
 Domain modules raise these; they never build responses. The `code` is the stable snake_case
 identifier clients switch on; the message is for humans.
 """

@@ -1,5 +1,7 @@
 """Outgoing mail: rendering the account mails and two delivery backends.
 
+Layer: infrastructure.
+
 `SMTP_URL` set: `SmtpMailer` (aiosmtplib; `smtps://` is implicit TLS, `?starttls=1` requires
 STARTTLS, `?starttls=0` forbids it, absent means STARTTLS when the server offers it). Unset: the
 `OutboxMailer` logs each mail and writes it to `MESSENGER_DATA_DIR/outbox/<timestamp>-<id>.eml`,

@@ -1,5 +1,7 @@
 """Notifications: creation after sends, the list and read marks, settings, and email digests.
 
+Layer: domain.
+
 Creation never happens in the send path: `send_batch` enqueues ONE `notify_messages` job per
 committed batch (`after_send`) and the job (workers/jobs.py; in-process without Redis) runs
 `create_for_messages`. Who is notified:

@@ -1,5 +1,7 @@
 """Request metrics (Prometheus) and one structured log line per request.
 
+Layer: infrastructure.
+
 A pure ASGI middleware rather than BaseHTTPMiddleware: it adds no task or stream wrapping per
 request, and it sees WebSocket scopes without interfering with them.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
+import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,7 +60,7 @@ class ObservabilityMiddleware:
             if log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 log.info(
-                    orjson.dumps(
+                    msgspec.json.encode(
                         {
                             "method": method,
                             "path": scope["path"],

@@ -1,5 +1,7 @@
 """OpenAPI 3.1 generated from the route table and the msgspec Structs of each endpoint.
 
+Layer: edge.
+
 Nothing here is written by hand per endpoint: `@endpoint(...)` records body, query and response
 types, and msgspec produces the JSON Schemas. The result is built once per app and cached.
 """

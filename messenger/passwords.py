@@ -1,5 +1,7 @@
 """Password hashing: bcrypt over a SHA-256 pre-hash, always off the event loop.
 
+Layer: infrastructure.
+
 bcrypt only reads the first 72 bytes of its input and stops at NUL. Pre-hashing every password
 with SHA-256 and base64-encoding the digest (44 ASCII bytes, no NUL) means a long password is
 never truncated: its first 72 bytes alone do not verify.

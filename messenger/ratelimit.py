@@ -1,5 +1,7 @@
 """Fixed-window rate limits for the account endpoints (429 with Retry-After).
 
+Layer: infrastructure.
+
 A window opens at the first hit on a key and lasts `RATE_LIMIT_WINDOW` seconds; the limit is
 the number of hits allowed in it. With Redis the counter is one key per (scope, subject) under
 `REDIS_PREFIX`, incremented and given its expiry by one Lua script (atomic, one round trip), so

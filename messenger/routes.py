@@ -1,4 +1,7 @@
-"""The whole route table, in one place (the contract's order)."""
+"""The whole route table, in one place (the contract's order).
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

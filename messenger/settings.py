@@ -1,5 +1,7 @@
 """Settings: the only module that reads the environment.
 
+Layer: infrastructure.
+
 Everything is read once into a frozen object at start. A bad value fails immediately with a
 message that names the variable, so an operator never debugs a half-started node.
 """
@@ -76,12 +78,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_window: int = 60
     ws_frame_rate: int = 50
     ws_frame_burst: int = 200
-    # Realtime (docs/protocol.md): per-socket send queue, heartbeat and idle timeout in seconds,
-    # and group commit of WebSocket sends (GROUP_COMMIT=0 commits each send on its own).
+    # Realtime (docs/protocol.md): per-socket send queue, heartbeat and idle timeout in seconds.
     ws_queue_limit: int = 1024
     ws_heartbeat: int = 25
     ws_idle_timeout: int = 90
-    group_commit: bool = True
     # Seconds after which a node that stopped heartbeating (crashed) counts as gone and its
     # users go offline; nodes heartbeat every third of it.
     presence_ttl: int = 15
@@ -226,7 +226,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ws_queue_limit=_int(env, "WS_QUEUE_LIMIT", 1024, minimum=16),
         ws_heartbeat=_int(env, "WS_HEARTBEAT", 25, minimum=1),
         ws_idle_timeout=_int(env, "WS_IDLE_TIMEOUT", 90, minimum=1),
-        group_commit=(env.get("GROUP_COMMIT") or "1").strip().lower() not in ("0", "false", "no", "off"),
         presence_ttl=_int(env, "PRESENCE_TTL", 15, minimum=3),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
         notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 90, minimum=1),

@@ -1,5 +1,7 @@
 """Signed tokens: short-lived JWT access tokens (joserfc, HS256) and opaque random tokens.
 
+Layer: infrastructure.
+
 Access tokens carry `sub` (user id), `sid` (session id), `typ: "access"`, `iat`, `exp` and a
 `kid` header so keys can rotate: a node accepts every key in `keys` and signs with the first.
 Only HS256 is accepted (an explicit allow-list), which rules out `alg: none` and key confusion.

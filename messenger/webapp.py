@@ -1,5 +1,7 @@
 """The web client: a small pure-ASGI handler that serves the built single-page app at `/`.
 
+Layer: edge.
+
 It is the last entry of the route table and claims only GET/HEAD requests for paths that are
 not the API's (`/v1`, the operations endpoints and the API documents), so it can never shadow
 an endpoint, turn an API 404/405 into HTML, or answer a WebSocket upgrade.

@@ -1,1 +1,4 @@
-"""Thin HTTP endpoints: decode, call one domain function, encode. No SQL and no rules here."""
+"""Thin HTTP endpoints: decode, call one domain function, encode. No SQL and no rules here.
+
+Layer: edge.
+"""

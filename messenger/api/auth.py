@@ -1,4 +1,7 @@
-"""HTTP endpoints of /v1/auth (contract: Accounts)."""
+"""HTTP endpoints of /v1/auth (contract: Accounts).
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Chat endpoints: create, list, read, rename, delete, members, read marker."""
+"""Chat endpoints: create, list, read, rename, delete, members, read marker.
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Media endpoints: upload slots, completion, lookup, and the app-served (local store) transfers."""
+"""Media endpoints: upload slots, completion, lookup, and the app-served (local store) transfers.
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Message endpoints: send, page, edit, delete."""
+"""Message endpoints: send, page, edit, delete.
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

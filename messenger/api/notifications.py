@@ -1,4 +1,7 @@
-"""HTTP endpoints of notifications (contract: Notifications) and notification settings."""
+"""HTTP endpoints of notifications (contract: Notifications) and notification settings.
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

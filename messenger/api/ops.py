@@ -1,4 +1,7 @@
-"""Operations endpoints: liveness, readiness, metrics, and the generated API documents."""
+"""Operations endpoints: liveness, readiness, metrics, and the generated API documents.
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """GET /v1/sync: the persisted events after a cursor, as the WebSocket's frames.
 
+Layer: edge.
+
 The stored payloads are spliced into the response as they are (`Event.json_frame`), so sync and
 the socket send byte-identical frames and nothing is decoded or re-encoded here. The persisted
 frame Structs of realtime/frames.py describe those bytes for OpenAPI.

@@ -1,4 +1,7 @@
-"""HTTP endpoints of /v1/users (contract: Users)."""
+"""HTTP endpoints of /v1/users (contract: Users).
+
+Layer: edge.
+"""
 
 from __future__ import annotations
 

@@ -5,8 +5,7 @@ Layer: realtime (it calls the domain's `messages.send_batch` through the `SendBa
 Requests that arrive while a batch is committing wait and go together in the next one, so the
 cost of a commit (and of the event-stream row lock, see sql/schema/0002_events.sql) is shared by
 everything that arrived meanwhile. There is no timer: an idle writer starts a batch at once, so a
-single message is not delayed at low load. `GROUP_COMMIT=0` sends each request in its own
-transaction instead (for comparison).
+single message is not delayed at low load.
 """
 
 from __future__ import annotations
@@ -39,14 +38,12 @@ BATCH_SIZE = Histogram(
 
 
 class GroupCommitWriter:
-    def __init__(self, send_batch: SendBatch, *, enabled: bool = True, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, send_batch: SendBatch, *, max_batch: int = MAX_BATCH) -> None:
         self._send_batch = send_batch
-        self.enabled = enabled
         self.max_batch = max_batch
         self._queue: list[tuple[SendRequest, Done]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._singles: set[asyncio.Task[None]] = set()
         self._closing = False
         self._inflight = 0
 
@@ -58,16 +55,8 @@ class GroupCommitWriter:
         if self._closing:
             done(Unavailable("The server is shutting down; resend after reconnecting", code="shutting_down"))
             return
-        if not self.enabled:
-            task = asyncio.create_task(self._one(request, done))
-            self._singles.add(task)
-            task.add_done_callback(self._singles.discard)
-            return
         self._queue.append((request, done))
         self._wake.set()
-
-    async def _one(self, request: SendRequest, done: Done) -> None:
-        await self._commit([(request, done)])
 
     async def _run(self) -> None:
         while True:
@@ -102,7 +91,7 @@ class GroupCommitWriter:
         """Commit everything queued (drain), then stop."""
         self._closing = True
         for _ in range(200):
-            if not self._queue and not self._singles and not self._inflight:
+            if not self._queue and not self._inflight:
                 break
             await asyncio.sleep(0.05)
         if self._task is not None:

@@ -447,7 +447,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Mark notifications read */
-        post: operations["mark_read__post__v1_notifications_read"];
+        post: operations["notifications_mark_read"];
         delete?: never;
         options?: never;
         head?: never;
@@ -599,10 +599,10 @@ export interface components {
             notify_all: boolean | null;
         };
         /**
-         * ChatUpdatedFrame
+         * ChatUpdated
          * @description `chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours).
          */
-        ChatUpdatedFrame: {
+        ChatUpdated: {
             chat: components["schemas"]["Chat"];
             cursor: string;
             /** @enum {unknown} */
@@ -693,8 +693,8 @@ export interface components {
             role: "admin" | "member" | "owner";
             user: components["schemas"]["User"];
         };
-        /** MemberAddedFrame */
-        MemberAddedFrame: {
+        /** MemberAdded */
+        MemberAdded: {
             chat_id: number;
             cursor: string;
             /** @enum {unknown} */
@@ -706,8 +706,8 @@ export interface components {
             members: components["schemas"]["Member"][];
             next_cursor: string | null;
         };
-        /** MemberRemovedFrame */
-        MemberRemovedFrame: {
+        /** MemberRemoved */
+        MemberRemoved: {
             chat_id: number;
             cursor: string;
             /** @enum {unknown} */
@@ -733,8 +733,8 @@ export interface components {
             seq: number;
             text: string | null;
         };
-        /** MessageDeletedFrame */
-        MessageDeletedFrame: {
+        /** MessageDeleted */
+        MessageDeleted: {
             chat_id: number;
             cursor: string;
             message_id: number;
@@ -742,8 +742,8 @@ export interface components {
             /** @enum {unknown} */
             type: "message_deleted";
         };
-        /** MessageEditedFrame */
-        MessageEditedFrame: {
+        /** MessageEdited */
+        MessageEdited: {
             cursor: string;
             message: components["schemas"]["Message"];
             /** @enum {unknown} */
@@ -801,8 +801,8 @@ export interface components {
             bio?: string;
             display_name?: string;
         };
-        /** ReceiveMessageFrame */
-        ReceiveMessageFrame: {
+        /** ReceiveMessage */
+        ReceiveMessage: {
             cursor: string;
             message: components["schemas"]["Message"];
             /** @enum {unknown} */
@@ -852,7 +852,7 @@ export interface components {
         /** SyncResponse */
         SyncResponse: {
             cursor: string;
-            events: (components["schemas"]["ReceiveMessageFrame"] | components["schemas"]["MessageEditedFrame"] | components["schemas"]["MessageDeletedFrame"] | components["schemas"]["ChatUpdatedFrame"] | components["schemas"]["MemberAddedFrame"] | components["schemas"]["MemberRemovedFrame"])[];
+            events: (components["schemas"]["ReceiveMessage"] | components["schemas"]["MessageEdited"] | components["schemas"]["MessageDeleted"] | components["schemas"]["ChatUpdated"] | components["schemas"]["MemberAdded"] | components["schemas"]["MemberRemoved"])[];
             has_more: boolean;
         };
         /** TokenBody */
@@ -3196,7 +3196,7 @@ export interface operations {
             };
         };
     };
-    mark_read__post__v1_notifications_read: {
+    notifications_mark_read: {
         parameters: {
             query?: never;
             header?: never;

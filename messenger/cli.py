@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 
+from . import db, embedded
 from . import settings as settings_mod
 
 
@@ -67,8 +68,6 @@ def serve(args: argparse.Namespace) -> int:
     if settings.database_url is None:
         # Start the embedded database here, in the parent, so every worker shares it and it
         # is stopped exactly once when the server exits.
-        from . import db, embedded
-
         pg = embedded.start(settings.data_dir)
         asyncio.run(db.migrate(pg.dsn))
         os.environ["DATABASE_URL"] = pg.dsn
@@ -105,8 +104,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    from . import db
-
     settings = settings_mod.load()
     _logging(settings.log_level)
     if settings.database_url is None:
@@ -121,6 +118,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
+    # The worker's entry (arq and the job registry) is loaded only by the process that runs it.
     from workers.main import run_worker
 
     settings = settings_mod.load()

@@ -59,7 +59,7 @@ class MemberPage(msgspec.Struct, frozen=True):
 
 
 class ReadMarker(msgspec.Struct, frozen=True):
-    """The marker after `mark_read`; `moved` says whether it advanced (whether to tell others)."""
+    """The marker after `mark_read`; `moved` says whether it advanced (and was published)."""
 
     chat_id: int
     user_id: int

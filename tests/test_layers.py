@@ -136,14 +136,12 @@ def test_model_is_the_ground_floor() -> None:
     assert GRAPH["messenger.model"] == set()
 
 
-def test_realtime_core_imports_no_edge_but_the_container() -> None:
-    # The gateway reads the per-process container (services.py) as the HTTP edge does; nothing
-    # else of the edge is below the realtime core.
+def test_realtime_core_imports_no_edge() -> None:
     wrong = {
         (m, target)
         for m in GRAPH
         if _in(m, "messenger.realtime")
         for target in GRAPH[m]
-        if any(_in(target, f"messenger.{edge}") for edge in EDGE if edge != "services")
+        if any(_in(target, f"messenger.{edge}") for edge in EDGE)
     }
     assert wrong == set()

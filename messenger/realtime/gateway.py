@@ -15,23 +15,24 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import msgspec
 from starlette.types import Receive, Scope, Send
 
 from .. import chats, events
-from ..db import Q
+from ..db import Database, Q
 from ..errors import AppError, ErrorBody, ErrorResponse
 from ..messages import SendRequest, Sent
 from ..observability import WS_CONNECTIONS
-from ..services import Services
-from ..tokens import Principal
+from ..settings import Settings
+from ..tokens import Principal, TokenSigner
 from . import frames
 from .broker import ChatSignal
 from .hub import Hub, ResumeLate
 from .peer import CLOSE_INTERNAL, HOLD, Peer
+from .writer import GroupCommitWriter
 
 log = logging.getLogger("messenger.ws")
 
@@ -67,6 +68,16 @@ def origin_allowed(scope: Scope, allowed: tuple[str, ...], public_url: str) -> b
         return True
     public = urlsplit(public_url)
     return origin == f"{public.scheme}://{public.netloc}".lower()
+
+
+class Services(Protocol):
+    """What the gateway reads from the app's service container (`app.state.services`)."""
+
+    settings: Settings
+    db: Database
+    signer: TokenSigner
+    hub: Hub
+    writer: GroupCommitWriter
 
 
 class Gateway:

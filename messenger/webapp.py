@@ -35,8 +35,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import msgspec
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
+
+from .errors import NotFound
 
 _PACKAGED = Path(__file__).resolve().parent / "_web"
 _SOURCE = Path(__file__).resolve().parent.parent / "web" / "dist"
@@ -97,7 +100,7 @@ Packaged installs (a wheel built from the repository) already contain it.</p>
 """
 
 
-_NOT_FOUND = b'{"error":{"code":"not_found","message":"Not found"}}'
+_NOT_FOUND = msgspec.json.encode(NotFound().body())
 
 
 def is_reserved(path: str) -> bool:

@@ -6,11 +6,9 @@ Layer: edge (the top: it wires every layer together, nothing imports it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -19,9 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from workers import jobs as job_functions
-
-from . import db, embedded, jobs, mail, media, mediastore, messages, notifications, ratelimit
+from . import db, embedded, jobs, mail, mediastore, messages, ratelimit, tasks
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database
@@ -90,14 +86,14 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     services = Services(settings, database, redis)
     services.mailer = mail.from_settings(settings)
     services.limiter = ratelimit.from_settings(settings, redis)
-    services.jobs = await jobs.start(services, stack)
+    services.jobs = await jobs.open_queue(settings, tasks.FUNCTIONS, stack)
     await _start_realtime(services, stack)
     services.media = await stack.enter_async_context(mediastore.open_store(settings))
     services.accounts = Accounts(settings, database, services.signer, services.limiter, services.jobs, services.hub)
-    if settings.redis_url is None:
-        await stack.enter_async_context(media.sweeping(database, services.media, settings))
-        # Without Redis this process runs the digest scan and gives its jobs the hub.
-        await stack.enter_async_context(_in_process_notifications(services))
+    if isinstance(services.jobs, InProcessJobs):
+        # Without Redis this process runs the jobs, and their schedule, with this node's hub.
+        context = tasks.JobContext(settings, database, services.mailer, HubNotifier(services.hub))
+        services.jobs.start(context, tasks.schedule(settings))
     return services
 
 
@@ -142,42 +138,6 @@ async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
         await hub.close()
 
     stack.push_async_callback(stop)
-
-
-@asynccontextmanager
-async def _in_process_notifications(services: Services) -> AsyncIterator[None]:
-    """Without Redis the server runs the jobs itself: give them this node's hub for presence
-    and frames, and run the digest scan and the cleanup periodically."""
-    notifier = HubNotifier(services.hub)
-    if isinstance(services.jobs, InProcessJobs):
-        services.jobs.ctx["notifier"] = notifier
-    ctx: dict[str, Any] = {
-        "settings": services.settings,
-        "db": services.db,
-        "mailer": services.mailer,
-        "notifier": notifier,
-    }
-
-    async def every(seconds: float, fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await fn(dict(ctx))
-            except Exception:
-                log.exception("periodic %s failed", getattr(fn, "__name__", fn))
-
-    tasks = [
-        asyncio.ensure_future(every(notifications.digest_interval(services.settings), job_functions.send_digests)),
-        asyncio.ensure_future(every(3600, job_functions.cleanup_notifications)),
-    ]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -118,7 +118,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    # The worker's entry (arq and the job registry) is loaded only by the process that runs it.
+    # The worker (arq's runner and its WorkerSettings) is loaded only by the process that runs it.
     from workers.main import run_worker
 
     settings = settings_mod.load()

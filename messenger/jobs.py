@@ -1,15 +1,17 @@
-"""Background jobs: one enqueue interface, two runners.
+"""Background jobs: one enqueue interface, two runners, one schedule format.
 
-With `REDIS_URL` jobs go to arq (queue `<REDIS_PREFIX>jobs`) and `messenger worker` runs them.
-Without Redis the same job functions (`workers/jobs.py`) run inside this process as background
-tasks: references are kept (an unreferenced task can be garbage-collected mid-flight), failures
-are logged, `Retry` is honoured like arq does, and pending jobs are drained on shutdown.
+Layer: infrastructure. This module knows no job: the registry (the functions, their
+`JobContext` and the schedule table) is `tasks.py`, which the app and the worker hand to a
+runner here.
+
+With `REDIS_URL` jobs go to arq (queue `<REDIS_PREFIX>jobs`) and `messenger worker` runs them,
+periodic ones on arq's cron. Without Redis `InProcessJobs` runs the same functions inside the
+server as background tasks: references are kept (an unreferenced task can be garbage-collected
+mid-flight), failures are logged, `Retry` is honoured like arq does, pending jobs are drained on
+shutdown, and the same schedule table runs on the same wall-clock times as arq's cron would.
 
 A `job_id` makes enqueueing idempotent: arq ignores a second job with the id of one that is
 queued, running or whose result it still keeps; the in-process runner remembers ids for an hour.
-
-In-process, a job's ctx is `InProcessJobs.ctx` (settings, db, mailer): a component built later
-in the lifespan adds what its jobs need there, and `start_periodic` stands in for arq's cron.
 """
 
 from __future__ import annotations
@@ -18,49 +20,87 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol, Self
 
+import msgspec
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import next_cron
+from arq.worker import Retry
+
+from .keys import RedisKeys
 from .ports import Jobs
-
-if TYPE_CHECKING:
-    from arq.connections import ArqRedis
-
-    from .services import Services
+from .settings import Settings
 
 log = logging.getLogger("messenger.jobs")
 
 JobFunction = Callable[..., Awaitable[Any]]
 
-MAX_TRIES = 5  # as workers/settings.py tells arq
+MAX_TRIES = 5  # the worker tells arq the same (workers/settings.py)
 DRAIN_TIMEOUT = 10.0
 ID_MEMORY = 3600.0
-CLEANUP_EVERY = 1800.0
+
+
+class Context(Protocol):
+    """What a runner passes a job first: the registry's context, stamped per try."""
+
+    def attempt(self, job_id: str | None, job_try: int) -> Self: ...
+
+
+class Periodic(msgspec.Struct, frozen=True):
+    """One row of the schedule table: run `function` at the wall-clock times these fields of
+    arq's cron select (None: any minute), on the worker's cron and in-process alike."""
+
+    function: JobFunction
+    minute: frozenset[int] | None = None
+    second: frozenset[int] = frozenset({0})
+    # Also once as the runner starts (arq's run_at_startup).
+    run_at_startup: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def cron_fields(self) -> dict[str, Any]:
+        """The keyword arguments of arq's `cron()` and `next_cron()` (they want sets)."""
+        return {"minute": None if self.minute is None else set(self.minute), "second": set(self.second)}
+
+    def next_after(self, moment: datetime) -> datetime:
+        return next_cron(moment, **self.cron_fields())
 
 
 class ArqJobs:
     def __init__(self, pool: ArqRedis, prefix: str) -> None:
         self.pool = pool
-        # arq keeps jobs under `arq:job:<id>` whatever the queue, so ids carry our prefix too.
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
         if job_id is not None:
-            job_id = f"{self.prefix}{job_id}"
+            job_id = self.keys.job_id(job_id)
         job = await self.pool.enqueue_job(function, *args, _job_id=job_id)
         if job is None:
             log.info("job %s %s already queued or done; not enqueued again", function, job_id)
 
 
 class InProcessJobs:
-    def __init__(self, ctx: dict[str, Any], functions: list[JobFunction]) -> None:
-        self.ctx = ctx
+    """Runs jobs in this process once `start` has given it their context and the schedule."""
+
+    def __init__(self, functions: Sequence[JobFunction]) -> None:
         self.functions = {f.__name__: f for f in functions}
+        self._context: Context | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: dict[str, float] = {}
         self._closing = False
         self._periodic: list[asyncio.Task[None]] = []
+
+    def start(self, context: Context, schedule: Sequence[Periodic]) -> None:
+        """Jobs run from now on; each row of the schedule gets one task that keeps its times."""
+        self._context = context
+        for row in schedule:
+            self._periodic.append(asyncio.ensure_future(self._keep(row, context)))
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
         fn = self.functions.get(function)
@@ -68,6 +108,8 @@ class InProcessJobs:
             raise LookupError(f"no job function named {function!r}")
         if self._closing:
             raise RuntimeError("the job runner is shutting down")
+        if self._context is None:
+            raise RuntimeError("the job runner has not started")
         if job_id is not None:
             now = time.monotonic()
             if len(self._seen) > 10_000:
@@ -76,23 +118,28 @@ class InProcessJobs:
                 log.info("job %s %s already run; not enqueued again", function, job_id)
                 return
             self._seen[job_id] = now + ID_MEMORY
-        self._spawn(self._run(function, fn, args, job_id))
+        self._spawn(self._run(function, fn, self._context, args, job_id))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, name: str, fn: JobFunction, args: tuple[Any, ...], job_id: str | None) -> None:
-        from arq.worker import Retry
-
-        for job_try in range(1, MAX_TRIES + 1):
-            ctx = {**self.ctx, "job_id": job_id, "job_try": job_try}
+    async def _run(
+        self,
+        name: str,
+        fn: JobFunction,
+        context: Context,
+        args: tuple[Any, ...],
+        job_id: str | None,
+        max_tries: int = MAX_TRIES,
+    ) -> None:
+        for job_try in range(1, max_tries + 1):
             try:
-                await fn(ctx, *args)
+                await fn(context.attempt(job_id, job_try), *args)
                 return
             except Retry as retry:
-                if job_try == MAX_TRIES:
+                if job_try == max_tries:
                     log.error("job %s %s failed after %d tries", name, job_id, job_try)
                     return
                 delay = retry.defer_score / 1000 if retry.defer_score else job_try * 5.0
@@ -102,18 +149,15 @@ class InProcessJobs:
                 log.exception("job %s %s failed", name, job_id)
                 return
 
-    def start_periodic(self, fn: JobFunction, every: float) -> None:
-        """What arq's cron does with Redis: run `fn(ctx)` every `every` seconds, as a looping task."""
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every)
-                try:
-                    await fn(dict(self.ctx))
-                except Exception:
-                    log.exception("periodic %s failed", fn.__name__)
-
-        self._periodic.append(asyncio.ensure_future(loop()))
+    async def _keep(self, row: Periodic, context: Context) -> None:
+        """What arq's cron does for one row: one try a time (as arq's cron jobs get), never
+        two runs of the row at once (a slow run delays the next instead)."""
+        if row.run_at_startup:
+            await self._run(row.name, row.function, context, (), None, max_tries=1)
+        while True:
+            now = datetime.now()  # naive local time, as arq's cron without a timezone
+            await asyncio.sleep((row.next_after(now) - now).total_seconds())
+            await self._run(row.name, row.function, context, (), None, max_tries=1)
 
     async def close(self) -> None:
         self._closing = True
@@ -132,23 +176,14 @@ class InProcessJobs:
             await asyncio.wait(pending)
 
 
-async def start(services: Services, stack: AsyncExitStack) -> Jobs:
-    """The runner for this process: arq when Redis is configured, in-process otherwise."""
-    settings = services.settings
+async def open_queue(settings: Settings, functions: Sequence[JobFunction], stack: AsyncExitStack) -> Jobs:
+    """The enqueue side for this process: arq's queue when Redis is configured, otherwise an
+    in-process runner, which runs nothing until `InProcessJobs.start`."""
     if settings.redis_url is not None:
-        from arq import create_pool
-        from arq.connections import RedisSettings
-
-        pool = await create_pool(
-            RedisSettings.from_dsn(settings.redis_url), default_queue_name=f"{settings.redis_prefix}jobs"
-        )
+        keys = RedisKeys(settings.redis_prefix)
+        pool = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=keys.job_queue)
         stack.push_async_callback(pool.aclose)
         return ArqJobs(pool, settings.redis_prefix)
-    from workers import jobs as job_functions
-
-    runner = InProcessJobs(
-        {"settings": settings, "db": services.db, "mailer": services.mailer}, job_functions.FUNCTIONS
-    )
-    runner.start_periodic(job_functions.cleanup_expired, CLEANUP_EVERY)
+    runner = InProcessJobs(functions)
     stack.push_async_callback(runner.close)
     return runner

@@ -16,22 +16,19 @@ that carries it; everyone else gets 404, exactly like a chat they are not in.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import msgspec
 
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, TooLarge, Unprocessable, UnsupportedMediaType
 from .mediasniff import image_size, inspect, matches_type
-from .mediastore import LocalFile, LocalStore, MediaRow, MediaStore, UploadTarget, open_store, store_errors
+from .mediastore import LocalFile, LocalStore, MediaRow, MediaStore, UploadTarget, store_errors
 from .model import MediaOut
 from .settings import Settings
 
@@ -313,44 +310,3 @@ async def delete_orphans(db: Database, store: MediaStore, older_than: timedelta,
         removed += len(keys)
         if len(keys) < batch:
             return removed
-
-
-SWEEP_EVERY = 3600.0
-
-
-@contextlib.asynccontextmanager
-async def sweeping(
-    db: Database, store: MediaStore, settings: Settings, every: float = SWEEP_EVERY
-) -> AsyncIterator[None]:
-    """Without Redis there is no arq cron: this process sweeps orphans itself while it runs."""
-    older_than = timedelta(seconds=settings.media_orphan_ttl)
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                removed = await delete_orphans(db, store, older_than)
-            except Exception:  # keep sweeping; the next round retries what this one missed
-                log.exception("media cleanup failed")
-            else:
-                if removed:
-                    log.info("media cleanup: deleted %d orphaned media", removed)
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def cleanup_media(ctx: dict[str, Any]) -> int:
-    """Job: the orphan sweep (registered in workers/jobs.py and the worker's cron)."""
-    settings: Settings = ctx["settings"]
-    db: Database = ctx["db"]
-    async with open_store(settings) as store:
-        removed = await delete_orphans(db, store, timedelta(seconds=settings.media_orphan_ttl))
-    if removed:
-        log.info("media cleanup: deleted %d orphaned media", removed)
-    return removed

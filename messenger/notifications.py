@@ -3,8 +3,8 @@
 Layer: domain.
 
 Creation never happens in the send path: `send_batch` enqueues ONE `notify_messages` job per
-committed batch (`after_send`) and the job (workers/jobs.py; in-process without Redis) runs
-`create_for_messages`. Who is notified:
+committed batch (`after_send`) and the job (tasks.py: in the worker with Redis, in-process
+without) runs `create_for_messages`. Who is notified:
 - a mentioned member gets a `mention` (even in a muted chat; an edit that adds a mention too);
 - the peer in a direct chat, and members who turned on `notify_all` for a group or channel,
   get a `message`, unless the chat is muted or they have a live socket (they see the message);
@@ -13,14 +13,15 @@ committed batch (`after_send`) and the job (workers/jobs.py; in-process without 
 Users with a live socket get a `notification` frame at once and no email; offline users'
 notifications wait for an email if their settings allow it.
 
-Digests. The `send_digests` job (cron in the worker, a periodic task without Redis) claims, per
-offline user whose oldest waiting notification is at least NOTIFICATION_EMAIL_WINDOW old, every
-waiting notification that is still unread into one `digest_emails` row (one transaction), then
-sends it. So an offline user gets at most one email per window, and none if they read everything
-first. The send holds a PostgreSQL advisory lock on its own connection (released by the server
-if the worker dies) and marks the row sent only after the SMTP server accepted the mail; a
-worker killed mid-send leaves the row unsent, and the next scan (at every worker start, then
-every few seconds) sends it again with the same Message-ID.
+Digests. The `send_digests` job (on the schedule of tasks.py, in the worker or in-process)
+claims, per offline user whose oldest waiting notification is at least
+NOTIFICATION_EMAIL_WINDOW old, every waiting notification that is still unread into one
+`digest_emails` row (one transaction), then sends it. So an offline user gets at most one email
+per window, and none if they read everything first. The send holds a PostgreSQL advisory lock
+on its own connection (released by the server if the worker dies) and marks the row sent only
+after the SMTP server accepted the mail; a worker killed mid-send leaves the row unsent, and
+the next scan (at every worker start, then every few seconds) sends it again with the same
+Message-ID.
 """
 
 from __future__ import annotations

@@ -6,16 +6,25 @@ these so each test states only what it is about.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
+from redis.asyncio import Redis
 
+from messenger import mail
+from messenger.db import Database
+from messenger.mail import Mailer
 from messenger.passwords import hash_sync
+from messenger.realtime.notifier import RedisNotifier
+from messenger.settings import Settings
+from messenger.tasks import JobContext
 from messenger.tokens import TokenSigner
 
-from .rig import SECRET_KEY
+from .rig import REDIS_URL, SECRET_KEY
 
 PASSWORD = "correct horse battery"
 _signer = TokenSigner(SECRET_KEY, ttl=900)
@@ -73,3 +82,17 @@ async def make_user(
 
 def access_token(user_id: int, session_id: int, *, now: float | None = None) -> str:
     return _signer.issue_access(user_id, session_id, now=now)
+
+
+@contextlib.asynccontextmanager
+async def job_context(settings: Settings, dsn: str, *, mailer: Mailer | None = None) -> AsyncIterator[JobContext]:
+    """What a job runs with in the worker: a pool of its own and the Redis notifier (its client
+    connects only if a job looks up presence); both closed after."""
+    db = await Database.connect(dsn, min_size=1, max_size=2)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        notifier = RedisNotifier(redis, settings.redis_prefix)
+        yield JobContext(settings, db, mailer or mail.from_settings(settings), notifier)
+    finally:
+        await redis.aclose()
+        await db.close()

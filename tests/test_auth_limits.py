@@ -19,10 +19,10 @@ import asyncpg
 import httpx
 import pytest
 
-from messenger import jobs, mail
+from messenger import jobs, mail, tasks
 from messenger.settings import load
 
-from .factories import PASSWORD, make_user
+from .factories import PASSWORD, job_context, make_user
 from .rig import Mailbox, Server, running_server
 from .test_auth import link_token, new_identity, register
 
@@ -144,15 +144,16 @@ async def test_arq_jobs_with_the_same_id_are_queued_once(redis_env: dict[str, st
     assert len(mailbox.to(to)) == 1
 
 
-async def test_in_process_jobs_with_the_same_id_run_once(tmp_path: Path) -> None:
-    from workers.jobs import FUNCTIONS
-
+async def test_in_process_jobs_with_the_same_id_run_once(tmp_path: Path, database: str) -> None:
     outbox = tmp_path / "outbox"
-    runner = jobs.InProcessJobs({"mailer": mail.OutboxMailer(outbox)}, FUNCTIONS)
-    await runner.enqueue("send_mail", _mail("a@example.com"), job_id="mail:one")
-    await runner.enqueue("send_mail", _mail("a@example.com"), job_id="mail:one")
-    await runner.enqueue("send_mail", _mail("b@example.com"), job_id="mail:two")
-    await runner.close()
+    runner = jobs.InProcessJobs(tasks.FUNCTIONS)
+    settings = load({"DATABASE_URL": database, "SECRET_KEY": "k" * 32})
+    async with job_context(settings, database, mailer=mail.OutboxMailer(outbox)) as ctx:
+        runner.start(ctx, [])
+        await runner.enqueue("send_mail", _mail("a@example.com"), job_id="mail:one")
+        await runner.enqueue("send_mail", _mail("a@example.com"), job_id="mail:one")
+        await runner.enqueue("send_mail", _mail("b@example.com"), job_id="mail:two")
+        await runner.close()
     files = sorted(outbox.glob("*.eml"))
     assert len(files) == 2
     assert {f.read_bytes().split(b"\nTo: ", 1)[1].split(b"\n", 1)[0].strip() for f in files} == {
@@ -161,13 +162,18 @@ async def test_in_process_jobs_with_the_same_id_run_once(tmp_path: Path) -> None
     }
 
 
-async def test_in_process_job_failures_are_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    async def explode(ctx: dict[str, object]) -> None:
+async def test_in_process_job_failures_are_logged_not_raised(
+    tmp_path: Path, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def explode(ctx: tasks.JobContext) -> None:
         raise ValueError("boom")
 
-    runner = jobs.InProcessJobs({}, [explode])
-    await runner.enqueue("explode")
-    await runner.close()
+    runner = jobs.InProcessJobs([explode])
+    settings = load({"DATABASE_URL": database, "SECRET_KEY": "k" * 32})
+    async with job_context(settings, database) as ctx:
+        runner.start(ctx, [])
+        await runner.enqueue("explode")
+        await runner.close()
     assert "job explode None failed" in caplog.text
 
 
@@ -181,9 +187,6 @@ async def test_server_stops_cleanly_with_pending_mail(server_env: dict[str, str]
 
 
 async def test_cleanup_drops_expired_tokens_and_ends_idle_sessions(database: str, db: asyncpg.Pool) -> None:
-    from messenger.db import Database
-    from workers.jobs import cleanup_expired
-
     idle = await make_user(db)
     active = await make_user(db)
     await db.execute("UPDATE sessions SET last_used_at = now() - interval '31 days' WHERE id = $1", idle.session_id)
@@ -199,13 +202,8 @@ async def test_cleanup_drops_expired_tokens_and_ends_idle_sessions(database: str
         active.id,
         b"new",
     )
-    conn = await Database.connect(database, min_size=1, max_size=1)
-    try:
-        removed = await cleanup_expired(
-            {"db": conn, "settings": load({"DATABASE_URL": database, "SECRET_KEY": "k" * 32})}
-        )
-    finally:
-        await conn.close()
+    async with job_context(load({"DATABASE_URL": database, "SECRET_KEY": "k" * 32}), database) as ctx:
+        removed = await tasks.cleanup_expired(ctx)
     mine = ("delete_expired_refresh_tokens", "delete_expired_email_tokens", "end_idle_sessions")
     assert {k: removed[k] for k in mine} == dict.fromkeys(mine, 1)
     live = {r["id"] for r in await db.fetch("SELECT id FROM sessions WHERE ended_at IS NULL")}

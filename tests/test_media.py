@@ -14,12 +14,11 @@ import httpx
 import psutil
 import pytest
 
-from messenger import media, mediastore
-from messenger.db import Database
+from messenger import mediastore, tasks
 from messenger.settings import Settings
 
 from . import media_samples as s
-from .factories import User, make_user
+from .factories import User, job_context, make_user
 from .rig import SECRET_KEY, Server, running_server
 
 
@@ -317,11 +316,8 @@ async def test_cleanup_deletes_stale_pending_and_unattached_media(
     assert len(old_files) == 2
 
     settings = Settings(data_dir=Path(server.env["MESSENGER_DATA_DIR"]), secret_key=SECRET_KEY)
-    database_ = await Database.connect(database, min_size=1, max_size=2)
-    try:
-        removed = await media.cleanup_media({"settings": settings, "db": database_})
-    finally:
-        await database_.close()
+    async with job_context(settings, database) as ctx:
+        removed = await tasks.cleanup_media(ctx)
 
     assert removed == 2
     assert await db.fetchval("SELECT array_agg(id) FROM media") == [fresh["id"]]
@@ -489,9 +485,6 @@ async def test_cleanup_keeps_the_avatar(
     await set_avatar(client, user, image["id"])
     await db.execute("UPDATE media SET created_at = now() - interval '3 days'")
     settings = Settings(data_dir=Path(server.env["MESSENGER_DATA_DIR"]), secret_key=SECRET_KEY)
-    pool = await Database.connect(database, min_size=1, max_size=2)
-    try:
-        assert await media.cleanup_media({"settings": settings, "db": pool}) == 0
-    finally:
-        await pool.close()
+    async with job_context(settings, database) as ctx:
+        assert await tasks.cleanup_media(ctx) == 0
     assert (await client.get(f"/v1/media/{image['id']}/avatar")).status_code == 302

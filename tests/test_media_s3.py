@@ -17,12 +17,11 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from messenger import media
-from messenger.db import Database
+from messenger import tasks
 from messenger.settings import Settings
 
 from . import media_samples as s
-from .factories import User, make_user
+from .factories import User, job_context, make_user
 from .rig import SECRET_KEY, Server, free_port, running_server
 
 if TYPE_CHECKING:
@@ -219,10 +218,7 @@ async def test_cleanup_removes_orphaned_objects_from_the_bucket(
         aws_secret_access_key="testing",
         secret_key=SECRET_KEY,
     )
-    pool = await Database.connect(database, min_size=1, max_size=2)
-    try:
-        assert await media.cleanup_media({"settings": settings, "db": pool}) == 1
-    finally:
-        await pool.close()
+    async with job_context(settings, database) as ctx:
+        assert await tasks.cleanup_media(ctx) == 1
     assert await db.fetchval("SELECT count(*) FROM media") == 0
     assert not await object_exists(s3, db, media_id, key)

@@ -1,1 +1,1 @@
-"""Background jobs (arq): mail, notifications, cleanup. `messenger worker` runs them."""
+"""The worker process (`messenger worker`): arq running the jobs of messenger.tasks, with metrics."""

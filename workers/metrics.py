@@ -8,9 +8,8 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import ParamSpec, TypeVar
 
-from arq.typing import WorkerCoroutine
 from arq.worker import Retry
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -29,20 +28,21 @@ DURATION = Histogram(
 )
 RUNNING = Gauge("messenger_worker_jobs_running", "Jobs running right now, by function.", ["function"])
 
-JobFunction = Callable[..., Awaitable[Any]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def instrument(fn: JobFunction) -> WorkerCoroutine:
-    """The job function, counting its outcome and timing it (arq sees the same name)."""
+def instrument(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The job function, counting its outcome and timing it under its name."""
     name = fn.__name__
 
     @functools.wraps(fn)
-    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         started = time.perf_counter()
         outcome = "error"
         RUNNING.labels(name).inc()
         try:
-            result = await fn(ctx, *args, **kwargs)
+            result = await fn(*args, **kwargs)
             outcome = "ok"
             return result
         except Retry:

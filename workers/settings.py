@@ -1,57 +1,100 @@
-"""arq WorkerSettings, built from our Settings (the worker reads no environment itself)."""
+"""arq WorkerSettings, built from our Settings (the worker reads no environment itself) and the
+job registry of messenger.tasks: its functions, and its schedule table as arq cron jobs."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 
-from messenger import notifications
-from messenger.media import cleanup_media
+from messenger import mail, tasks
+from messenger.db import Database
+from messenger.jobs import MAX_TRIES, JobFunction
+from messenger.keys import RedisKeys
+from messenger.realtime.notifier import RedisNotifier
 from messenger.settings import Settings
 
-from . import jobs, metrics
+from . import metrics
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    assert settings.database_url is not None, "the worker needs DATABASE_URL"
+    db = await Database.connect(settings.database_url, min_size=1, max_size=5)
+    ctx["job_context"] = tasks.JobContext(
+        settings=settings,
+        db=db,
+        mailer=mail.from_settings(settings),
+        # arq's own Redis connection (ctx["redis"]) carries presence lookups and frames.
+        notifier=RedisNotifier(ctx["redis"], settings.redis_prefix),
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    context: tasks.JobContext | None = ctx.get("job_context")
+    if context is not None:
+        await context.db.close()
+
+
+def job(fn: JobFunction) -> WorkerCoroutine:
+    """The registry's function as arq calls it: arq's dict ctx becomes our JobContext here,
+    once, and the run is counted in the worker's metrics (arq sees the same name)."""
+    counted = metrics.instrument(fn)
+
+    @functools.wraps(fn)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        context: tasks.JobContext = ctx["job_context"]
+        return await counted(context.attempt(ctx.get("job_id"), ctx.get("job_try", 1)), *args, **kwargs)
+
+    return run
+
+
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    keys = RedisKeys(settings.redis_prefix)
+    return [
+        # The name is the cron job's id in Redis (`arq:job:<name>:<time>`, shared by every
+        # queue): the prefix keeps deployments sharing a Redis from suppressing each other's runs.
+        cron(
+            job(row.function),
+            name=keys.job_id(f"cron:{row.name}"),
+            run_at_startup=row.run_at_startup,
+            **row.cron_fields(),
+        )
+        for row in tasks.schedule(settings)
+    ]
 
 
 def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
     assert settings.redis_url is not None
-    cron_jobs = [
-        cron(metrics.instrument(jobs.cleanup_expired), minute={7, 37}, run_at_startup=False),
-        cron(metrics.instrument(cleanup_media), minute={17}, run_at_startup=False),
-        # -- notifications: digest scans (also at start: a digest a dead worker left unsent
-        # goes out now) and hourly retention cleanup --
-        cron(
-            metrics.instrument(jobs.send_digests),
-            second=set(range(0, 60, notifications.digest_interval(settings))),
-            run_at_startup=True,
-        ),
-        cron(metrics.instrument(jobs.cleanup_notifications), minute={47}, run_at_startup=False),
-    ]
-    on_startup: Callable[[dict[str, Any]], Awaitable[None]] = jobs.startup
+    queue = RedisKeys(settings.redis_prefix).job_queue
+    crons = cron_jobs(settings)
+    on_startup: Callable[[dict[str, Any]], Awaitable[None]] = startup
     if burst:
         # A frequent cron never lets a burst run find its queue empty: queue each periodic
         # job once instead, so `--burst` means "what is queued plus one round of them".
-        cron_jobs = []
-        queue = f"{settings.redis_prefix}jobs"
+        crons = []
 
         async def burst_startup(ctx: dict[str, Any]) -> None:
-            await jobs.startup(ctx)
-            for fn in jobs.PERIODIC:
-                await ctx["redis"].enqueue_job(fn.__name__, _queue_name=queue)
+            await startup(ctx)
+            for row in tasks.schedule(settings):
+                await ctx["redis"].enqueue_job(row.name, _queue_name=queue)
 
         on_startup = burst_startup
 
     return {
-        "functions": [func(metrics.instrument(f), name=f.__name__) for f in jobs.FUNCTIONS],
-        "cron_jobs": cron_jobs,
+        "functions": [func(job(f), name=f.__name__) for f in tasks.FUNCTIONS],
+        "cron_jobs": crons,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "queue_name": f"{settings.redis_prefix}jobs",
+        "queue_name": queue,
         "on_startup": on_startup,
-        "on_shutdown": jobs.shutdown,
+        "on_shutdown": shutdown,
         "ctx": {"settings": settings},
-        "max_tries": 5,
+        "max_tries": MAX_TRIES,
         # A burst run (tests, schedulers) exits as soon as the queue is empty, so poll briskly.
         "poll_delay": 0.1 if burst else 0.5,
         "job_timeout": 300,

@@ -8,7 +8,7 @@ Redis broker publishes in the background (a send is acknowledged without waiting
 drops what it cannot publish, and reconnects its subscriber with backoff.
 
 Wire format on Redis: MessagePack of the `Packet` union below, one PUBLISH per batch of events
-(a whole group commit) on `<prefix>events`, signals on `<prefix>signals`.
+(a whole group commit) on `<prefix>events`, signals on `<prefix>signals` (keys.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 import msgspec
 
 from ..events import Event
+from ..keys import RedisKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -132,8 +133,9 @@ class RedisBroker:
     def __init__(self, make_redis: Callable[[], Redis], prefix: str, node_id: str) -> None:
         self.node_id = node_id
         self._make_redis = make_redis
-        self._events_channel = f"{prefix}events"
-        self._signals_channel = f"{prefix}signals"
+        keys = RedisKeys(prefix)
+        self._events_channel = keys.events_channel
+        self._signals_channel = keys.signals_channel
         self._out: list[tuple[str, bytes]] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import msgspec
 from redis.asyncio import Redis
 
+from ..keys import RedisKeys
 from ..notifications import Created
 from . import frames
 from .broker import UsersSignal
@@ -34,25 +35,23 @@ class HubNotifier:
 
 
 class RedisNotifier:
-    """The worker's view (keys and channel as in presence.py / broker.py)."""
+    """The worker's view (the key layout presence.py and broker.py use, from keys.py)."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.nodes_key = f"{prefix}presence:nodes"
-        self.node_prefix = f"{prefix}presence:node:"
-        self.channel = f"{prefix}signals"
+        self.keys = RedisKeys(prefix)
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         if not user_ids:
             return set()
         # A node is alive while its heartbeat score (its expiry time) is in the future.
-        nodes = await self.redis.zrangebyscore(self.nodes_key, time.time(), "+inf")
+        nodes = await self.redis.zrangebyscore(self.keys.presence_nodes, time.time(), "+inf")
         if not nodes:
             return set()
         wanted = [str(u) for u in user_ids]
         async with self.redis.pipeline(transaction=False) as pipe:
             for node in nodes:
-                pipe.smismember(self.node_prefix + node.decode(), wanted)
+                pipe.smismember(self.keys.presence_node(node.decode()), wanted)
             replies = await pipe.execute()
         found: set[int] = set()
         for reply in replies:
@@ -66,5 +65,5 @@ class RedisNotifier:
             for c in created:
                 encoded = frames.encode(frames.Notification(c.notification))
                 signal = UsersSignal("worker", [c.user_id], encoded.text, encoded.binary)
-                pipe.publish(self.channel, msgspec.msgpack.encode(signal))
+                pipe.publish(self.keys.signals_channel, msgspec.msgpack.encode(signal))
             await pipe.execute()

@@ -4,7 +4,7 @@ Layer: realtime.
 
 The hub reports per-node transitions (a user's first socket on this node opened, their last
 one closed). Without Redis this node is the cluster. With Redis each node keeps the set of its
-users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>presence:nodes`; a
+users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>presence:nodes` (keys.py); a
 user is online while some live node's set holds them. A node that stops heartbeating (crashed)
 is reaped by any other node: its users that are not online elsewhere go offline. Transitions
 are processed in order by one task, so a quick connect/disconnect never reorders.
@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..db import Database, Q
+from ..keys import RedisKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -48,9 +49,8 @@ class PresenceTracker:
         self.local_users = local_users
         self.ttl = ttl
         self.heartbeat = ttl / 3
-        self._nodes_key = f"{prefix}presence:nodes"
-        self._node_prefix = f"{prefix}presence:node:"
-        self._reap_prefix = f"{prefix}presence:reap:"
+        self._keys = RedisKeys(prefix)
+        self._nodes_key = self._keys.presence_nodes
         self._queue: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
         self._alive: list[str] = [node_id]
         # Users this node has announced/registered as present (so a connect/disconnect pair
@@ -59,7 +59,7 @@ class PresenceTracker:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _node_key(self, node_id: str) -> str:
-        return self._node_prefix + node_id
+        return self._keys.presence_node(node_id)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._worker(), name="presence-worker"))
@@ -188,7 +188,7 @@ class PresenceTracker:
     async def _reap(self, node: str) -> None:
         """A node stopped heartbeating: its users go offline unless online elsewhere."""
         assert self.redis is not None
-        if not await self.redis.set(self._reap_prefix + node, self.node_id, nx=True, ex=60):
+        if not await self.redis.set(self._keys.presence_reap(node), self.node_id, nx=True, ex=60):
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.smembers(self._node_key(node))

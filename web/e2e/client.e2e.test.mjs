@@ -313,6 +313,104 @@ test("messages: safe links and formatting, day separator, sender runs, group pre
   await context.close();
 });
 
+/** Files handed to the page as a paste or a drop, the way the browser does for real ones. */
+async function fileEvent(page, selector, kind, files) {
+  await page.evaluate(
+    ({ selector, kind, files }) => {
+      const dt = new DataTransfer();
+      for (const f of files) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+        dt.items.add(new File([bytes], f.name, { type: f.type }));
+      }
+      const target = document.querySelector(selector);
+      if (kind === "paste") {
+        target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+      } else {
+        for (const type of ["dragenter", "dragover", "drop"]) {
+          target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }
+      }
+    },
+    { selector, kind, files },
+  );
+}
+
+test("composer: drafts per chat survive a reload, Up edits the last message, @-mentions, paste and drop files, cancel an upload", async () => {
+  const context = await signedInContext(browser, server.base, ann, { viewport: DESKTOP });
+  const page = await context.newPage();
+  const problems = watch(page);
+  const box = page.getByRole("textbox", { name: "Message" });
+  await page.goto(`/chats/${group.id}`);
+  await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
+
+  // @-mention: suggestions from the chat's members, chosen with the keyboard
+  await box.pressSequentially("hi @ca", { delay: 10 });
+  const option = page.getByRole("option", { name: /Cat Carter/ });
+  await option.waitFor({ timeout: T });
+  assert.equal(await page.getByRole("option").count(), 1, "only members matching 'ca' (and never me)");
+  await shot(page, "composer-mention-1366x768");
+  await box.press("Enter");
+  assert.equal(await box.inputValue(), `hi @${cat.username} `);
+  await box.press("Enter");
+  await log(page).locator('li.message[data-status="sent"] .mention', { hasText: `@${cat.username}` }).waitFor({ timeout: T });
+
+  // Arrow Up in the empty box edits that message; Enter saves; the caret is back in the composer
+  await box.press("ArrowUp");
+  const edit = page.getByRole("textbox", { name: "Edit message" });
+  await edit.waitFor({ timeout: T });
+  assert.equal(await edit.inputValue(), `hi @${cat.username} `);
+  await edit.fill("hi Cat, edited");
+  await edit.press("Enter");
+  await log(page).locator("li.message", { hasText: "hi Cat, edited" }).getByText("· edited").waitFor({ timeout: T });
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.id), await box.evaluate((el) => el.id));
+
+  // a draft stays with its chat, across another chat and a reload
+  await box.fill("unsent thoughts for the crew");
+  await page.getByRole("link", { name: /^Ben Baker/ }).click();
+  await log(page).getByText("a picture").waitFor({ timeout: T });
+  assert.equal(await box.inputValue(), "");
+  await page.getByRole("link", { name: /^Crew/ }).click();
+  await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
+  assert.equal(await box.inputValue(), "unsent thoughts for the crew");
+  await page.reload();
+  await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
+  assert.equal(await box.inputValue(), "unsent thoughts for the crew");
+  await box.fill("");
+
+  // paste an image into the box, drop another on the chat: both upload and go with the message
+  const image = (name, w, h) => ({ name, type: "image/png", base64: png(w, h).toString("base64") });
+  await fileEvent(page, ".composer textarea", "paste", [image("pasted.png", 120, 90)]);
+  await page.locator(".chip", { hasText: "pasted.png" }).filter({ hasNotText: "uploading" }).waitFor({ timeout: T });
+  await fileEvent(page, ".chat-detail", "drop", [image("dropped.png", 90, 120)]);
+  await page.locator(".chip", { hasText: "dropped.png" }).filter({ hasNotText: "uploading" }).waitFor({ timeout: T });
+  await box.fill("two pictures");
+  await box.press("Enter");
+  await log(page).getByRole("img", { name: "pasted.png" }).waitFor({ timeout: T });
+  await log(page).getByRole("img", { name: "dropped.png" }).waitFor({ timeout: T });
+
+  // a slow upload shows its progress and can be cancelled (the store is held from answering)
+  let held = null;
+  await page.route(/\/v1\/media\/[^/]+\/upload/, (route) => {
+    held = route;
+  });
+  const big = { name: "notes.txt", type: "text/plain", base64: Buffer.alloc(300_000, "notes ").toString("base64") };
+  await fileEvent(page, ".composer textarea", "paste", [big]);
+  const chip = page.locator(".chip", { hasText: "notes.txt" });
+  await chip.getByRole("progressbar").waitFor({ timeout: T });
+  // (the bar's value follows XMLHttpRequest's upload progress events, which Chromium does not
+  // report for an intercepted request, so only its presence is checked here)
+  await shot(page, "composer-upload-progress-1366x768");
+  await chip.getByRole("button", { name: "Cancel notes.txt" }).click();
+  await chip.waitFor({ state: "detached", timeout: T });
+  assert.ok(held !== null, "the upload was under way when cancelled");
+  await page.unroute(/\/v1\/media\/[^/]+\/upload/);
+  assert.equal(await page.getByRole("button", { name: "Send" }).isDisabled(), true, "nothing left to send");
+  await page.setViewportSize(PHONE);
+  await shot(page, "composer-390x844");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test("installable: manifest, service worker, and the saved chats read-only without a network", async () => {
   const manifest = await (await fetch(`${server.base}/manifest.webmanifest`)).json();
   assert.equal(manifest.display, "standalone");

@@ -5,13 +5,57 @@
 import { api, ApiError, NetworkError } from ".";
 import type { Media } from "./types";
 
-export async function uploadFile(file: File, signal?: AbortSignal): Promise<Media> {
+/**
+ * Sends the bytes with XMLHttpRequest, the one browser API that reports upload progress
+ * (fetch does not). Resolves with the HTTP status; rejects AbortError or a network failure.
+ */
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: XMLHttpRequestBodyInit,
+  signal: AbortSignal | undefined,
+  onProgress: (fraction: number) => void,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => resolve(xhr.status);
+    xhr.onerror = () => reject(new NetworkError("The upload did not reach the store"));
+    xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
+    if (signal?.aborted) return reject(new DOMException("Upload cancelled", "AbortError"));
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    xhr.send(body);
+  });
+}
+
+export async function uploadFile(
+  file: File,
+  signal?: AbortSignal,
+  onProgress?: (fraction: number) => void,
+): Promise<Media> {
   const slot = await api.media.create({
     filename: file.name || "file",
     content_type: file.type || "application/octet-stream",
     size: file.size,
   });
   const { url, method, headers, fields } = slot.upload;
+  if (onProgress) {
+    let body: XMLHttpRequestBodyInit = file;
+    if (Object.keys(fields).length > 0) {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      form.append("file", file);
+      body = form;
+    }
+    const status = await send(url, method, Object.keys(fields).length > 0 ? {} : headers, body, signal, onProgress);
+    if (status < 200 || status >= 300) throw new ApiError(status, "upload_failed", `Upload failed (HTTP ${status})`);
+    return (await api.media.complete(slot.media.id)).media;
+  }
   let res: Response;
   try {
     if (Object.keys(fields).length > 0) {

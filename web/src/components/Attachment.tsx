@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import type { Media } from "../api/types";
 import { downloadUrl } from "../api/upload";
+import { PaperclipIcon } from "./icons";
 
 function sizeLabel(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -72,7 +73,7 @@ export function Attachment({ media, tabIndex }: { media: Media; tabIndex?: numbe
         </span>
       ) : null}
       <button type="button" className="link small" tabIndex={tabIndex} onClick={() => void open()}>
-        📎 {media.filename} <span className="muted">({sizeLabel(media.size)})</span>
+        <PaperclipIcon /> {media.filename} <span className="muted">({sizeLabel(media.size)})</span>
       </button>
     </li>
   );

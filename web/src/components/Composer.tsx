@@ -1,7 +1,21 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import {
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type ClipboardEvent,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import { describeError } from "../api";
-import type { Media } from "../api/types";
+import type { Media, User } from "../api/types";
 import { uploadFile } from "../api/upload";
+import { loadDraft, saveDraft } from "../composer/drafts";
+import { useFileDrop } from "../composer/useFileDrop";
+import { applyMention, matchMembers, mentionAt, type MentionQuery } from "../composer/mentions";
+import { MentionMenu } from "./MentionMenu";
+import { PaperclipIcon } from "./icons";
 
 export const MAX_TEXT = 4096;
 
@@ -11,6 +25,8 @@ interface Pending {
   media: Media | null;
   error: string | null;
   abort: AbortController;
+  /** 0..1 while the bytes go up */
+  progress: number;
 }
 
 /**
@@ -22,13 +38,26 @@ export function Composer({
   onTyping,
   disabled,
   disabledReason,
+  chatId,
+  members = [],
+  meId = null,
+  onEditLast,
 }: {
   onSend: (text: string, attachments: Media[]) => void;
   onTyping: () => void;
   disabled?: boolean;
   disabledReason?: string;
+  /** the draft is kept per chat (composer/drafts.ts) */
+  chatId?: string;
+  /** who can be @-mentioned */
+  members?: User[];
+  meId?: string | null;
+  /** Arrow Up in an empty box: edit the last own message; false if there is none */
+  onEditLast?: () => boolean;
 }) {
-  const [text, setText] = useState("");
+  const [text, setText] = useState(() => (chatId ? loadDraft(chatId) : ""));
+  const [mention, setMention] = useState<MentionQuery | null>(null);
+  const [mentionIndex, setMentionIndex] = useState(0);
   const [files, setFiles] = useState<Pending[]>([]);
   const box = useRef<HTMLTextAreaElement>(null);
   const picker = useRef<HTMLInputElement>(null);
@@ -48,16 +77,44 @@ export function Composer({
     el.style.height = `${el.scrollHeight + 2}px`;
   }, [text]);
 
+  // the draft follows every change (a reload or another chat keeps it)
+  useEffect(() => {
+    if (chatId) saveDraft(chatId, text);
+  }, [chatId, text]);
+
+  const suggestions = mention ? matchMembers(members, mention.query, meId) : [];
+  const menuOpen = suggestions.length > 0;
+
+  function choose(user: User) {
+    if (!mention) return;
+    const next = applyMention(text, mention, user.username);
+    setText(next.text);
+    setMention(null);
+    requestAnimationFrame(() => box.current?.setSelectionRange(next.caret, next.caret));
+    box.current?.focus();
+  }
+
+  const dragging = useFileDrop(box, (files) => pick(files), Boolean(disabled));
+
+  function onPaste(e: ClipboardEvent<HTMLTextAreaElement>) {
+    const files = Array.from(e.clipboardData.files);
+    if (files.length === 0) return; // text pastes as usual
+    e.preventDefault();
+    pick(files);
+  }
+
   // leaving the chat cancels uploads still running
   const filesRef = useRef(files);
   filesRef.current = files;
   useEffect(() => () => filesRef.current.forEach((f) => f.abort.abort()), []);
 
-  function pick(list: FileList | null) {
+  function pick(list: FileList | File[] | null) {
     for (const file of Array.from(list ?? [])) {
-      const entry: Pending = { key: nextKey.current++, file, media: null, error: null, abort: new AbortController() };
+      const entry: Pending = { key: nextKey.current++, file, media: null, error: null, abort: new AbortController(), progress: 0 };
       setFiles((fs) => [...fs, entry]);
-      uploadFile(file, entry.abort.signal).then(
+      const onProgress = (progress: number) =>
+        setFiles((fs) => fs.map((f) => (f.key === entry.key ? { ...f, progress } : f)));
+      uploadFile(file, entry.abort.signal, onProgress).then(
         (media) => setFiles((fs) => fs.map((f) => (f.key === entry.key ? { ...f, media } : f))),
         (err: unknown) => {
           if (entry.abort.signal.aborted) return;
@@ -81,11 +138,35 @@ export function Composer({
     if (!canSend) return;
     onSend(text, ready);
     setText("");
+    setMention(null);
     setFiles([]);
     box.current?.focus();
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (menuOpen) {
+      const n = suggestions.length;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setMentionIndex((i) => (i + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
+        return;
+      }
+      if ((e.key === "Enter" || e.key === "Tab") && !e.shiftKey) {
+        e.preventDefault();
+        const user = suggestions[Math.min(mentionIndex, n - 1)];
+        if (user) choose(user);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setMention(null);
+        return;
+      }
+    }
+    if (e.key === "ArrowUp" && text === "" && onEditLast && onEditLast()) {
+      e.preventDefault();
+      return;
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -94,20 +175,42 @@ export function Composer({
 
   return (
     <form className="composer" onSubmit={submit}>
+      {dragging && (
+        <div className="drop-overlay" aria-hidden="true">
+          Drop files to attach
+        </div>
+      )}
+      {menuOpen && (
+        <MentionMenu
+          id={`${id}-mentions`}
+          users={suggestions}
+          active={Math.min(mentionIndex, suggestions.length - 1)}
+          onChoose={choose}
+        />
+      )}
       {files.length > 0 && (
         <ul className="chips" aria-label="Attachments to send">
-          {files.map((f) => (
-            <li key={f.key} className={f.error ? "chip error" : "chip"}>
-              <span>
-                {f.file.name}
-                {f.media === null && f.error === null && " · uploading…"}
-                {f.error && ` · ${f.error}`}
-              </span>
-              <button type="button" className="link small" onClick={() => drop(f.key)}>
-                Remove<span className="visually-hidden"> {f.file.name}</span>
-              </button>
-            </li>
-          ))}
+          {files.map((f) => {
+            const busy = f.media === null && f.error === null;
+            return (
+              <li key={f.key} className={f.error ? "chip error" : "chip"}>
+                <span>
+                  {f.file.name}
+                  {busy && " · uploading…"}
+                  {f.error && ` · ${f.error}`}
+                </span>
+                {busy && (
+                  <progress max={1} value={f.progress} aria-label={`Uploading ${f.file.name}`}>
+                    {Math.round(f.progress * 100)}%
+                  </progress>
+                )}
+                <button type="button" className="link small" onClick={() => drop(f.key)}>
+                  {busy ? "Cancel" : "Remove"}
+                  <span className="visually-hidden"> {f.file.name}</span>
+                </button>
+              </li>
+            );
+          })}
         </ul>
       )}
       <input
@@ -120,7 +223,7 @@ export function Composer({
         onChange={(e) => pick(e.target.files)}
       />
       <label htmlFor={`${id}-file`} className={`button secondary attach${disabled ? " disabled" : ""}`}>
-        <span aria-hidden="true">📎</span>
+        <PaperclipIcon />
         <span className="visually-hidden">Attach files</span>
       </label>
       <label htmlFor={id} className="visually-hidden">
@@ -134,10 +237,18 @@ export function Composer({
         disabled={disabled}
         placeholder={disabled ? disabledReason : "Write a message"}
         aria-describedby={tooLong ? `${id}-len` : undefined}
+        aria-autocomplete="list"
+        aria-controls={menuOpen ? `${id}-mentions` : undefined}
+        aria-expanded={menuOpen}
+        aria-activedescendant={menuOpen ? `${id}-mentions-${Math.min(mentionIndex, suggestions.length - 1)}` : undefined}
         onChange={(e) => {
           setText(e.target.value);
+          setMention(mentionAt(e.target.value, e.target.selectionStart ?? e.target.value.length));
+          setMentionIndex(0);
           if (e.target.value) onTyping();
         }}
+        onBlur={() => setMention(null)}
+        onPaste={onPaste}
         onKeyDown={onKeyDown}
       />
       {tooLong && (

@@ -3,6 +3,7 @@ import type { ChatMessage } from "../chat/messages";
 import { Attachment } from "./Attachment";
 import { timeLabel } from "./chatTitle";
 import { MAX_TEXT } from "./Composer";
+import { editRequestHandled, useEditRequest } from "../composer/editLast";
 import { RichText } from "./RichText";
 
 export interface MessageActions {
@@ -65,10 +66,27 @@ export const MessageBubble = memo(function MessageBubble({
     if (editing) box.current?.focus();
   }, [editing]);
 
+  // Arrow Up in an empty composer asks the last own message to open its editor
+  const editRequested = useEditRequest((s) => s.key === m.key);
+  useEffect(() => {
+    if (!editRequested) return;
+    editRequestHandled();
+    if (!canEdit) return;
+    fromComposer.current = true;
+    setDraft(m.text ?? "");
+    setEditing(true);
+    box.current?.scrollIntoView({ block: "nearest" });
+  }, [editRequested, canEdit, m.text]);
+
+  // an edit started from the composer (Arrow Up) gives focus back to it, like Slack and Telegram
+  const fromComposer = useRef(false);
+
   function close() {
     setEditing(false);
     setError(null);
-    editButton.current?.focus();
+    const composer = fromComposer.current ? document.querySelector<HTMLTextAreaElement>(".composer textarea") : null;
+    fromComposer.current = false;
+    (composer ?? editButton.current)?.focus();
   }
 
   async function save(e: FormEvent) {

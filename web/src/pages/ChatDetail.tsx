@@ -9,6 +9,8 @@ import { MessageList } from "../components/MessageList";
 import { TypingIndicator } from "../components/TypingIndicator";
 import { realtime } from "../hooks/realtime";
 import { useChatMessages } from "../hooks/useChatMessages";
+import { useMembers } from "../hooks/useMembers";
+import { requestEdit } from "../composer/editLast";
 import { useOffline } from "../offline/snapshot";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
@@ -26,6 +28,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
   const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions } = useChatMessages(chatId);
   const saved = useOffline((s) => s.showingSaved);
+  const { members } = useMembers(chatId);
   const canPostNow = !saved && (!chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin");
   const heading = useRef<HTMLHeadingElement>(null);
   const title = chat ? chatTitle(chat, peer) : "Chat";
@@ -116,6 +119,15 @@ export function ChatDetail({ chatId }: { chatId: string }) {
       />
       <TypingIndicator chatId={chatId} />
       <Composer
+        chatId={chatId}
+        members={members.map((m) => m.user)}
+        meId={me ? String(me.id) : null}
+        onEditLast={() => {
+          const last = [...messages].reverse().find((m) => sameId(m.sender_id, me?.id) && m.status === "sent" && !m.deleted);
+          if (!last) return false;
+          requestEdit(last.key);
+          return true;
+        }}
         onSend={send}
         onTyping={typing}
         disabled={!canPost || saved}

@@ -411,6 +411,52 @@ test("composer: drafts per chat survive a reload, Up edits the last message, @-m
   await context.close();
 });
 
+/** axe-core's serious and critical violations on the page as it is now (moderate ones are printed). */
+async function axeViolations(page, name) {
+  const source = readFileSync(join(REPO, "web", "node_modules", "axe-core", "axe.min.js"), "utf8");
+  // evaluated through the DevTools protocol, which the page's CSP does not govern (a script tag would be refused)
+  await page.evaluate(source);
+  const violations = await page.evaluate(() =>
+    window.axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+      r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) })),
+    ),
+  );
+  for (const v of violations) console.log(`# axe ${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+test("accessibility: no serious or critical axe-core violation on sign-in, chat list, chat and profile; new messages announced politely", async () => {
+  const out = await browser.newContext({ baseURL: server.base, viewport: DESKTOP });
+  const signIn = await out.newPage();
+  await signIn.goto("/login");
+  await signIn.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: T });
+  assert.deepEqual(await axeViolations(signIn, "sign-in"), []);
+  await out.close();
+
+  const context = await signedInContext(browser, server.base, ann, { viewport: DESKTOP });
+  const page = await context.newPage();
+  await page.goto("/chats");
+  await page.locator(".chat-list a.chat-item").first().waitFor({ timeout: T });
+  assert.deepEqual(await axeViolations(page, "chat list"), []);
+  await page.getByRole("link", { name: /^Crew/ }).click();
+  await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
+  assert.deepEqual(await axeViolations(page, "chat"), []);
+
+  // the log is a polite live region, and a new message arrives in it with who wrote it
+  const region = log(page);
+  assert.equal(await region.getAttribute("aria-live"), "polite");
+  await api.send(cat, group.id, "Announced politely");
+  const added = region.locator("li.message", { hasText: "Announced politely" });
+  await added.waitFor({ timeout: T });
+  assert.match(await added.innerText(), /Cat Carter/, "the announcement names the sender");
+
+  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByRole("heading", { name: "Profile", level: 1 }).waitFor({ timeout: T });
+  await page.getByText("(this device)").waitFor({ timeout: T });
+  assert.deepEqual(await axeViolations(page, "profile"), []);
+  await context.close();
+});
+
 test("installable: manifest, service worker, and the saved chats read-only without a network", async () => {
   const manifest = await (await fetch(`${server.base}/manifest.webmanifest`)).json();
   assert.equal(manifest.display, "standalone");

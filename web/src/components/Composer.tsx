@@ -239,7 +239,6 @@ export function Composer({
         aria-describedby={tooLong ? `${id}-len` : undefined}
         aria-autocomplete="list"
         aria-controls={menuOpen ? `${id}-mentions` : undefined}
-        aria-expanded={menuOpen}
         aria-activedescendant={menuOpen ? `${id}-mentions-${Math.min(mentionIndex, suggestions.length - 1)}` : undefined}
         onChange={(e) => {
           setText(e.target.value);

@@ -138,51 +138,50 @@ export function MessageList(props: Props) {
           messages.length > 0 && <span className="muted small">Beginning of the conversation</span>
         )}
       </div>
-      <ol
-        className="messages"
-        ref={content}
-        role="log"
-        aria-live="polite"
-        aria-relevant="additions"
-        aria-label="Messages"
-        onKeyDown={onKeyDown}
-        onFocus={(e) => {
-          const key = (e.target as HTMLElement).closest<HTMLElement>("li.message")?.dataset.key;
-          if (key && key !== currentKey) setCurrent(key);
-        }}
-      >
-        {messages.flatMap((m, i) => {
-          const own = sameId(m.sender_id, me);
-          const sender = users[String(m.sender_id)];
-          const prevMsg = messages[i - 1];
-          const day = dayKey(m.created_at);
-          const grouped = continuesRun(prevMsg, m);
-          const separator =
-            !prevMsg || dayKey(prevMsg.created_at) !== day ? (
-              <li key={`day-${day}`} className="day-separator">
-                <span>{dayLabel(m.created_at)}</span>
-              </li>
-            ) : null;
-          const bubble = (
-            <MessageBubble
-              key={m.key}
-              message={m}
-              own={own}
-              senderName={displayName(sender)}
-              showSender={showSenders && !grouped}
-              grouped={grouped}
-              myUsername={myUsername}
-              mentionsMe={m.mentions.some((u) => sameId(u, me))}
-              seen={i === lastOwnSeen}
-              showDelivery={i === lastOwnSent || i === lastOwnSeen}
-              canModerate={canModerate}
-              actions={actions}
-              current={m.key === currentKey}
-            />
-          );
-          return separator ? [separator, bubble] : [bubble];
-        })}
-      </ol>
+      {/* the live region wraps the list (a role on the <ol> would take its list semantics away) */}
+      <div role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
+        <ol
+          className="messages"
+          ref={content}
+          onKeyDown={onKeyDown}
+          onFocus={(e) => {
+            const key = (e.target as HTMLElement).closest<HTMLElement>("li.message")?.dataset.key;
+            if (key && key !== currentKey) setCurrent(key);
+          }}
+        >
+          {messages.flatMap((m, i) => {
+            const own = sameId(m.sender_id, me);
+            const sender = users[String(m.sender_id)];
+            const prevMsg = messages[i - 1];
+            const day = dayKey(m.created_at);
+            const grouped = continuesRun(prevMsg, m);
+            const separator =
+              !prevMsg || dayKey(prevMsg.created_at) !== day ? (
+                <li key={`day-${day}`} className="day-separator">
+                  <span>{dayLabel(m.created_at)}</span>
+                </li>
+              ) : null;
+            const bubble = (
+              <MessageBubble
+                key={m.key}
+                message={m}
+                own={own}
+                senderName={displayName(sender)}
+                showSender={showSenders && !grouped}
+                grouped={grouped}
+                myUsername={myUsername}
+                mentionsMe={m.mentions.some((u) => sameId(u, me))}
+                seen={i === lastOwnSeen}
+                showDelivery={i === lastOwnSent || i === lastOwnSeen}
+                canModerate={canModerate}
+                actions={actions}
+                current={m.key === currentKey}
+              />
+            );
+            return separator ? [separator, bubble] : [bubble];
+          })}
+        </ol>
+      </div>
     </div>
   );
 }

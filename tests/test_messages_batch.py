@@ -38,7 +38,7 @@ async def services(database: str) -> AsyncIterator[Services]:
     svc = Services(Settings(database_url=database, secret_key=SECRET_KEY), db, None)
     svc.hub = RecordingHub()
     # No job functions: the notification job after each batch fails to enqueue and is logged.
-    svc.jobs = jobs.InProcessJobs({}, [])
+    svc.jobs = jobs.InProcessJobs([])
     try:
         yield svc
     finally:

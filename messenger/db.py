@@ -1,5 +1,7 @@
 """PostgreSQL access: the asyncpg pool, named SQL statements and forward-only migrations.
 
+Layer: infrastructure.
+
 Every statement the app runs lives in `sql/<domain>.sql` under a `-- name: x` header (as in
 Synapse's storage layer, each statement has a name), loaded once at import into `Q`, whose
 attributes `queries.py` declares (see statements.py), so a misspelt name fails type-checking.

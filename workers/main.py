@@ -1,4 +1,7 @@
-"""The arq worker: `messenger worker` (Procfile `worker:`)."""
+"""The arq worker: `messenger worker` (Procfile `worker:`).
+
+Layer: worker entry point.
+"""
 
 from __future__ import annotations
 

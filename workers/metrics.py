@@ -1,5 +1,8 @@
 """Prometheus metrics of the worker process: jobs by function and outcome, and their durations,
-served by `messenger worker` on WORKER_METRICS_PORT (0: no metrics server)."""
+served by `messenger worker` on WORKER_METRICS_PORT (0: no metrics server).
+
+Layer: worker entry point.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """arq WorkerSettings, built from our Settings (the worker reads no environment itself) and the
-job registry of messenger.tasks: its functions, and its schedule table as arq cron jobs."""
+job registry of messenger.tasks: its functions, and its schedule table as arq cron jobs.
+
+Layer: worker entry point.
+"""
 
 from __future__ import annotations
 

@@ -88,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--users", type=int, default=200)
     s.add_argument("--room-size", type=int, default=10)
     s.add_argument("--history", type=int, default=200, help="seeded messages per chat")
+    s.add_argument(
+        "--conversation", action="store_true", help="seed every other chat's history with replies and reactions"
+    )
     s.add_argument("--concurrency", type=int, default=32, help="connections, one request in flight each")
     s.add_argument("--ops", type=_ops, default=["login", "chats", "messages", "send"], help="comma-separated")
     return p

@@ -33,6 +33,8 @@ class Topology(msgspec.Struct):
     users: list[SeedUser]
     # chat id -> member user ids
     rooms: dict[int, list[int]]
+    # chats whose history has replies and reactions (`conversation`: every other chat)
+    conversation: list[int] = []
 
 
 def rooms_of(n_users: int, room_size: int) -> list[list[int]]:
@@ -61,6 +63,7 @@ async def seed(
     room_size: int,
     *,
     messages_per_chat: int = 0,
+    conversation: bool = False,
 ) -> Topology:
     """Insert `n_users` verified users with sessions, in group chats of `room_size`."""
     from messenger.passwords import hash_sync
@@ -90,6 +93,7 @@ async def seed(
             )
             session_of = {r["user_id"]: r["id"] for r in rows}
             chat_ids: list[int] = []
+            decorated: list[int] = []
             if groups:
                 rows = await conn.fetch(
                     """INSERT INTO chats (kind, title, member_count, last_seq)
@@ -122,6 +126,9 @@ async def seed(
                 )
                 if messages_per_chat:
                     await _seed_messages(conn, chat_ids, groups, user_ids, messages_per_chat)
+                    if conversation:
+                        decorated = chat_ids[::2]
+                        await _seed_conversation(conn, decorated)
     finally:
         await conn.close()
     now = time.time()
@@ -134,7 +141,7 @@ async def seed(
         rooms[chat_id] = [user_ids[i] for i in group]
         for i in group:
             users[i].chats.append(chat_id)
-    return Topology(users, rooms)
+    return Topology(users, rooms, decorated)
 
 
 async def _seed_messages(
@@ -148,4 +155,28 @@ async def _seed_messages(
             records.append((chat_id, seq, sender, f"seed-{chat_id}-{seq}", f"history message {seq} " + "x" * 60))
     await conn.copy_records_to_table(
         "messages", records=records, columns=["chat_id", "seq", "sender_id", "client_msg_id", "text"]
+    )
+
+
+async def _seed_conversation(conn: asyncpg.Connection, chat_ids: list[int]) -> None:
+    """Make the history look lived-in: every other message replies to the one three before it,
+    and about two thirds of each chat's members react to every message with one of three emoji."""
+    await conn.execute(
+        """UPDATE messages m SET reply_to_id = r.id FROM messages r
+           WHERE m.chat_id = ANY($1::bigint[]) AND r.chat_id = m.chat_id AND r.seq = m.seq - 3 AND m.seq % 2 = 0""",
+        chat_ids,
+    )
+    await conn.execute(
+        """INSERT INTO reactions (message_id, user_id, emoji)
+           SELECT m.id, cm.user_id, (ARRAY['👍', '❤️', '😂'])[1 + (cm.user_id + m.seq) % 3]
+           FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id
+           WHERE m.chat_id = ANY($1::bigint[]) AND (cm.user_id * 7 + m.seq) % 3 <> 0""",
+        chat_ids,
+    )
+    await conn.execute(
+        """INSERT INTO reaction_counts (message_id, emoji, count)
+           SELECT x.message_id, x.emoji, count(*) FROM reactions x JOIN messages m ON m.id = x.message_id
+           WHERE m.chat_id = ANY($1::bigint[])
+           GROUP BY x.message_id, x.emoji ORDER BY x.message_id, min(x.created_at)""",
+        chat_ids,
     )

@@ -30,6 +30,8 @@ MESSAGE_DELETED = "message_deleted"
 CHAT_UPDATED = "chat_updated"
 MEMBER_ADDED = "member_added"
 MEMBER_REMOVED = "member_removed"
+REACTIONS_CHANGED = "reactions_changed"
+PINS_CHANGED = "pins_changed"
 
 _encoder = msgspec.json.Encoder()
 

@@ -1,13 +1,13 @@
 """Messages: batched sending (REST and the WebSocket group-commit writer), pages, edits, deletes.
 
-Layer: domain. Writers take `db`, a `Publisher` (after-commit fan-out) and `Jobs` (the
-notification job); they never see the realtime core.
-
 `send_batch` is the one write path for new messages. A batch is one transaction: set-based
 validation, the chat rows locked in id order (which is what makes per-chat `seq` gap-free and
 idempotency race-free), one INSERT for every message, the event append last, and the hub
 publish only after commit. Each request gets its own result, so one bad request never fails
 the others.
+
+Layer: domain. Writers take `db`, a `Publisher` (after-commit fan-out) and `Jobs` (the
+notification job); they never see the realtime core.
 """
 
 from __future__ import annotations
@@ -19,10 +19,20 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-from . import events, media, notifications
+from . import events, forwarding, media, notifications
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
-from .model import MediaOut, Message, MessageBody, MessageDeletedBody
+from .model import (
+    Forward,
+    ForwardedFrom,
+    MediaOut,
+    Message,
+    MessageBody,
+    MessageDeletedBody,
+    PinsChangedBody,
+    Reaction,
+    ReplyPreview,
+)
 from .ports import Jobs, Publisher
 
 # Ids and seqs are PostgreSQL bigints; anything larger cannot name a row.
@@ -39,6 +49,11 @@ _SEQ_MAX = 2**62
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.]*)")
 
 
+# The reader id that renders the shared view persisted events carry: nobody's `me`, no
+# forwarded origin (see "Forwarding" in docs/api.md).
+NOBODY = 0
+
+
 class SendRequest(msgspec.Struct, frozen=True):
     sender_id: int
     chat_id: int
@@ -46,6 +61,7 @@ class SendRequest(msgspec.Struct, frozen=True):
     text: str | None = None
     reply_to_id: int | None = None
     attachment_ids: Sequence[int] = ()
+    forward: Forward | None = None
 
 
 class Sent(msgspec.Struct, frozen=True):
@@ -83,6 +99,71 @@ def message_from(record: asyncpg.Record, prefix: str = "") -> Message:
     )
 
 
+_reactions_decoder = msgspec.json.Decoder(list[Reaction])
+
+
+def rendered_from(record: asyncpg.Record) -> Message:
+    """A Message from a "rendered" row (sql/messages.sql): base columns plus what its reader sees."""
+    reply_to = None
+    if record["r_seq"] is not None:
+        reply_to = ReplyPreview(
+            id=record["reply_to_id"],
+            seq=record["r_seq"],
+            sender_id=record["r_sender_id"],
+            text=None if record["r_deleted"] else record["r_text"],
+            deleted=record["r_deleted"],
+            has_attachments=record["r_files"],
+        )
+    forwarded = None
+    if record["fwd_sender_id"] is not None:
+        visible = record["fwd_visible"]
+        forwarded = ForwardedFrom(
+            sender_id=record["fwd_sender_id"],
+            sender_name=record["fwd_sender_name"],
+            chat_id=record["fwd_chat_id"] if visible else None,
+            message_id=record["fwd_message_id"] if visible else None,
+            created_at=record["fwd_created_at"],
+        )
+    raw_reactions = record["reactions"]
+    return Message(
+        id=record["id"],
+        chat_id=record["chat_id"],
+        seq=record["seq"],
+        sender_id=record["sender_id"],
+        client_msg_id=record["client_msg_id"],
+        text=record["text"],
+        reply_to_id=record["reply_to_id"],
+        attachments=[],
+        mentions=list(record["mentions"]),
+        created_at=record["created_at"],
+        edited_at=record["edited_at"],
+        deleted=record["deleted"],
+        reply_to=reply_to,
+        reactions=_reactions_decoder.decode(raw_reactions) if raw_reactions is not None else [],
+        forwarded_from=forwarded,
+        pinned=record["pinned"],
+    )
+
+
+def shared_view(message: Message) -> Message:
+    """The view every member shares (persisted events): no `me`, no forwarded origin ids."""
+    reactions = message.reactions
+    if any(r.me for r in reactions):
+        reactions = [Reaction(r.emoji, r.count) for r in reactions]
+    forwarded = message.forwarded_from
+    if forwarded is not None and forwarded.chat_id is not None:
+        forwarded = msgspec.structs.replace(forwarded, chat_id=None, message_id=None)
+    if reactions is message.reactions and forwarded is message.forwarded_from:
+        return message
+    return msgspec.structs.replace(message, reactions=reactions, forwarded_from=forwarded)
+
+
+async def rendered(conn: Database | Connection, message_ids: Sequence[int], reader_id: int) -> dict[int, Message]:
+    """Messages by id as `reader_id` sees them (NOBODY: the shared view), attachments included."""
+    records = await conn.fetch(Q.messages_rendered, list(message_ids), reader_id)
+    return {m.id: m for m in await with_attachments(conn, [rendered_from(r) for r in records])}
+
+
 def check_text(text: str | None, *, has_attachments: bool) -> None:
     """Text is stored byte for byte; PostgreSQL text cannot hold NUL, so NUL is refused."""
     if text is None or text == "":
@@ -100,6 +181,10 @@ def _check_request(req: SendRequest) -> None:
         raise Unprocessable(
             f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters without NUL", code="invalid_client_msg_id"
         )
+    if req.forward is not None:
+        if req.text is not None or req.attachment_ids:
+            raise Unprocessable("A forward carries no text or attachment_ids of its own", code="invalid_forward")
+        return
     media.check_attachment_ids(req.attachment_ids)
     check_text(req.text, has_attachments=bool(req.attachment_ids))
 
@@ -184,9 +269,12 @@ async def _send_locked(
     # Reply targets and mentions do not need the chat locks (a message never changes chats),
     # so they are resolved before taking them, keeping the locked section short.
     reply_ids = sorted({rid for i in pending if (rid := requests[i].reply_to_id) is not None})
-    reply_chat: dict[int, int] = {}
+    replies: dict[int, asyncpg.Record] = {}
     if reply_ids:
-        reply_chat = {r["id"]: r["chat_id"] for r in await conn.fetch(Q.message_chats, reply_ids)}
+        replies = {r["id"]: r for r in await conn.fetch(Q.reply_targets, reply_ids)}
+    copies = await forwarding.resolve(
+        conn, [(i, requests[i].sender_id, fwd) for i in pending if (fwd := requests[i].forward) is not None]
+    )
     resolved = await _resolve_mentions(conn, [(requests[i].chat_id, requests[i].text) for i in pending])
     mentions = dict(zip(pending, resolved, strict=True))
 
@@ -210,7 +298,7 @@ async def _send_locked(
     existing: dict[tuple[int, int, str], Message] = {}
     if keys:
         records = await conn.fetch(Q.messages_by_keys, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
-        for msg in await with_attachments(conn, [message_from(r) for r in records]):
+        for msg in await with_attachments(conn, [rendered_from(r) for r in records]):
             existing[(msg.chat_id, msg.sender_id, msg.client_msg_id)] = msg
     for i in pending:
         req = requests[i]
@@ -219,11 +307,15 @@ async def _send_locked(
             results[i] = Sent(found, created=False)
         elif chats[req.chat_id]["kind"] == "channel" and roles[(req.chat_id, req.sender_id)] == "member":
             results[i] = Forbidden("Only the owner and admins post in a channel", code="read_only_channel")
-        elif req.reply_to_id is not None and reply_chat.get(req.reply_to_id) != req.chat_id:
+        elif req.reply_to_id is not None and (
+            req.reply_to_id not in replies or replies[req.reply_to_id]["chat_id"] != req.chat_id
+        ):
             results[i] = Unprocessable("reply_to_id is not a message of this chat", code="invalid_reply")
+        elif isinstance(copy := copies.get(i), AppError):
+            results[i] = copy
     pending = [i for i in pending if results[i] is None]
 
-    # Attachments: one set-based check for the whole batch (ready media of each sender).
+    # MediaOuts: one set-based check for the whole batch (ready media of each sender).
     attached: dict[int, list[MediaOut]] = {}
     with_files = [i for i in pending if requests[i].attachment_ids]
     if with_files:
@@ -234,6 +326,12 @@ async def _send_locked(
             else:
                 attached[i] = outcome
         pending = [i for i in pending if results[i] is None]
+    # A forwarded copy carries the original's attachments: linking them to the copy is what
+    # lets the target chat's members download them (the media ACL follows message links).
+    for i in pending:
+        copy = copies.get(i)
+        if isinstance(copy, forwarding.Copy) and copy.attachments:
+            attached[i] = copy.attachments
 
     # Within the batch the first valid request of a key creates the message; repeats share it.
     first_of: dict[tuple[int, int, str], int] = {}
@@ -269,7 +367,7 @@ async def _send_locked(
         seqs,
         [requests[i].sender_id for i in creating],
         [requests[i].client_msg_id for i in creating],
-        [requests[i].text for i in creating],
+        [_text_of(requests[i], copies.get(i)) for i in creating],
         [requests[i].reply_to_id for i in creating],
         [_pg_array(mentions[i]) for i in creating],
         bumped,
@@ -277,9 +375,13 @@ async def _send_locked(
         [k[0] for k in marker_keys],
         [k[1] for k in marker_keys],
         [markers[k] for k in marker_keys],
+        *forwarding.origin_columns([copies.get(i) for i in creating]),
     )
     inserted = {(r["chat_id"], r["seq"]): message_from(r) for r in records}
-    messages = [inserted[(requests[i].chat_id, seq)] for i, seq in zip(creating, seqs, strict=True)]
+    messages = [
+        _decorated(inserted[(requests[i].chat_id, seq)], replies, copies.get(i))
+        for i, seq in zip(creating, seqs, strict=True)
+    ]
     if attached:
         messages = [
             msgspec.structs.replace(m, attachments=attached[i]) if i in attached else m
@@ -292,8 +394,26 @@ async def _send_locked(
         first_result = results[first]
         assert isinstance(first_result, Sent)
         results[i] = Sent(first_result.message, created=False)
-    drafts = [events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(m)) for m in messages]
+    drafts = [events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(shared_view(m))) for m in messages]
     return await events.append(conn, drafts)
+
+
+def _text_of(request: SendRequest, copy: forwarding.Copy | AppError | None) -> str | None:
+    return copy.text if isinstance(copy, forwarding.Copy) else request.text
+
+
+def _decorated(
+    message: Message, replies: dict[int, asyncpg.Record], copy: forwarding.Copy | AppError | None
+) -> Message:
+    """A new message with its reply preview and forwarded origin (no reactions or pin yet)."""
+    reply_to = None
+    if message.reply_to_id is not None:
+        r = replies[message.reply_to_id]
+        reply_to = ReplyPreview(r["id"], r["seq"], r["sender_id"], r["text"], r["deleted"], r["files"])
+    origin = copy.origin if isinstance(copy, forwarding.Copy) else None
+    if reply_to is None and origin is None:
+        return message
+    return msgspec.structs.replace(message, reply_to=reply_to, forwarded_from=origin)
 
 
 async def with_attachments(conn: Database | Connection, messages: list[Message]) -> list[Message]:
@@ -324,19 +444,30 @@ async def page(
     db: Database, user_id: int, chat_id: int, *, before: int | None, after: int | None, limit: int
 ) -> MessagePage:
     """Ascending by seq. No bound: the newest page. `before`: the page just below it (has_more
-    says older ones exist). `after`: the page just above it (has_more says newer ones exist)."""
+    says older ones exist). `after`: the page just above it (has_more says newer ones exist).
+    Reply previews, reactions (with `me`), pins and forwarded origins come in the page query."""
     await _role(db, chat_id, user_id)
     if after is not None:
         upper = before if before is not None else _SEQ_MAX
-        records = await db.fetch(Q.messages_after, chat_id, after, upper, limit + 1)
+        records = await db.fetch(Q.messages_after, chat_id, after, upper, limit + 1, user_id)
         has_more = len(records) > limit
-        return MessagePage(await with_attachments(db, [message_from(r) for r in records[:limit]]), has_more)
+        return MessagePage(await with_attachments(db, [rendered_from(r) for r in records[:limit]]), has_more)
     if before is not None:
-        records = await db.fetch(Q.messages_before, chat_id, before, 0, limit + 1)
+        records = await db.fetch(Q.messages_before, chat_id, before, 0, limit + 1, user_id)
     else:
-        records = await db.fetch(Q.messages_latest, chat_id, limit + 1)
+        records = await db.fetch(Q.messages_latest, chat_id, limit + 1, user_id)
     has_more = len(records) > limit
-    return MessagePage(await with_attachments(db, [message_from(r) for r in reversed(records[:limit])]), has_more)
+    return MessagePage(await with_attachments(db, [rendered_from(r) for r in reversed(records[:limit])]), has_more)
+
+
+async def after_change(conn: Connection, message_id: int) -> None:
+    """A message's text changed or it was deleted: what shows it elsewhere must follow.
+
+    Pages render reply previews from the current row, so they follow already. Persisted events
+    that quote this message (replies' receive_message) are re-rendered by the event index of
+    "deletion is final" once it exists; this is the one place that will call it.
+    """
+    del conn, message_id
 
 
 async def edit(
@@ -354,10 +485,11 @@ async def edit(
         if current.deleted:
             raise Conflict("The message is deleted", code="message_deleted")
         (mentions,) = await _resolve_mentions(conn, [(chat_id, text)])
-        updated = await conn.fetchrow(Q.edit_message, message_id, text, mentions)
-        assert updated is not None  # the row is locked above
-        (edited,) = await with_attachments(conn, [message_from(updated)])
-        published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, MessageBody(edited))])
+        await conn.execute(Q.edit_message, message_id, text, mentions)
+        edited = (await rendered(conn, [message_id], user_id))[message_id]
+        await after_change(conn, message_id)
+        body = MessageBody(shared_view(edited))
+        published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, body)])
     await publisher.publish(published)
     # Notify the members the edit newly mentions.
     await notifications.after_edit(jobs, edited.id, [u for u in edited.mentions if u not in current.mentions])
@@ -376,7 +508,11 @@ async def delete(db: Database, publisher: Publisher, user_id: int, chat_id: int,
             raise Forbidden("Only the sender or the chat's owner and admins may delete a message")
         if current.deleted:
             return
-        await conn.execute(Q.tombstone_message, message_id)
-        body = MessageDeletedBody(chat_id, message_id, current.seq)
-        published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_DELETED, body)])
+        was_pinned = await conn.fetchval(Q.tombstone_message, message_id)
+        await after_change(conn, message_id)
+        drafts = [events.Draft(chat_id, events.MESSAGE_DELETED, MessageDeletedBody(chat_id, message_id, current.seq))]
+        if was_pinned:
+            unpinned = PinsChangedBody(chat_id, message_id, False, user_id)
+            drafts.append(events.Draft(chat_id, events.PINS_CHANGED, unpinned))
+        published = await events.append(conn, drafts)
     await publisher.publish(published)

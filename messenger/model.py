@@ -42,6 +42,44 @@ class MediaOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     download_url: str | None = None
 
 
+class ReplyPreview(msgspec.Struct, frozen=True):
+    """What a reply shows of the replied message, drawn from its current row: `text` is its
+    first 200 characters, null once it is deleted."""
+
+    id: int
+    seq: int
+    sender_id: int
+    text: str | None
+    deleted: bool
+    has_attachments: bool
+
+
+class Reaction(msgspec.Struct, frozen=True):
+    """One emoji's count on a message, in order of first use; `me`: the reader reacted with it
+    (always false in persisted events, which every reader shares)."""
+
+    emoji: str
+    count: int
+    me: bool = False
+
+
+class ForwardedFrom(msgspec.Struct, frozen=True):
+    """The origin of a forwarded copy; chat_id/message_id only for members of that chat."""
+
+    sender_id: int
+    sender_name: str
+    chat_id: int | None
+    message_id: int | None
+    created_at: datetime
+
+
+class Forward(msgspec.Struct, frozen=True):
+    """A send that copies this message (instead of text/attachment_ids)."""
+
+    chat_id: int
+    message_id: int
+
+
 class Message(msgspec.Struct, frozen=True):
     id: int
     chat_id: int
@@ -57,6 +95,10 @@ class Message(msgspec.Struct, frozen=True):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    reply_to: ReplyPreview | None = None
+    reactions: list[Reaction] = []
+    forwarded_from: ForwardedFrom | None = None
+    pinned: bool = False
 
 
 class Chat(msgspec.Struct, frozen=True):
@@ -108,4 +150,28 @@ class MemberBody(msgspec.Struct, frozen=True):
     user_id: int
 
 
-EventBody = MessageBody | MessageDeletedBody | ChatBody | MemberBody
+class ReactionCount(msgspec.Struct, frozen=True):
+    emoji: str
+    count: int
+
+
+class ReactionsChangedBody(msgspec.Struct, frozen=True):
+    """reactions_changed: `reactions` are the message's counts after this change."""
+
+    chat_id: int
+    message_id: int
+    seq: int
+    user_id: int
+    emoji: str
+    added: bool
+    reactions: list[ReactionCount]
+
+
+class PinsChangedBody(msgspec.Struct, frozen=True):
+    chat_id: int
+    message_id: int
+    pinned: bool
+    by_user_id: int
+
+
+EventBody = MessageBody | MessageDeletedBody | ChatBody | MemberBody | ReactionsChangedBody | PinsChangedBody

@@ -83,12 +83,15 @@ class Queries(msgspec.Struct, frozen=True):
     lock_chats: str
     member_roles_for: str
     messages_by_keys: str
-    message_chats: str
+    reply_targets: str
+    forward_sources: str
     mentioned_members: str
     insert_messages: str
     messages_latest: str
     messages_before: str
     messages_after: str
+    messages_rendered: str
+    pinned_messages: str
     lock_message: str
     edit_message: str
     tombstone_message: str
@@ -121,6 +124,22 @@ class Queries(msgspec.Struct, frozen=True):
     settle_read_notifications: str
     delete_old_notifications: str
     delete_old_digests: str
+
+    # sql/pins.sql
+    lock_chat_for_pins: str
+    pin_target: str
+    pin_count: str
+    set_pinned: str
+
+    # sql/reactions.sql
+    lock_message_for_reaction: str
+    reaction_state: str
+    add_reaction: str
+    remove_reaction: str
+    decrement_reaction_count: str
+    reaction_summary: str
+    reaction_users: str
+    message_in_chat: str
 
     # sql/realtime.sql
     realtime_spans_at: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from . import asyncapi
-from .api import auth, chats, media, messages, notifications, ops, sync, users
+from .api import auth, chats, media, messages, notifications, ops, reactions, sync, users
 from .realtime.gateway import Gateway
 from .webapp import WebClient
 
@@ -43,6 +43,12 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/chats/{chat_id}/messages", messages.list_messages, methods=["GET"]),
     Route("/v1/chats/{chat_id}/messages/{message_id}", messages.edit_message, methods=["PATCH"]),
     Route("/v1/chats/{chat_id}/messages/{message_id}", messages.delete_message, methods=["DELETE"]),
+    Route("/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", reactions.add_reaction, methods=["PUT"]),
+    Route("/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", reactions.remove_reaction, methods=["DELETE"]),
+    Route("/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", reactions.reaction_users, methods=["GET"]),
+    Route("/v1/chats/{chat_id}/pins", reactions.list_pins, methods=["GET"]),
+    Route("/v1/chats/{chat_id}/pins/{message_id}", reactions.pin, methods=["PUT"]),
+    Route("/v1/chats/{chat_id}/pins/{message_id}", reactions.unpin, methods=["DELETE"]),
     Route("/v1/sync", sync.sync, methods=["GET"]),
     # -- media --
     Route("/v1/media", media.create, methods=["POST"]),

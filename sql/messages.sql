@@ -1,5 +1,10 @@
 -- Messages: batched sends, pages, edits and tombstones.
--- Every statement returning messages selects the same columns (messenger.messages.MESSAGE_COLUMNS).
+-- Statements returning messages select the same base columns (messenger.messages.message_from);
+-- the "rendered" ones add, in the same query, what a reader sees of them
+-- (messenger.messages.rendered_from): the pin flag, where a forwarded copy came from (its chat
+-- and message only for members of that chat), the reply preview from the replied message's
+-- current row, and the reaction counts with `me` for the reader. A reader id of 0 (nobody)
+-- renders the shared view that persisted events carry.
 
 -- name: lock_chats
 -- Sends lock their chats' rows in id order (no deadlocks between batches): seq allocation for
@@ -13,15 +18,37 @@ FROM unnest($1::bigint[], $2::bigint[]) AS k (chat_id, user_id)
 JOIN chat_members m ON m.chat_id = k.chat_id AND m.user_id = k.user_id
 
 -- name: messages_by_keys
--- Already-sent messages for (chat, sender, client_msg_id) idempotency keys.
-SELECT msg.id, msg.chat_id, msg.seq, msg.sender_id, msg.client_msg_id, msg.text, msg.reply_to_id, msg.mentions,
-       msg.created_at, msg.edited_at, msg.deleted_at IS NOT NULL AS deleted
+-- Already-sent messages for (chat, sender, client_msg_id) idempotency keys, rendered for their sender.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = k.sender_id AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k (chat_id, sender_id, client_msg_id)
-JOIN messages msg ON msg.chat_id = k.chat_id AND msg.sender_id = k.sender_id AND msg.client_msg_id = k.client_msg_id
+JOIN messages m ON m.chat_id = k.chat_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = k.sender_id
 
--- name: message_chats
--- The chat of each message id (reply targets).
-SELECT id, chat_id FROM messages WHERE id = ANY($1::bigint[])
+-- name: reply_targets
+-- The chat of each replied message and what its preview shows.
+SELECT id, chat_id, seq, sender_id, left(text, 200) AS text, deleted_at IS NOT NULL AS deleted,
+       deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments a WHERE a.message_id = messages.id) AS files
+FROM messages WHERE id = ANY($1::bigint[])
+
+-- name: forward_sources
+-- The originals of forwards: chat, text, sender's name, attachments in order, and (for a
+-- forward of a forward) where that one came from, so every copy names the first original.
+SELECT m.id, m.chat_id, m.text, m.deleted_at IS NOT NULL AS deleted, m.sender_id, u.display_name,
+       m.created_at, m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at
+FROM messages m JOIN users u ON u.id = m.sender_id
+WHERE m.id = ANY($1::bigint[])
 
 -- name: mentioned_members
 -- Which (chat, lower-cased username) candidates are current members of that chat.
@@ -33,12 +60,15 @@ JOIN chat_members m ON m.chat_id = k.chat_id AND m.user_id = u.id
 -- name: insert_messages
 -- A whole batch in one statement (one round trip while the chat rows are locked): the
 -- messages ($1-$7; mentions travel as array literals since arrays cannot nest ragged), each
--- chat's new last_seq ($8, $9) and each sender's read marker ($10-$12, unique pairs).
+-- chat's new last_seq ($8, $9), each sender's read marker ($10-$12, unique pairs) and the
+-- origin of forwarded copies ($13-$17, null for the others).
 WITH inserted AS (
-    INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions)
-    SELECT c, s, u, k, t, r, m::bigint[]
-    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-         AS x (c, s, u, k, t, r, m)
+    INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
+                          fwd_sender_id, fwd_sender_name, fwd_chat_id, fwd_message_id, fwd_created_at)
+    SELECT c, s, u, k, t, r, m::bigint[], fs, fn, fc, fi, fa
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::timestamptz[])
+         AS x (c, s, u, k, t, r, m, fs, fn, fc, fi, fa)
     RETURNING id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
               created_at, edited_at, deleted_at IS NOT NULL AS deleted
 ), bumped AS (
@@ -53,21 +83,100 @@ WITH inserted AS (
 SELECT * FROM inserted
 
 -- name: messages_latest
-SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-       created_at, edited_at, deleted_at IS NOT NULL AS deleted
-FROM messages WHERE chat_id = $1 ORDER BY seq DESC LIMIT $2
+-- Rendered for reader $3.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $3 AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
+FROM messages m
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $3
+WHERE m.chat_id = $1 ORDER BY m.seq DESC LIMIT $2
 
 -- name: messages_before
--- Newest first below $2 (and above $3); the caller reverses to ascending.
-SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-       created_at, edited_at, deleted_at IS NOT NULL AS deleted
-FROM messages WHERE chat_id = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4
+-- Newest first below $2 (and above $3), rendered for reader $5; the caller reverses to ascending.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $5 AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
+FROM messages m
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $5
+WHERE m.chat_id = $1 AND m.seq < $2 AND m.seq > $3 ORDER BY m.seq DESC LIMIT $4
 
 -- name: messages_after
--- Oldest first above $2 (and below $3).
-SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-       created_at, edited_at, deleted_at IS NOT NULL AS deleted
-FROM messages WHERE chat_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4
+-- Oldest first above $2 (and below $3), rendered for reader $5.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $5 AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
+FROM messages m
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $5
+WHERE m.chat_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq ASC LIMIT $4
+
+-- name: messages_rendered
+-- Messages by id, rendered for reader $2, in no particular order.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $2 AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
+FROM messages m
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $2
+WHERE m.id = ANY($1::bigint[])
+
+-- name: pinned_messages
+-- The chat's pins, most recently pinned first, rendered for reader $2.
+SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
+       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
+       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
+       fm.user_id IS NOT NULL AS fwd_visible,
+       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
+       r.deleted_at IS NOT NULL AS r_deleted,
+       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
+       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
+                        ORDER BY c.ord)
+        FROM reaction_counts c
+        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $2 AND x.emoji = c.emoji
+        WHERE c.message_id = m.id)::text AS reactions
+FROM messages m
+LEFT JOIN messages r ON r.id = m.reply_to_id
+LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $2
+WHERE m.chat_id = $1 AND m.pinned_at IS NOT NULL
+ORDER BY m.pinned_at DESC, m.id DESC
 
 -- name: lock_message
 SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
@@ -76,8 +185,17 @@ FROM messages WHERE id = $1 AND chat_id = $2 FOR UPDATE
 
 -- name: edit_message
 UPDATE messages SET text = $2, mentions = $3::bigint[], edited_at = now() WHERE id = $1
-RETURNING id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-          created_at, edited_at, deleted_at IS NOT NULL AS deleted
 
 -- name: tombstone_message
-UPDATE messages SET text = NULL, mentions = '{}', deleted_at = now() WHERE id = $1
+-- Deletion is final: the text, mentions, pin and reactions go with it (attachments stay linked
+-- for the media ACL's sake but are never shown for a deleted message). Returns whether it was pinned.
+WITH gone_reactions AS (
+    DELETE FROM reactions WHERE message_id = $1
+), gone_counts AS (
+    DELETE FROM reaction_counts WHERE message_id = $1
+), old AS (
+    SELECT pinned_at IS NOT NULL AS pinned FROM messages WHERE id = $1
+)
+UPDATE messages SET text = NULL, mentions = '{}', deleted_at = now(), pinned_at = NULL
+WHERE id = $1
+RETURNING (SELECT pinned FROM old)

@@ -20,11 +20,12 @@ async def test_send_returns_message_object_with_seq_1(client: httpx.AsyncClient,
     msg = r.json()["message"]
     assert set(msg) == {
         "id", "chat_id", "seq", "sender_id", "client_msg_id", "text", "reply_to_id", "attachments", "mentions",
-        "created_at", "edited_at", "deleted",
+        "created_at", "edited_at", "deleted", "reply_to", "reactions", "forwarded_from", "pinned",
     }  # fmt: skip
     assert (msg["chat_id"], msg["seq"], msg["sender_id"], msg["client_msg_id"]) == (chat["id"], 1, a.id, "m-1")
     assert (msg["text"], msg["reply_to_id"], msg["attachments"], msg["mentions"]) == ("hello", None, [], [])
     assert (msg["edited_at"], msg["deleted"]) == (None, False)
+    assert (msg["reply_to"], msg["reactions"], msg["forwarded_from"], msg["pinned"]) == (None, [], None, False)
     assert msg["created_at"].endswith("Z")
 
 

@@ -165,7 +165,7 @@ async def test_openapi_describes_sync_frames(client: httpx.AsyncClient) -> None:
     schema = doc["paths"]["/v1/sync"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     name = schema["$ref"].rsplit("/", 1)[-1]
     items = doc["components"]["schemas"][name]["properties"]["events"]["items"]
-    assert len(items["anyOf"]) == 6
+    assert len(items["anyOf"]) == 8
     assert "410" in doc["paths"]["/v1/sync"]["get"]["responses"]
 
 

@@ -37,11 +37,22 @@ def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
         target.stop()
 
 
-def topology(target: Target, n_users: int, room_size: int, *, messages_per_chat: int = 0) -> Topology:
+def topology(
+    target: Target, n_users: int, room_size: int, *, messages_per_chat: int = 0, conversation: bool = False
+) -> Topology:
     if target.kind == "baseline":
         return synthetic(n_users, room_size)
     assert target.dsn is not None and target.secret_key is not None
-    return asyncio.run(seed(target.dsn, target.secret_key, n_users, room_size, messages_per_chat=messages_per_chat))
+    return asyncio.run(
+        seed(
+            target.dsn,
+            target.secret_key,
+            n_users,
+            room_size,
+            messages_per_chat=messages_per_chat,
+            conversation=conversation,
+        )
+    )
 
 
 def plans(

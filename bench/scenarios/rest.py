@@ -2,7 +2,9 @@
 
 Each operation runs for `--duration` seconds on `--concurrency` keep-alive connections spread
 over the client processes, each connection in a closed loop (one request in flight). Users
-come seeded with chats and `--history` messages per chat so pages are full.
+come seeded with chats and `--history` messages per chat so pages are full. `--conversation`
+seeds every other chat's history with replies and reactions: the `conversation` operation pages
+those chats, `messages` the plain ones, so the two compare pages with and without them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..seed import PASSWORD, SeedUser
 from .common import target_for, topology
 from .ws import kinds
 
-OPS = ("login", "chats", "messages", "send")
+OPS = ("login", "chats", "messages", "conversation", "send")
 
 
 class RestPlan(msgspec.Struct):
@@ -36,6 +38,8 @@ class RestPlan(msgspec.Struct):
     concurrency: int
     duration: float
     history: int
+    # chats seeded with replies and reactions: `conversation` pages those, `messages` the others
+    conversation: list[int] = []
 
 
 class RestResult(msgspec.Struct):
@@ -57,7 +61,7 @@ def _request(plan: RestPlan, op: str, user: SeedUser, k: int) -> tuple[str, str,
         return "POST", "/v1/auth/login", {}, _encode({"login": user.username, "password": PASSWORD})
     if op == "chats":
         return "GET", "/v1/chats?limit=20", auth, None
-    if op == "messages":
+    if op in ("messages", "conversation"):
         if k % 2 or plan.history <= 50:
             return "GET", f"/v1/chats/{chat}/messages?limit=50", auth, None
         before = 51 + (k * 7919) % (plan.history - 50)
@@ -90,10 +94,14 @@ async def _one_op(plan: RestPlan, op: str, t0_ns: int, conns: list[LeanHttp], ho
     errors: dict[str, int] = {}
     t_end = t0_ns + int(plan.duration * 1e9)
     counter = [0]
+    users = plan.users
+    if plan.conversation and op in ("messages", "conversation"):
+        decorated = set(plan.conversation)
+        users = [u for u in users if bool(u.chats) and (u.chats[0] in decorated) == (op == "conversation")]
 
     async def closed_loop(i: int) -> None:
         conn = conns[i]
-        user = plan.users[i % len(plan.users)] if plan.users else SeedUser(0, "", "", [])
+        user = users[i % len(users)] if users else SeedUser(0, "", "", [])
         while time.monotonic_ns() < t_end:
             counter[0] += 1
             method, path, headers, body = _request(plan, op, user, counter[0])
@@ -127,14 +135,17 @@ def _entry(plan: RestPlan, pipe: Connection) -> None:
 class _Clients:
     """REST client processes, connected once and reused for every operation."""
 
-    def __init__(self, url: str, users: list[SeedUser], args: argparse.Namespace) -> None:
+    def __init__(
+        self, url: str, users: list[SeedUser], args: argparse.Namespace, conversation: list[int] | None = None
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
         procs = max(1, min(args.procs, args.concurrency))
         share = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
         self.pipes: list[Connection] = []
         self.children: list[multiprocessing.process.BaseProcess] = []
         for i in range(procs):
-            plan = RestPlan(i, url, users[i::procs] or users, share[i], args.duration, args.history)
+            mine = users[i::procs] or users
+            plan = RestPlan(i, url, mine, share[i], args.duration, args.history, conversation or [])
             parent, child = ctx.Pipe()
             p = ctx.Process(target=_entry, args=(plan, child), daemon=True)
             p.start()
@@ -216,8 +227,10 @@ def rest(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
                 finally:
                     clients.close()
                 continue
-            topo = topology(target, args.users, args.room_size, messages_per_chat=args.history)
-            clients = _Clients(target.url, topo.users, args)
+            topo = topology(
+                target, args.users, args.room_size, messages_per_chat=args.history, conversation=args.conversation
+            )
+            clients = _Clients(target.url, topo.users, args, topo.conversation)
             try:
                 results = {op: _measure(clients, op, args, target) for op in args.ops}
             finally:

@@ -13,10 +13,15 @@ from msgspec import Meta
 from .. import messages
 from ..http import Call, Reply, endpoint
 from ..messages import MAX_CLIENT_MSG_ID, MAX_ID, MAX_TEXT, PAGE_MAX, MessagePage, SendRequest
-from ..model import Message
+from ..model import Forward, Message
 
 Seq = Annotated[int, Meta(ge=0, le=MAX_ID)]
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
+
+
+class ForwardBody(msgspec.Struct):
+    chat_id: Id
+    message_id: Id
 
 
 class SendBody(msgspec.Struct):
@@ -24,6 +29,8 @@ class SendBody(msgspec.Struct):
     text: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None
     reply_to_id: Id | None = None
     attachment_ids: list[Id] = []
+    # Instead of text/attachment_ids: a copy of that message (which the sender must be able to read).
+    forward: ForwardBody | None = None
 
 
 class EditBody(msgspec.Struct):
@@ -45,7 +52,7 @@ class PageQuery(msgspec.Struct):
     response=MessageResponse,
     status=201,
     extra_statuses=(200,),
-    errors=(403, 404),
+    errors=(403, 404, 409, 422),
     tags=("messages",),
     summary="Send a message (the same client_msg_id again: 200 and the original message)",
 )
@@ -58,6 +65,7 @@ async def send_message(call: Call[SendBody, None]) -> Reply:
         text=b.text,
         reply_to_id=b.reply_to_id,
         attachment_ids=b.attachment_ids,
+        forward=Forward(b.forward.chat_id, b.forward.message_id) if b.forward is not None else None,
     )
     sent = await messages.send(call.services.db, call.services.hub, call.services.jobs, request)
     return Reply(201 if sent.created else 200, MessageResponse(sent.message))

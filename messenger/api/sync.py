@@ -26,6 +26,8 @@ PersistedFrame = (
     | frames.ChatUpdated
     | frames.MemberAdded
     | frames.MemberRemoved
+    | frames.ReactionsChanged
+    | frames.PinsChanged
 )
 
 

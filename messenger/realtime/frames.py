@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from ..events import Event
-from ..model import Chat, Message
+from ..model import Chat, Message, ReactionCount
 from ..model import Notification as NotificationItem
 
 MSGPACK_SUBPROTOCOL: Final = "messenger.msgpack"
@@ -44,12 +44,19 @@ class Auth(_Client, tag="auth"):
     ref: Ref = None
 
 
+class ForwardOf(msgspec.Struct, forbid_unknown_fields=False):
+    chat_id: BigInt
+    message_id: BigInt
+
+
 class SendMessage(_Client, tag="send_message"):
     chat_id: BigInt
     client_msg_id: ClientMsgId
     text: str | None = None
     reply_to_id: BigInt | None = None
     attachment_ids: list[BigInt] = []
+    # Instead of text/attachment_ids: a copy of that message (docs/api.md, "Forwarding").
+    forward: ForwardOf | None = None
     ref: Ref = None
 
 
@@ -167,6 +174,26 @@ class MemberRemoved(_Server, tag="member_removed"):
     user_id: int
 
 
+class ReactionsChanged(_Server, tag="reactions_changed"):
+    cursor: str
+    chat_id: int
+    message_id: int
+    seq: int
+    user_id: int
+    emoji: str
+    added: bool
+    # Every emoji's count after this change, in order of first use.
+    reactions: list[ReactionCount]
+
+
+class PinsChanged(_Server, tag="pins_changed"):
+    cursor: str
+    chat_id: int
+    message_id: int
+    pinned: bool
+    by_user_id: int
+
+
 SERVER_FRAMES: tuple[type[msgspec.Struct], ...] = (
     Ready,
     Ack,
@@ -176,6 +203,8 @@ SERVER_FRAMES: tuple[type[msgspec.Struct], ...] = (
     ChatUpdated,
     MemberAdded,
     MemberRemoved,
+    ReactionsChanged,
+    PinsChanged,
     ReadMarker,
     TypingNotice,
     Presence,

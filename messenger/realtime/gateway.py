@@ -25,6 +25,7 @@ from .. import chats, events
 from ..db import Database, Q
 from ..errors import AppError, ErrorBody, ErrorResponse
 from ..messages import SendRequest, Sent
+from ..model import Forward
 from ..observability import WS_CONNECTIONS
 from ..settings import Settings
 from ..tokens import Principal, TokenSigner
@@ -350,6 +351,7 @@ class Connection:
             text=frame.text,
             reply_to_id=frame.reply_to_id,
             attachment_ids=frame.attachment_ids,
+            forward=Forward(frame.forward.chat_id, frame.forward.message_id) if frame.forward is not None else None,
         )
         client_msg_id = frame.client_msg_id
 

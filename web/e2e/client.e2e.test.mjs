@@ -50,8 +50,8 @@ before(async () => {
   await api.send(cat, group.id, "Welcome to the crew");
   // 70 messages (two pages), the last one a picture: the chat opens on an image
   // in batches (a shared CI machine): the order inside a batch does not matter to the tests
-  for (let i = 1; i <= 69; i += 10) {
-    const batch = Array.from({ length: Math.min(10, 70 - i) }, (_, k) => i + k);
+  for (let i = 1; i <= 69; i += 5) {
+    const batch = Array.from({ length: Math.min(5, 70 - i) }, (_, k) => i + k);
     await Promise.all(batch.map((n) => api.send(n % 3 ? ben : ann, direct.id, `line ${n}`)));
   }
   const picture = await api.upload(ben, "stripes.png", "image/png", png(480, 360));
@@ -504,5 +504,78 @@ test("installable: manifest, service worker, and the saved chats read-only witho
   await context.setOffline(false);
   await page.locator('.connection[data-status="live"]').waitFor({ state: "attached", timeout: T });
   assert.deepEqual(problems.filter((p) => !/Failed to load resource|net::ERR/.test(p)), []);
+  await context.close();
+});
+
+test("chats and profile: group info (rename, roles, remove, add, leave), who is signed in, readable session names, avatar cropped square", async () => {
+  // Cat signs in through the page, so this browser becomes one of her sessions
+  const context = await browser.newContext({ baseURL: server.base, viewport: DESKTOP });
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto("/login");
+  await page.getByLabel("Email or username").fill(cat.username);
+  await page.getByLabel("Password", { exact: true }).fill(cat.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Signed in as").waitFor({ timeout: T });
+  assert.match(await page.locator(".sidebar .whoami").innerText(), new RegExp(`Cat Carter.*@${cat.username}`, "s"));
+
+  // the owner's group panel
+  await page.getByRole("link", { name: /^Crew/ }).click();
+  await page.getByRole("button", { name: "Group info" }).click();
+  const panel = page.getByRole("complementary", { name: "Group info" });
+  await panel.getByRole("list", { name: "Members" }).getByRole("listitem").nth(2).waitFor({ timeout: T });
+  assert.match(await panel.getByRole("listitem").filter({ hasText: "Cat Carter" }).innerText(), /Owner/);
+  await panel.getByLabel("Group name").fill("Crew Two");
+  await panel.getByRole("button", { name: "Rename" }).click();
+  await page.getByRole("heading", { name: "Crew Two", level: 1 }).waitFor({ timeout: T });
+  await panel.getByLabel("Role of Ben Baker").selectOption("admin");
+  await page.waitForFunction(() => true);
+  page.once("dialog", (d) => void d.accept());
+  await panel.getByRole("button", { name: "Remove Ben Baker" }).click();
+  await panel.getByRole("heading", { name: "2 members" }).waitFor({ timeout: T });
+  await panel.getByLabel("Add people").fill(ben.username);
+  await panel.getByRole("button", { name: "Add Ben Baker" }).click();
+  await panel.getByRole("heading", { name: "3 members" }).waitFor({ timeout: T });
+  await shot(page, "group-info-1366x768");
+  await page.setViewportSize(PHONE);
+  await shot(page, "group-info-390x844");
+  await page.setViewportSize(DESKTOP);
+  await panel.getByRole("button", { name: /^Close/ }).click();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Group info", "focus returns to the button");
+
+  // a member leaves: the group is gone from their list
+  const annContext = await signedInContext(browser, server.base, ann, { viewport: DESKTOP });
+  const annPage = await annContext.newPage();
+  await annPage.goto(`/chats/${group.id}`);
+  await annPage.getByRole("button", { name: "Group info" }).click();
+  const annPanel = annPage.getByRole("complementary", { name: "Group info" });
+  assert.equal(await annPanel.getByLabel("Group name").count(), 0, "members cannot rename");
+  annPage.once("dialog", (d) => void d.accept());
+  await annPanel.getByRole("button", { name: "Leave group" }).click();
+  await annPage.getByText("Choose a chat, or start a new one.").waitFor({ timeout: T });
+  await annPage.getByRole("link", { name: /^Crew Two/ }).waitFor({ state: "detached", timeout: T });
+  await annContext.close();
+
+  // profile: this browser's session reads as people say it, and a picture is cropped square
+  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByText("(this device)").waitFor({ timeout: T });
+  const sessions = await page.locator(".sessions").innerText();
+  assert.match(sessions, /Headless Chrome on Linux \(this device\)/);
+  assert.doesNotMatch(sessions, /Mozilla\/5\.0/, "no raw user agents");
+  await page.getByLabel("Profile picture").setInputFiles({ name: "wide.png", mimeType: "image/png", buffer: png(300, 200, [200, 60, 60]) });
+  await page.getByRole("img", { name: "The square that will be kept" }).waitFor({ timeout: T });
+  await page.getByLabel("Left to right").fill("0");
+  await shot(page, "profile-avatar-crop-1366x768");
+  await page.getByRole("button", { name: "Save picture" }).click();
+  await page.getByText("Picture saved.").waitFor({ timeout: T });
+  const avatar = page.locator(".whoami.large .avatar img");
+  await page.waitForFunction(() => {
+    const img = document.querySelector(".whoami.large .avatar img");
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: T });
+  assert.deepEqual(await avatar.evaluate((img) => [img.naturalWidth, img.naturalHeight]), [512, 512], "saved as a square");
+  await page.setViewportSize(PHONE);
+  await shot(page, "profile-390x844");
+  assert.deepEqual(problems, []);
   await context.close();
 });

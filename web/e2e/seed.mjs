@@ -13,7 +13,13 @@ export class Api {
     const headers = {};
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const r = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let r;
+    // a shared CI database may briefly run out of connections (503 unavailable): retry a little
+    for (let attempt = 0; ; attempt++) {
+      r = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (r.status !== 503 || attempt >= 6) break;
+      await new Promise((ok) => setTimeout(ok, 300 * 2 ** attempt));
+    }
     if (raw) return r;
     const text = await r.text();
     if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${text}`);

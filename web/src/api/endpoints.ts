@@ -9,6 +9,7 @@ import type {
   Member,
   Message,
   MessagePage,
+  Role,
   Session,
   SyncPage,
   TokenPair,
@@ -56,7 +57,7 @@ export function endpoints(api: ApiClient) {
     },
     users: {
       me: () => api.request<{ user: User }>("GET", "/v1/users/me"),
-      updateMe: (body: ProfileRequest) =>
+      updateMe: (body: ProfileRequest & { avatar_media_id?: Id }) =>
         api.request<{ user: User }>("PATCH", "/v1/users/me", { body }),
       get: (id: Id) => api.request<{ user: User }>("GET", `/v1/users/${enc(String(id))}`),
       search: (q: string, limit = 10) => api.request<{ users: User[] }>("GET", "/v1/users", { query: { q, limit } }),
@@ -71,6 +72,15 @@ export function endpoints(api: ApiClient) {
         api.request<{ members: Member[]; next_cursor: string | null }>("GET", `/v1/chats/${enc(String(id))}/members`, {
           query: { cursor, limit },
         }),
+      update: (id: Id, body: { title?: string; description?: string }) =>
+        api.request<{ chat: Chat }>("PATCH", `/v1/chats/${enc(String(id))}`, { body }),
+      addMember: (id: Id, user_id: Id) =>
+        api.request<unknown>("POST", `/v1/chats/${enc(String(id))}/members`, { body: { user_id } }),
+      setRole: (id: Id, userId: Id, role: Role) =>
+        api.request<unknown>("PATCH", `/v1/chats/${enc(String(id))}/members/${enc(String(userId))}`, { body: { role } }),
+      /** yourself: leave; owner/admin: remove someone */
+      removeMember: (id: Id, userId: Id) =>
+        api.request<void>("DELETE", `/v1/chats/${enc(String(id))}/members/${enc(String(userId))}`),
       markRead: (id: Id, seq: number) =>
         api.request<void>("POST", `/v1/chats/${enc(String(id))}/read`, { body: { seq } satisfies ReadRequest }),
     },

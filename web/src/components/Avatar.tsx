@@ -15,11 +15,23 @@ function initials(name: string): string {
     .slice(0, 2);
 }
 
-/** Initials only: no remote images, so the page makes no request outside its origin. */
-export function Avatar({ name, online }: { name: string; online?: boolean | undefined }) {
+/** Only the server's own avatar URLs (same origin), so the page makes no request elsewhere. */
+function ownOrigin(src: string | null | undefined): string | null {
+  if (!src || typeof window === "undefined") return null;
+  try {
+    const url = new URL(src, window.location.href);
+    return url.origin === window.location.origin ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The user's picture when they have one (from this server), else their initials. */
+export function Avatar({ name, online, src }: { name: string; online?: boolean | undefined; src?: string | null }) {
+  const url = ownOrigin(src);
   return (
     <span className="avatar" aria-hidden="true">
-      {initials(name) || "?"}
+      {url ? <img src={url} alt="" /> : initials(name) || "?"}
       {online !== undefined && <PresenceDot online={online} decorative />}
     </span>
   );

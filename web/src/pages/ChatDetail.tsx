@@ -1,10 +1,11 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router-dom";
 import { sameId } from "../api/types";
 import { Avatar, PresenceDot } from "../components/Avatar";
 import { chatTitle } from "../components/chatTitle";
 import { Composer } from "../components/Composer";
 import { FormError } from "../components/Field";
+import { GroupInfo } from "../components/GroupInfo";
 import { MessageList } from "../components/MessageList";
 import { TypingIndicator } from "../components/TypingIndicator";
 import { realtime } from "../hooks/realtime";
@@ -28,7 +29,9 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
   const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions } = useChatMessages(chatId);
   const saved = useOffline((s) => s.showingSaved);
-  const { members } = useMembers(chatId);
+  const { members, reload: reloadMembers } = useMembers(chatId);
+  const [infoOpen, setInfoOpen] = useState(false);
+  const infoButton = useRef<HTMLButtonElement>(null);
   const canPostNow = !saved && (!chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin");
   const heading = useRef<HTMLHeadingElement>(null);
   const title = chat ? chatTitle(chat, peer) : "Chat";
@@ -102,7 +105,30 @@ export function ChatDetail({ chatId }: { chatId: string }) {
             )}
           </p>
         </div>
+        {chat && chat.kind !== "direct" && (
+          <button
+            type="button"
+            ref={infoButton}
+            className="secondary small info-toggle"
+            aria-expanded={infoOpen}
+            onClick={() => setInfoOpen((v) => !v)}
+          >
+            {chat.kind === "channel" ? "Channel info" : "Group info"}
+          </button>
+        )}
       </header>
+      {infoOpen && chat && chat.kind !== "direct" && (
+        <GroupInfo
+          chat={chat}
+          members={members}
+          me={me}
+          onChanged={reloadMembers}
+          onClose={() => {
+            setInfoOpen(false);
+            infoButton.current?.focus();
+          }}
+        />
+      )}
       <FormError message={saved ? null : error} />
       <MessageList
         messages={messages}

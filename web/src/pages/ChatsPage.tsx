@@ -5,6 +5,8 @@ import { NewChat } from "../components/NewChat";
 import { usePage } from "../hooks/usePage";
 import { totalUnread } from "../chat/chats";
 import { useChats } from "../store/chats";
+import { useSession } from "../store/session";
+import { Avatar, displayName } from "../components/Avatar";
 
 // The open chat (message list, composer, formatting) loads after the list is on screen.
 const ChatDetail = lazy(() => import("./ChatDetail").then((m) => ({ default: m.ChatDetail })));
@@ -15,6 +17,7 @@ export function ChatsPage() {
   const unread = useChats((s) => totalUnread(s.chats));
   const heading = usePage(unread > 0 ? `(${unread}) Chats` : "Chats");
   const [creating, setCreating] = useState(false);
+  const me = useSession((s) => s.user);
   const newChatButton = useRef<HTMLButtonElement>(null);
   const closeNewChat = () => {
     setCreating(false);
@@ -35,6 +38,14 @@ export function ChatsPage() {
             Profile
           </Link>
         </header>
+        {me && (
+          <p className="whoami">
+            <Avatar name={displayName(me)} src={me.avatar_url} />
+            <span>
+              Signed in as <strong>{displayName(me)}</strong> <span className="muted">@{me.username}</span>
+            </span>
+          </p>
+        )}
         {creating && <NewChat onDone={closeNewChat} />}
         <ChatList />
       </nav>

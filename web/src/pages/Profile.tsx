@@ -2,7 +2,10 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api, describeError } from "../api";
 import type { Session } from "../api/types";
+import { Avatar, displayName } from "../components/Avatar";
+import { AvatarCrop } from "../components/AvatarCrop";
 import { Field, FormError, FormNotice } from "../components/Field";
+import { describeUserAgent } from "../format/userAgent";
 import { useAuth } from "../hooks/useAuth";
 import { usePage } from "../hooks/usePage";
 import { useSession } from "../store/session";
@@ -66,11 +69,27 @@ export function Profile() {
         Profile
       </h1>
       {user && (
-        <p className="muted">
-          @{user.username}
-          {user.email ? ` · ${user.email}` : ""}
-        </p>
+        <div className="whoami large">
+          <Avatar name={displayName(user)} src={user.avatar_url} />
+          <p>
+            Signed in as <strong>{displayName(user)}</strong>
+            <br />
+            <span className="muted">
+              @{user.username}
+              {user.email ? ` · ${user.email}` : ""}
+            </span>
+          </p>
+        </div>
       )}
+      <section className="card">
+        <AvatarCrop
+          onSaved={async (id) => {
+            const { user: updated } = await api.users.updateMe({ avatar_media_id: id });
+            useSession.getState().setUser(updated);
+            setNotice("Picture saved.");
+          }}
+        />
+      </section>
       <form onSubmit={save} className="card">
         <Field
           label="Display name"
@@ -97,7 +116,7 @@ export function Profile() {
             {sessions.map((s) => (
               <li key={String(s.id)}>
                 <span>
-                  {s.user_agent || "Unknown device"}
+                  <span title={s.user_agent ?? undefined}>{describeUserAgent(s.user_agent)}</span>
                   {s.current ? " (this device)" : ""}
                   <br />
                   <span className="muted small">
@@ -106,7 +125,7 @@ export function Profile() {
                 </span>
                 {!s.current && (
                   <button type="button" className="secondary small" onClick={() => void endSession(s)}>
-                    Sign out<span className="visually-hidden"> {s.user_agent || "that device"}</span>
+                    Sign out<span className="visually-hidden"> {describeUserAgent(s.user_agent)}</span>
                   </button>
                 )}
               </li>

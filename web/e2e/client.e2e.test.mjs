@@ -150,7 +150,8 @@ async function loadTimes(network) {
     console.log(entries.join("\n"));
   }
   await page.evaluate(() => navigator.serviceWorker.ready);
-  await page.waitForTimeout(1500); // the saved copy is written a second after the list settles
+  // the saved copy is written a second after the list settles
+  await page.waitForFunction(() => (localStorage.getItem("messenger.offline") ?? "").includes('"chats":[{'), null, { timeout: T });
   await page.reload({ waitUntil: "commit" });
   const warm = await measure();
   return { context, page, cold, warm, scripts };
@@ -481,7 +482,11 @@ test("installable: manifest, service worker, and the saved chats read-only witho
   // open the group once so its messages are saved, then lose the network and reload
   await page.getByRole("link", { name: /^Crew/ }).click();
   await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
-  await page.waitForTimeout(1500);
+  await page.waitForFunction(
+    (id) => Boolean(JSON.parse(localStorage.getItem("messenger.offline") ?? "{}").messages?.[id]),
+    String(group.id),
+    { timeout: T },
+  );
   const cached = await page.evaluate(async () => {
     const urls = [];
     for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);

@@ -120,6 +120,7 @@ async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
         redis=services.redis,
         redis_prefix=settings.redis_prefix,
         presence_ttl=settings.presence_ttl,
+        presence_grace=settings.presence_grace,
     )
     services.hub = hub
     db_, jobs_ = services.db, services.jobs

@@ -51,6 +51,8 @@ class Member(msgspec.Struct, frozen=True):
     user: User
     role: Role
     joined_at: datetime
+    # The member's read marker ("seen by" in groups).
+    last_read_seq: int
 
 
 class MemberPage(msgspec.Struct, frozen=True):
@@ -103,18 +105,20 @@ def _chat_from(r: asyncpg.Record) -> Chat:
         last_message=message_from(r, "m_") if r["m_id"] is not None else None,
         last_seq=r["last_seq"],
         unread_count=r["unread_count"],
+        last_read_seq=r["last_read_seq"],
+        others_read_seq=r["others_read_seq"] or 0,
     )
 
 
 def _shared(chat: Chat) -> Chat:
-    """The view broadcast to every member: no per-user role or unread count."""
-    return msgspec.structs.replace(chat, role=None, unread_count=0)
+    """The view broadcast to every member: no per-user role, unread count or read markers."""
+    return msgspec.structs.replace(chat, role=None, unread_count=0, last_read_seq=0, others_read_seq=0)
 
 
 async def _members_from(db: Database, records: Sequence[asyncpg.Record]) -> list[Member]:
     """Members with their public user objects (one query for all of them)."""
     users = await public_by_ids(db, [r["user_id"] for r in records])
-    return [Member(users[r["user_id"]], r["role"], r["joined_at"]) for r in records]
+    return [Member(users[r["user_id"]], r["role"], r["joined_at"], r["last_read_seq"]) for r in records]
 
 
 async def _chats_from(conn: Database | Connection, records: Sequence[asyncpg.Record]) -> list[Chat]:

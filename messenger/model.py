@@ -113,6 +113,10 @@ class Chat(msgspec.Struct, frozen=True):
     last_message: Message | None
     last_seq: int
     unread_count: int
+    # The caller's read marker and the highest marker of any other member (in a direct chat
+    # the peer's): "seen" and the unread divider survive a reload. 0 in broadcast events.
+    last_read_seq: int
+    others_read_seq: int
 
 
 class Notification(msgspec.Struct, frozen=True):

@@ -66,12 +66,14 @@ class NotificationPage(msgspec.Struct, frozen=True):
 
 
 class UserSettings(msgspec.Struct, frozen=True):
-    """Email notification switches (in-app notifications are governed per chat)."""
+    """Email notification switches (in-app notifications are governed per chat) and privacy."""
 
     email_mentions: bool
     email_direct_messages: bool
     # Messages of groups/channels where `notify_all` is on.
     email_group_messages: bool
+    # Others see your `last_seen_at` (GET /v1/presence); off also hides theirs from you.
+    show_last_seen: bool = True
 
 
 class ChatSettings(msgspec.Struct, frozen=True):
@@ -206,9 +208,10 @@ async def update_user_settings(
     email_mentions: bool | None,
     email_direct_messages: bool | None,
     email_group_messages: bool | None,
+    show_last_seen: bool | None = None,
 ) -> UserSettings:
     record = await db.fetchrow(
-        Q.update_user_settings, user_id, email_mentions, email_direct_messages, email_group_messages
+        Q.update_user_settings, user_id, email_mentions, email_direct_messages, email_group_messages, show_last_seen
     )
     assert record is not None
     return row(UserSettings, record)

@@ -144,7 +144,8 @@ class Queries(msgspec.Struct, frozen=True):
     # sql/realtime.sql
     realtime_spans_at: str
     realtime_events_after: str
-    realtime_open_chats: str
+    realtime_went: str
+    realtime_presence_candidates: str
 
     # sql/users.sql
     user_public: str
@@ -152,3 +153,4 @@ class Queries(msgspec.Struct, frozen=True):
     user_me: str
     update_profile: str
     search_users: str
+    users_presence: str

@@ -28,6 +28,7 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/users/me", users.patch_me, methods=["PATCH"]),
     Route("/v1/users/{user_id}", users.get_user, methods=["GET"]),
     Route("/v1/users", users.search, methods=["GET"]),
+    Route("/v1/presence", users.presence, methods=["GET"]),
     # -- chats, messages, sync --
     Route("/v1/chats", chats.create_chat, methods=["POST"]),
     Route("/v1/chats", chats.list_chats, methods=["GET"]),

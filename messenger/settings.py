@@ -85,6 +85,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Seconds after which a node that stopped heartbeating (crashed) counts as gone and its
     # users go offline; nodes heartbeat every third of it.
     presence_ttl: int = 15
+    # Seconds a user stays online after their last socket closed (a reload or a reconnect
+    # then shows no offline/online flicker); the contract allows at most 10.
+    presence_grace: int = 5
     notification_email_window: int = 600
     # Notifications older than this many days are deleted by the cleanup job.
     notification_retention_days: int = 90
@@ -227,6 +230,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ws_heartbeat=_int(env, "WS_HEARTBEAT", 25, minimum=1),
         ws_idle_timeout=_int(env, "WS_IDLE_TIMEOUT", 90, minimum=1),
         presence_ttl=_int(env, "PRESENCE_TTL", 15, minimum=3),
+        presence_grace=min(10, _int(env, "PRESENCE_GRACE", 5)),
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
         notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 90, minimum=1),
         worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101),

@@ -7,7 +7,8 @@ chat's member list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -29,6 +30,10 @@ Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@
 
 SEARCH_LIMIT_DEFAULT = 20
 SEARCH_LIMIT_MAX = 50
+PRESENCE_MAX_IDS = 200
+
+# Which of these users have a live socket anywhere (the hub answers; the domain never sees it).
+OnlineLookup = Callable[[Sequence[int]], Awaitable[set[int]]]
 
 
 class Me(User, frozen=True):
@@ -37,6 +42,17 @@ class Me(User, frozen=True):
     email: str
     # GET/PATCH /v1/users/me carry it; absent where it is not computed.
     unread_notifications: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class UserPresence(msgspec.Struct, frozen=True):
+    user_id: int
+    online: bool
+    # Null when either that user or you hide it (settings.show_last_seen), or never seen.
+    last_seen_at: datetime | None
+
+
+class PresenceList(msgspec.Struct, frozen=True):
+    presence: list[UserPresence]
 
 
 class UserPage(msgspec.Struct, frozen=True):
@@ -102,3 +118,12 @@ async def search(db: Database, prefix: str, *, limit: int, cursor: str | None) -
     found = rows(User, records[:limit])
     next_cursor = found[-1].username.lower() if len(records) > limit else None
     return UserPage(found, next_cursor)
+
+
+async def presence(db: Database, viewer_id: int, user_ids: Sequence[int], online: OnlineLookup) -> PresenceList:
+    """Online state and last-seen time of the users among `user_ids` sharing a chat with the viewer."""
+    records = await db.fetch(Q.users_presence, viewer_id, list(dict.fromkeys(user_ids)))
+    live = await online([r["id"] for r in records]) if records else set()
+    return PresenceList(
+        [UserPresence(r["id"], r["id"] in live, r["last_seen_at"] if r["shown"] else None) for r in records]
+    )

@@ -37,7 +37,10 @@ SELECT last_seq FROM chats WHERE id = $1
 -- name: chat_for_user
 -- The chat as `user` ($2) sees it; no row for non-members.
 SELECT c.id, c.kind, c.title, c.description, c.created_at, c.member_count, m.role, c.last_seq,
-       c.last_seq - m.last_read_seq AS unread_count,
+       c.last_seq - m.last_read_seq AS unread_count, m.last_read_seq,
+       (SELECT o.last_read_seq FROM chat_members o
+        WHERE o.chat_id = c.id AND o.user_id <> $2
+        ORDER BY o.last_read_seq DESC LIMIT 1) AS others_read_seq,
        lm.id AS m_id, lm.chat_id AS m_chat_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
        lm.client_msg_id AS m_client_msg_id, lm.text AS m_text, lm.reply_to_id AS m_reply_to_id,
        lm.mentions AS m_mentions, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at,
@@ -49,10 +52,11 @@ WHERE c.id = $1
 
 -- name: chats_for_user
 -- One page of the user's chats, newest activity first, keyset after ($2, $3); the last
--- message is joined for the page only.
+-- message and the others' highest read marker (chat_members_read: at most two index entries per
+-- chat) are looked up for the page only.
 WITH page AS (
     SELECT c.id, c.kind, c.title, c.description, c.created_at, c.member_count, m.role, c.last_seq,
-           c.last_seq - m.last_read_seq AS unread_count, c.last_activity
+           c.last_seq - m.last_read_seq AS unread_count, m.last_read_seq, c.last_activity
     FROM chat_members m
     JOIN chats c ON c.id = m.chat_id
     WHERE m.user_id = $1 AND (c.last_activity, c.id) < ($2, $3)
@@ -60,6 +64,9 @@ WITH page AS (
     LIMIT $4
 )
 SELECT page.*,
+       (SELECT o.last_read_seq FROM chat_members o
+        WHERE o.chat_id = page.id AND o.user_id <> $1
+        ORDER BY o.last_read_seq DESC LIMIT 1) AS others_read_seq,
        lm.id AS m_id, lm.chat_id AS m_chat_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
        lm.client_msg_id AS m_client_msg_id, lm.text AS m_text, lm.reply_to_id AS m_reply_to_id,
        lm.mentions AS m_mentions, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at,
@@ -82,13 +89,13 @@ DELETE FROM chats WHERE id = $1
 
 -- name: members_page
 -- Keyset on (joined_at, user_id) after ($2, $3).
-SELECT user_id, role, joined_at FROM chat_members
+SELECT user_id, role, joined_at, last_read_seq FROM chat_members
 WHERE chat_id = $1 AND (joined_at, user_id) > ($2, $3)
 ORDER BY joined_at, user_id
 LIMIT $4
 
 -- name: member_row
-SELECT user_id, role, joined_at FROM chat_members WHERE chat_id = $1 AND user_id = $2
+SELECT user_id, role, joined_at, last_read_seq FROM chat_members WHERE chat_id = $1 AND user_id = $2
 
 -- name: set_role
 UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2

@@ -90,19 +90,21 @@ UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL
 -- name: get_user_settings
 SELECT coalesce(s.email_mentions, true) AS email_mentions,
        coalesce(s.email_direct_messages, true) AS email_direct_messages,
-       coalesce(s.email_group_messages, false) AS email_group_messages
+       coalesce(s.email_group_messages, false) AS email_group_messages,
+       coalesce(s.show_last_seen, true) AS show_last_seen
 FROM users u LEFT JOIN user_settings s ON s.user_id = u.id
 WHERE u.id = $1
 
 -- name: update_user_settings
 -- NULL leaves a setting as it is.
-INSERT INTO user_settings AS s (user_id, email_mentions, email_direct_messages, email_group_messages)
-VALUES ($1, coalesce($2, true), coalesce($3, true), coalesce($4, false))
+INSERT INTO user_settings AS s (user_id, email_mentions, email_direct_messages, email_group_messages, show_last_seen)
+VALUES ($1, coalesce($2, true), coalesce($3, true), coalesce($4, false), coalesce($5, true))
 ON CONFLICT (user_id) DO UPDATE SET
     email_mentions = coalesce($2, s.email_mentions),
     email_direct_messages = coalesce($3, s.email_direct_messages),
-    email_group_messages = coalesce($4, s.email_group_messages)
-RETURNING email_mentions, email_direct_messages, email_group_messages
+    email_group_messages = coalesce($4, s.email_group_messages),
+    show_last_seen = coalesce($5, s.show_last_seen)
+RETURNING email_mentions, email_direct_messages, email_group_messages, show_last_seen
 
 -- name: get_chat_settings
 -- No row: not a member.

@@ -38,3 +38,19 @@ WHERE email_verified_at IS NOT NULL
   )
 ORDER BY lower(username) COLLATE "C"
 LIMIT $3
+
+-- name: users_presence
+-- The users among $2 who share a chat with $1, with their last-seen time and whether it may be
+-- shown (theirs and the viewer's switch: hiding yours hides everyone's from you).
+SELECT u.id, u.last_seen_at,
+       coalesce(us.show_last_seen, true) AND coalesce(vs.show_last_seen, true) AS shown
+FROM users u
+LEFT JOIN user_settings us ON us.user_id = u.id
+LEFT JOIN user_settings vs ON vs.user_id = $1
+WHERE u.id = ANY($2::bigint[])
+  AND EXISTS (
+        SELECT 1 FROM chat_members t
+        JOIN chat_members v ON v.chat_id = t.chat_id AND v.user_id = $1
+        WHERE t.user_id = u.id
+  )
+ORDER BY u.id

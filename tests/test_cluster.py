@@ -36,6 +36,8 @@ def cluster_env(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str]) -> di
         WS_FRAME_BURST="2000",
         # Nodes heartbeat every second; one silent for 3 s is gone.
         PRESENCE_TTL="3",
+        # A closed last socket goes offline after a second (not the default 5 s).
+        PRESENCE_GRACE="1",
     )
 
 
@@ -98,6 +100,21 @@ async def test_typing_read_and_presence_cross_nodes(
     await wa.close()
 
 
+async def test_ready_names_peers_online_on_other_nodes(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    a, b, c = nodes
+    alice, bob, carol, dave = [await make_user(pg) for _ in range(4)]
+    await make_chat(http, alice, [bob], kind="direct")
+    await make_chat(http, alice, [carol, dave])
+    wb = await WsClient.open(b.ws_url, bob.token)
+    wc = await WsClient.open(c.ws_url, carol.token)
+    wa = await WsClient.open(a.ws_url, alice.token)
+    assert sorted(wa.ready["presence"]) == sorted([bob.id, carol.id])
+    for ws in (wa, wb, wc):
+        await ws.close()
+
+
 async def test_users_of_a_crashed_node_go_offline(
     nodes: tuple[Server, Server, Server], cluster_env: dict[str, str], pg: asyncpg.Pool, http: httpx.AsyncClient
 ) -> None:
@@ -111,6 +128,10 @@ async def test_users_of_a_crashed_node_go_offline(
         doomed.kill()
         assert (await wa.expect("presence", user_id=bob.id, timeout=15))["online"] is False
         await wa.close()
+        # The snapshot of a socket opened afterwards agrees with the frames.
+        again = await WsClient.open(nodes[1].ws_url, alice.token)
+        assert bob.id not in again.ready["presence"]
+        await again.close()
     finally:
         doomed.kill()
 

@@ -36,6 +36,7 @@ class UserSettingsPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     email_mentions: bool | None = None
     email_direct_messages: bool | None = None
     email_group_messages: bool | None = None
+    show_last_seen: bool | None = None
 
 
 class UserSettingsBody(msgspec.Struct, frozen=True):
@@ -77,7 +78,10 @@ async def get_user_settings(call: Call[None, None]) -> UserSettingsBody:
 
 
 @endpoint(
-    body=UserSettingsPatch, response=UserSettingsBody, tags=("notifications",), summary="Change email notifications"
+    body=UserSettingsPatch,
+    response=UserSettingsBody,
+    tags=("notifications",),
+    summary="Change email notifications, last-seen privacy",
 )
 async def patch_user_settings(call: Call[UserSettingsPatch, None]) -> UserSettingsBody:
     b = call.body
@@ -87,6 +91,7 @@ async def patch_user_settings(call: Call[UserSettingsPatch, None]) -> UserSettin
         email_mentions=b.email_mentions,
         email_direct_messages=b.email_direct_messages,
         email_group_messages=b.email_group_messages,
+        show_last_seen=b.show_last_seen,
     )
     return UserSettingsBody(settings)
 

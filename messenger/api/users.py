@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 
 from .. import users
+from ..errors import Unprocessable
 from ..http import Call, endpoint
 from ..model import User
 
@@ -27,6 +28,11 @@ class ProfilePatch(msgspec.Struct, frozen=True):
     bio: users.Bio | msgspec.UnsetType = msgspec.UNSET
     # Bounded to bigint: msgspec's int accepts up to 2**64-1 and asyncpg then fails (was a 500).
     avatar_media_id: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class PresenceQuery(msgspec.Struct, frozen=True):
+    # Comma-separated user ids, at most 200 of them.
+    user_ids: Annotated[str, msgspec.Meta(min_length=1, max_length=4200, pattern=r"^[0-9]{1,19}(,[0-9]{1,19})*$")]
 
 
 class SearchQuery(msgspec.Struct, frozen=True):
@@ -67,3 +73,18 @@ async def get_user(call: Call[None, None]) -> UserBody:
 async def search(call: Call[None, SearchQuery]) -> users.UserPage:
     q = call.query
     return await users.search(call.services.db, q.q, limit=q.limit, cursor=q.cursor)
+
+
+@endpoint(
+    query=PresenceQuery,
+    response=users.PresenceList,
+    tags=("users",),
+    summary="Online state and last-seen time of users sharing a chat with you",
+)
+async def presence(call: Call[None, PresenceQuery]) -> users.PresenceList:
+    ids = [int(part) for part in call.query.user_ids.split(",")]
+    if len(ids) > users.PRESENCE_MAX_IDS:
+        raise Unprocessable(f"At most {users.PRESENCE_MAX_IDS} user_ids", code="validation_error")
+    if any(not 1 <= i < 2**63 for i in ids):
+        raise Unprocessable("user_ids must be positive 64-bit integers", code="validation_error")
+    return await users.presence(call.services.db, call.user_id, ids, call.services.hub.online)

@@ -92,6 +92,9 @@ class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
 class Ready(_Server, tag="ready"):
     user_id: int
     cursor: str
+    # Online users among the members of your direct chats and of groups/channels with at most
+    # 100 members, never you, at most 1,000 ids; later changes come as `presence` frames.
+    presence: list[int]
 
 
 class Ack(_Server, tag="ack"):

@@ -209,7 +209,14 @@ class Connection:
             if peer.closed:  # the memberships could not be loaded (closing 1011)
                 await self._write()
                 return
-            peer.queue.appendleft((self._message(frames.Ready(peer.user_id, events.encode_cursor(cursor))), False))
+            # Taken once subscribed: a change after it arrives as a `presence` frame after ready.
+            try:
+                online = await self.hub.presence_snapshot(peer.user_id)
+            except Exception:
+                log.exception("presence snapshot failed")
+                online = []
+            ready = frames.Ready(peer.user_id, events.encode_cursor(cursor), online)
+            peer.queue.appendleft((self._message(ready), False))
             peer.wake.set()
             self._main = asyncio.current_task()
             self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{peer.id}")

@@ -75,7 +75,14 @@ class ResumeLate(Exception):
 
 class Hub:
     def __init__(
-        self, db: Database, broker: Broker, *, redis: Redis | None, redis_prefix: str, presence_ttl: float
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        redis: Redis | None,
+        redis_prefix: str,
+        presence_ttl: float,
+        presence_grace: float = 0.0,
     ) -> None:
         self.db = db
         self.broker = broker
@@ -89,6 +96,7 @@ class Hub:
             node_id=self.node_id,
             local_users=self.users,
             ttl=presence_ttl,
+            grace=presence_grace,
         )
         self.delivered_upto = 0
         self.chat_users: dict[int, set[UserState]] = {}
@@ -165,6 +173,10 @@ class Hub:
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         """Which of these users have a live socket on any node (notifications use this)."""
         return await self.presence.online(user_ids)
+
+    async def presence_snapshot(self, user_id: int) -> list[int]:
+        """The `ready` frame's presence: online peers of the user's direct and small chats."""
+        return await self.presence.snapshot(user_id)
 
     async def publish_read(self, chat_id: int, user_id: int, seq: int, *, origin: object = None) -> None:
         """A read marker moved: members' sockets get `read {chat_id, user_id, seq}`."""

@@ -8,6 +8,12 @@ users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>prese
 user is online while some live node's set holds them. A node that stops heartbeating (crashed)
 is reaped by any other node: its users that are not online elsewhere go offline. Transitions
 are processed in order by one task, so a quick connect/disconnect never reorders.
+
+A user whose last socket here closed lingers for `grace` seconds (still online, here too) before
+going offline, so a reload or a reconnect shows no offline/online flicker. `last_seen_at` is
+written with the transitions that are announced, at most once a minute per user (the SQL says
+so), never per frame. `snapshot` is the `ready` frame's presence: one query for the candidates,
+then one in-process lookup, plus one pipelined Redis round trip when other nodes are alive.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..db import Database, Q
 from ..keys import RedisKeys
@@ -28,6 +34,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("messenger.presence")
 
 Announce = Callable[[int, bool, list[int]], None]
+
+# The `ready` snapshot covers direct chats and groups/channels up to this many members, looks at
+# the peers of the most recently active chats up to CANDIDATES, and names at most SNAPSHOT_MAX.
+SNAPSHOT_GROUP_MAX: Final = 100
+SNAPSHOT_CANDIDATES: Final = 5000
+SNAPSHOT_MAX: Final = 1000
 
 
 class PresenceTracker:
@@ -41,6 +53,7 @@ class PresenceTracker:
         node_id: str,
         local_users: Mapping[int, object],
         ttl: float = 15.0,
+        grace: float = 0.0,
     ) -> None:
         self.db = db
         self.announce = announce
@@ -49,6 +62,9 @@ class PresenceTracker:
         self.local_users = local_users
         self.ttl = ttl
         self.heartbeat = ttl / 3
+        self.grace = grace
+        # Users whose last local socket closed less than `grace` ago: the timer sends them offline.
+        self._lingering: dict[int, asyncio.TimerHandle] = {}
         self._keys = RedisKeys(prefix)
         self._nodes_key = self._keys.presence_nodes
         self._queue: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
@@ -69,6 +85,11 @@ class PresenceTracker:
             self._tasks.append(asyncio.create_task(self._heartbeat(), name="presence-heartbeat"))
 
     async def close(self) -> None:
+        # Nobody lingers past shutdown: their offline transitions go out with the rest.
+        for user_id, handle in list(self._lingering.items()):
+            handle.cancel()
+            self._queue.put_nowait((user_id, False))
+        self._lingering.clear()
         # Let the transitions of the sockets that just closed go out before leaving.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), 3)
@@ -86,11 +107,32 @@ class PresenceTracker:
 
     def changed(self, user_id: int, online: bool) -> None:
         """This node's first socket of the user opened (True) or its last one closed (False)."""
-        self._queue.put_nowait((user_id, online))
+        handle = self._lingering.pop(user_id, None)
+        if handle is not None:
+            handle.cancel()
+        if online or self.grace <= 0:
+            self._queue.put_nowait((user_id, online))
+        else:
+            self._lingering[user_id] = asyncio.get_running_loop().call_later(self.grace, self._linger_over, user_id)
+
+    def _linger_over(self, user_id: int) -> None:
+        self._lingering.pop(user_id, None)
+        self._queue.put_nowait((user_id, False))
+
+    def _here(self, user_id: int) -> bool:
+        return user_id in self.local_users or user_id in self._lingering
+
+    async def snapshot(self, user_id: int) -> list[int]:
+        """Who is online among the user's direct-chat peers and small groups' members (not them)."""
+        records = await self.db.fetch(Q.realtime_presence_candidates, user_id, SNAPSHOT_GROUP_MAX, SNAPSHOT_CANDIDATES)
+        candidates = [r["user_id"] for r in records]
+        found = await self.online(candidates)
+        return [u for u in candidates if u in found][:SNAPSHOT_MAX]
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         local = self.local_users
-        found = {u for u in user_ids if u in local}
+        lingering = self._lingering
+        found = {u for u in user_ids if u in local or u in lingering}
         rest = [u for u in user_ids if u not in found]
         if not rest or self.redis is None:
             return found
@@ -120,7 +162,7 @@ class PresenceTracker:
                 self._queue.task_done()
 
     async def _transition(self, user_id: int, online: bool) -> None:
-        local_now = user_id in self.local_users
+        local_now = self._here(user_id)
         if online != local_now:
             return  # superseded by a later transition still queued
         if online == (user_id in self._registered):
@@ -149,7 +191,7 @@ class PresenceTracker:
             await self._announce([user_id], online)
 
     async def _announce(self, user_ids: list[int], online: bool) -> None:
-        records = await self.db.fetch(Q.realtime_open_chats, user_ids)
+        records = await self.db.fetch(Q.realtime_went, user_ids)
         chats = {r["user_id"]: list(r["chat_ids"]) for r in records}
         for uid in user_ids:
             if chats.get(uid):
@@ -169,7 +211,7 @@ class PresenceTracker:
         assert self.redis is not None
         now = time.time()
         key = self._node_key(self.node_id)
-        local = [str(u) for u in self.local_users]
+        local = [str(u) for u in (*self.local_users, *self._lingering)]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self._nodes_key, {self.node_id: now + self.ttl})
             # Re-assert our users (a Redis restart loses them) and keep the set a while after

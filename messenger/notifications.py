@@ -73,7 +73,7 @@ class UserSettings(msgspec.Struct, frozen=True):
     # Messages of groups/channels where `notify_all` is on.
     email_group_messages: bool
     # Others see your `last_seen_at` (GET /v1/presence); off also hides theirs from you.
-    show_last_seen: bool = True
+    show_last_seen: bool
 
 
 class ChatSettings(msgspec.Struct, frozen=True):

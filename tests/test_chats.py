@@ -23,7 +23,7 @@ async def test_create_group_makes_creator_owner_with_members(client: httpx.Async
     chat = r.json()["chat"]
     assert set(chat) == {
         "id", "kind", "title", "description", "created_at", "member_count", "role", "last_message", "last_seq",
-        "unread_count",
+        "unread_count", "last_read_seq", "others_read_seq",
     }  # fmt: skip
     assert (chat["kind"], chat["title"], chat["member_count"], chat["role"]) == ("group", "Team", 3, "owner")
     assert (chat["last_message"], chat["last_seq"], chat["unread_count"]) == (None, 0, 0)

@@ -96,7 +96,12 @@ async def test_user_settings_default_to_email_for_mentions_and_direct_messages(
     r = await client.get("/v1/users/me/settings", headers=bob.headers)
     assert r.status_code == 200, r.text
     assert r.json() == {
-        "settings": {"email_mentions": True, "email_direct_messages": True, "email_group_messages": False}
+        "settings": {
+            "email_mentions": True,
+            "email_direct_messages": True,
+            "email_group_messages": False,
+            "show_last_seen": True,
+        }
     }
 
 
@@ -111,6 +116,7 @@ async def test_patching_user_settings_changes_only_the_given_fields(
         "email_mentions": False,
         "email_direct_messages": True,
         "email_group_messages": True,
+        "show_last_seen": True,
     }
     assert (await client.get("/v1/users/me/settings", headers=bob.headers)).json() == r.json()
 

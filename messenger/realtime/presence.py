@@ -38,7 +38,7 @@ Announce = Callable[[int, bool, list[int]], None]
 # The `ready` snapshot covers direct chats and groups/channels up to this many members, looks at
 # the peers of the most recently active chats up to CANDIDATES, and names at most SNAPSHOT_MAX.
 SNAPSHOT_GROUP_MAX: Final = 100
-SNAPSHOT_CANDIDATES: Final = 5000
+SNAPSHOT_CANDIDATES: Final = 2000
 SNAPSHOT_MAX: Final = 1000
 
 

@@ -24,7 +24,7 @@ import asyncpg
 
 from messenger import db as dbmod
 from messenger.db import Database, Q
-from messenger.presence import SNAPSHOT_CANDIDATES, SNAPSHOT_GROUP_MAX, PresenceTracker
+from messenger.realtime.presence import SNAPSHOT_CANDIDATES, SNAPSHOT_GROUP_MAX, PresenceTracker
 
 DIRECT = 600
 GROUPS = 400

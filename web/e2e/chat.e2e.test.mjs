@@ -226,14 +226,20 @@ test("two people register, verify, sign in and chat in real time", async () => {
   assert.deepEqual((await seqsOf(a.page)).slice(-3), ["74", "75", "76"]);
 
   // Alice edits that message, then deletes it; Bob sees both live.
+  // (edit and delete live in the message's actions menu)
   const last = log(a.page).locator("li.message", { hasText: "Sent during the restart" });
-  await last.getByRole("button", { name: "Edit message" }).click();
+  await last.hover();
+  await last.getByRole("button", { name: "Message actions" }).click();
+  await a.page.getByRole("menuitem", { name: "Edit", exact: true }).click();
   const editBox = a.page.getByRole("textbox", { name: "Edit message" });
   await editBox.fill("Edited after the restart");
   await editBox.press("Enter");
   await log(b.page).locator("li.message", { hasText: "Edited after the restart" }).getByText("· edited").waitFor({ timeout: T });
   a.page.once("dialog", (d) => void d.accept());
-  await log(a.page).locator("li.message", { hasText: "Edited after the restart" }).getByRole("button", { name: "Delete message" }).click();
+  const edited = log(a.page).locator("li.message", { hasText: "Edited after the restart" });
+  await edited.hover();
+  await edited.getByRole("button", { name: "Message actions" }).click();
+  await a.page.getByRole("menuitem", { name: "Delete", exact: true }).click();
   await log(b.page).locator('li.message[data-seq="76"]').getByText("Message deleted").waitFor({ timeout: T });
 
   // Bob attaches a picture: it is uploaded to the server's store, sent with his message, and

@@ -18,7 +18,7 @@ import type {
   TokenRequest,
 } from "./endpoints";
 import type { paths } from "./schema";
-import type { Chat, ChatPage, Member, MessagePage, PersistedFrame, Session, TokenPair, User } from "./types";
+import type { Chat, ChatPage, Member, Message, MessagePage, PersistedFrame, Session, TokenPair, User } from "./types";
 
 type Fits<A, B> = [A] extends [B] ? true : false;
 type Assert<T extends true> = T;
@@ -46,6 +46,13 @@ export type ContractChecks = [
   Assert<Fits<Res<"/v1/chats/{chat_id}/messages", "get", 200>, MessagePage>>,
   Assert<Fits<Res<"/v1/chats/{chat_id}/messages", "post", 201>, { message: MessagePage["messages"][number] }>>,
   Assert<Fits<Res<"/v1/sync", "get", 200>, { events: PersistedFrame[]; cursor: string; has_more: boolean }>>,
+  Assert<Fits<Res<"/v1/chats/{chat_id}/pins", "get", 200>, { messages: Message[] }>>,
+  Assert<
+    Fits<
+      Res<"/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", "get", 200>,
+      { users: User[]; next_cursor: string | null }
+    >
+  >,
   // request bodies the client sends
   Assert<Fits<LoginRequest, Req<"/v1/auth/login", "post">>>,
   Assert<Fits<EmailRequest, Req<"/v1/auth/resend-verification", "post">>>,
@@ -60,4 +67,8 @@ export type ContractChecks = [
   // the remaining calls exist with that method
   Op<"/v1/auth/sessions/{session_id}", "delete">,
   Op<"/v1/chats/{chat_id}/messages/{message_id}", "delete">,
+  Op<"/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", "put">,
+  Op<"/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}", "delete">,
+  Op<"/v1/chats/{chat_id}/pins/{message_id}", "put">,
+  Op<"/v1/chats/{chat_id}/pins/{message_id}", "delete">,
 ];

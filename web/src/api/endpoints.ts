@@ -103,6 +103,26 @@ export function endpoints(api: ApiClient) {
       remove: (chatId: Id, messageId: Id) =>
         api.request<void>("DELETE", `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}`),
     },
+    conversation: {
+      react: (chatId: Id, messageId: Id, emoji: string, on: boolean) =>
+        api.request<void>(
+          on ? "PUT" : "DELETE",
+          `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}/reactions/${enc(emoji)}`,
+        ),
+      reactors: (chatId: Id, messageId: Id, emoji: string, limit = 20) =>
+        api.request<{ users: User[]; next_cursor: string | null }>(
+          "GET",
+          `/v1/chats/${enc(String(chatId))}/messages/${enc(String(messageId))}/reactions/${enc(emoji)}`,
+          { query: { limit } },
+        ),
+      pin: (chatId: Id, messageId: Id, on: boolean) =>
+        api.request<void>(on ? "PUT" : "DELETE", `/v1/chats/${enc(String(chatId))}/pins/${enc(String(messageId))}`),
+      pins: (chatId: Id) => api.request<{ messages: Message[] }>("GET", `/v1/chats/${enc(String(chatId))}/pins`),
+      forward: (toChatId: Id, clientMsgId: string, from: { chat_id: Id; message_id: Id }) =>
+        api.request<{ message: Message }>("POST", `/v1/chats/${enc(String(toChatId))}/messages`, {
+          body: { client_msg_id: clientMsgId, forward: from },
+        }),
+    },
     media: {
       create: (body: { filename: string; content_type: string; size: number }) =>
         api.request<{ media: Media; upload: UploadTarget; expires_at: string }>("POST", "/v1/media", { body }),

@@ -283,6 +283,60 @@ export interface paths {
         patch: operations["edit_message"];
         trace?: never;
     };
+    "/v1/chats/{chat_id}/messages/{message_id}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who reacted with one emoji, oldest first */
+        get: operations["reaction_users"];
+        /** React with one emoji (idempotent) */
+        put: operations["add_reaction"];
+        post?: never;
+        /** Take one's reaction back (idempotent) */
+        delete: operations["remove_reaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chats/{chat_id}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pinned messages, most recent first */
+        get: operations["list_pins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chats/{chat_id}/pins/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Pin a message (owner/admin; direct: either) */
+        put: operations["pin"];
+        post?: never;
+        /** Unpin a message (owner/admin; direct: either) */
+        delete: operations["unpin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chats/{chat_id}/read": {
         parameters: {
             query?: never;
@@ -641,6 +695,22 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** ForwardBody */
+        ForwardBody: {
+            chat_id: number;
+            message_id: number;
+        };
+        /**
+         * ForwardedFrom
+         * @description The origin of a forwarded copy; chat_id/message_id only for members of that chat.
+         */
+        ForwardedFrom: {
+            chat_id: number | null;
+            created_at: string;
+            message_id: number | null;
+            sender_id: number;
+            sender_name: string;
+        };
         /** LoginBody */
         LoginBody: {
             login: string;
@@ -726,8 +796,16 @@ export interface components {
             created_at: string;
             deleted: boolean;
             edited_at: string | null;
+            /** @default null */
+            forwarded_from: components["schemas"]["ForwardedFrom"] | null;
             id: number;
             mentions: number[];
+            /** @default false */
+            pinned: boolean;
+            /** @default [] */
+            reactions: components["schemas"]["Reaction"][];
+            /** @default null */
+            reply_to: components["schemas"]["ReplyPreview"] | null;
             reply_to_id: number | null;
             sender_id: number;
             seq: number;
@@ -795,11 +873,59 @@ export interface components {
             next_cursor: string | null;
             notifications: components["schemas"]["Notification"][];
         };
+        /** PinnedMessages */
+        PinnedMessages: {
+            messages: components["schemas"]["Message"][];
+        };
+        /** PinsChanged */
+        PinsChanged: {
+            by_user_id: number;
+            chat_id: number;
+            cursor: string;
+            message_id: number;
+            pinned: boolean;
+            /** @enum {unknown} */
+            type: "pins_changed";
+        };
         /** ProfilePatch */
         ProfilePatch: {
             avatar_media_id?: number | null;
             bio?: string;
             display_name?: string;
+        };
+        /**
+         * Reaction
+         * @description One emoji's count on a message, in order of first use; `me`: the reader reacted with it
+         *         (always false in persisted events, which every reader shares).
+         */
+        Reaction: {
+            count: number;
+            emoji: string;
+            /** @default false */
+            me: boolean;
+        };
+        /** ReactionCount */
+        ReactionCount: {
+            count: number;
+            emoji: string;
+        };
+        /** ReactionsChanged */
+        ReactionsChanged: {
+            added: boolean;
+            chat_id: number;
+            cursor: string;
+            emoji: string;
+            message_id: number;
+            reactions: components["schemas"]["ReactionCount"][];
+            seq: number;
+            /** @enum {unknown} */
+            type: "reactions_changed";
+            user_id: number;
+        };
+        /** ReactionUsers */
+        ReactionUsers: {
+            next_cursor: string | null;
+            users: components["schemas"]["User"][];
         };
         /** ReceiveMessage */
         ReceiveMessage: {
@@ -821,6 +947,19 @@ export interface components {
             /** @description 3-32 of A-Z a-z 0-9 _ . */
             username: string;
         };
+        /**
+         * ReplyPreview
+         * @description What a reply shows of the replied message, drawn from its current row: `text` is its
+         *         first 200 characters, null once it is deleted.
+         */
+        ReplyPreview: {
+            deleted: boolean;
+            has_attachments: boolean;
+            id: number;
+            sender_id: number;
+            seq: number;
+            text: string | null;
+        };
         /** ResetBody */
         ResetBody: {
             password: string;
@@ -831,6 +970,8 @@ export interface components {
             /** @default [] */
             attachment_ids: number[];
             client_msg_id: string;
+            /** @default null */
+            forward: components["schemas"]["ForwardBody"] | null;
             /** @default null */
             reply_to_id: number | null;
             /** @default null */
@@ -852,7 +993,7 @@ export interface components {
         /** SyncResponse */
         SyncResponse: {
             cursor: string;
-            events: (components["schemas"]["ReceiveMessage"] | components["schemas"]["MessageEdited"] | components["schemas"]["MessageDeleted"] | components["schemas"]["ChatUpdated"] | components["schemas"]["MemberAdded"] | components["schemas"]["MemberRemoved"])[];
+            events: (components["schemas"]["ReceiveMessage"] | components["schemas"]["MessageEdited"] | components["schemas"]["MessageDeleted"] | components["schemas"]["ChatUpdated"] | components["schemas"]["MemberAdded"] | components["schemas"]["MemberRemoved"] | components["schemas"]["ReactionsChanged"] | components["schemas"]["PinsChanged"])[];
             has_more: boolean;
         };
         /** TokenBody */
@@ -2367,6 +2508,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Too large */
             413: {
                 headers: {
@@ -2534,6 +2684,375 @@ export interface operations {
             };
             /** @description Validation failed */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reaction_users: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                chat_id: string;
+                emoji: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReactionUsers"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    add_reaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+                emoji: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_reaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+                emoji: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_pins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PinnedMessages"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unpin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

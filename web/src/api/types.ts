@@ -48,6 +48,37 @@ export interface Message {
   created_at: string;
   edited_at: string | null;
   deleted: boolean;
+  // v1.1 (absent from an older server)
+  reply_to?: ReplyPreview | null;
+  reactions?: Reaction[];
+  forwarded_from?: ForwardedFrom | null;
+  pinned?: boolean;
+}
+
+/** What a reply shows of the message it answers (drawn from that message's current state). */
+export interface ReplyPreview {
+  id: Id;
+  seq: number;
+  sender_id: Id;
+  text: string | null;
+  deleted: boolean;
+  has_attachments: boolean;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** in persisted frames always false: a client tracks its own from reactions_changed.user_id */
+  me?: boolean;
+}
+
+/** chat_id/message_id are null for readers who are not members of the original chat. */
+export interface ForwardedFrom {
+  sender_id: Id;
+  sender_name: string;
+  chat_id: Id | null;
+  message_id: Id | null;
+  created_at: string;
 }
 
 export type ChatKind = "direct" | "group" | "channel";
@@ -112,7 +143,19 @@ export type PersistedFrame =
   | { type: "message_deleted"; cursor: string; chat_id: Id; message_id: Id; seq: number }
   | { type: "chat_updated"; cursor: string; chat: Chat }
   | { type: "member_added"; cursor: string; chat_id: Id; user_id: Id }
-  | { type: "member_removed"; cursor: string; chat_id: Id; user_id: Id };
+  | { type: "member_removed"; cursor: string; chat_id: Id; user_id: Id }
+  | {
+      type: "reactions_changed";
+      cursor: string;
+      chat_id: Id;
+      message_id: Id;
+      seq: number;
+      user_id: Id;
+      emoji: string;
+      added: boolean;
+      reactions: Reaction[];
+    }
+  | { type: "pins_changed"; cursor: string; chat_id: Id; message_id: Id; pinned: boolean; by_user_id: Id };
 
 export interface Notification {
   id: Id;
@@ -143,6 +186,7 @@ export type ClientFrame =
       text?: string;
       reply_to_id?: Id | null;
       attachment_ids?: Id[];
+      forward?: { chat_id: Id; message_id: Id };
       ref?: string;
     }
   | { type: "typing"; chat_id: Id }

@@ -1,7 +1,16 @@
 /** Decoding server frames defensively: a malformed frame is dropped, never thrown into React. */
 import type { PersistedFrame, ServerFrame } from "../api/types";
 
-const PERSISTED = new Set(["receive_message", "message_edited", "message_deleted", "chat_updated", "member_added", "member_removed"]);
+const PERSISTED = new Set([
+  "receive_message",
+  "message_edited",
+  "message_deleted",
+  "chat_updated",
+  "member_added",
+  "member_removed",
+  "reactions_changed",
+  "pins_changed",
+]);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -33,6 +42,12 @@ export function parseFrame(data: unknown): ServerFrame | null {
     case "message_deleted":
     case "read":
       return typeof f.seq === "number" && f.chat_id !== undefined ? (f as unknown as ServerFrame) : null;
+    case "reactions_changed":
+      return Array.isArray(f.reactions) && f.chat_id !== undefined && f.message_id !== undefined
+        ? (f as unknown as ServerFrame)
+        : null;
+    case "pins_changed":
+      return typeof f.pinned === "boolean" && f.chat_id !== undefined ? (f as unknown as ServerFrame) : null;
     case "ready":
       return typeof f.cursor === "string" ? (f as unknown as ServerFrame) : null;
     default:

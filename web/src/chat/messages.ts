@@ -7,7 +7,7 @@
  *   - confirmed entries ascending by `seq`, then unconfirmed ones in the order they were written;
  *   - an entry's `key` never changes, so React keeps the same DOM node from pending to sent.
  */
-import type { Id, Message } from "../api/types";
+import type { ForwardedFrom, Id, Message, Reaction, ReplyPreview } from "../api/types";
 import { sameId } from "../api/types";
 
 export type DeliveryStatus = "pending" | "sent" | "failed";
@@ -27,6 +27,10 @@ export interface ChatMessage {
   created_at: string;
   edited_at: string | null;
   deleted: boolean;
+  reply_to: ReplyPreview | null;
+  reactions: Reaction[];
+  forwarded_from: ForwardedFrom | null;
+  pinned: boolean;
   status: DeliveryStatus;
   error: string | null;
 }
@@ -53,6 +57,10 @@ export function normalize(raw: Message, clientMsgId?: string): ChatMessage {
     created_at: raw.created_at,
     edited_at: raw.edited_at ?? null,
     deleted: Boolean(raw.deleted),
+    reply_to: raw.reply_to ?? null,
+    reactions: raw.deleted ? [] : (raw.reactions ?? []),
+    forwarded_from: raw.forwarded_from ?? null,
+    pinned: Boolean(raw.pinned),
     status: "sent",
     error: null,
   };
@@ -67,6 +75,7 @@ export function optimistic(
   now: Date = new Date(),
   replyToId: Id | null = null,
   attachments: Message["attachments"] = [],
+  replyTo: ReplyPreview | null = null,
 ): ChatMessage {
   return {
     key: messageKey(senderId, clientMsgId, null),
@@ -82,6 +91,10 @@ export function optimistic(
     created_at: now.toISOString(),
     edited_at: null,
     deleted: false,
+    reply_to: replyTo,
+    reactions: [],
+    forwarded_from: null,
+    pinned: false,
     status: "pending",
     error: null,
   };
@@ -203,7 +216,7 @@ export function removeUnconfirmed(list: readonly ChatMessage[], clientMsgId: str
 export function applyDeleted(list: readonly ChatMessage[], messageId: Id, seq: number): ChatMessage[] {
   return list.map((m) =>
     sameId(m.id, messageId) || (m.seq !== null && m.seq === seq && m.id !== null)
-      ? { ...m, deleted: true, text: null, attachments: [] }
+      ? { ...m, deleted: true, text: null, attachments: [], reactions: [], pinned: false }
       : m,
   );
 }

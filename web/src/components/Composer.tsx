@@ -9,7 +9,8 @@ import {
   type KeyboardEvent,
 } from "react";
 import { describeError } from "../api";
-import type { Media, User } from "../api/types";
+import type { Media, ReplyPreview, User } from "../api/types";
+import { quoteLine } from "../chat/conversation";
 import { uploadFile } from "../api/upload";
 import { loadDraft, saveDraft } from "../composer/drafts";
 import { useFileDrop } from "../composer/useFileDrop";
@@ -42,6 +43,8 @@ export function Composer({
   members = [],
   meId = null,
   onEditLast,
+  replyTo = null,
+  onCancelReply,
 }: {
   onSend: (text: string, attachments: Media[]) => void;
   onTyping: () => void;
@@ -54,6 +57,9 @@ export function Composer({
   meId?: string | null;
   /** Arrow Up in an empty box: edit the last own message; false if there is none */
   onEditLast?: () => boolean;
+  /** the message being answered: its quote shows above the box; Esc cancels */
+  replyTo?: { name: string; preview: ReplyPreview } | null;
+  onCancelReply?: () => void;
 }) {
   const [text, setText] = useState(() => (chatId ? loadDraft(chatId) : ""));
   const [mention, setMention] = useState<MentionQuery | null>(null);
@@ -143,7 +149,18 @@ export function Composer({
     box.current?.focus();
   }
 
+  // choosing "Reply" puts the cursor in the box
+  const replyingTo = replyTo?.preview.id;
+  useEffect(() => {
+    if (replyingTo !== undefined) box.current?.focus();
+  }, [replyingTo]);
+
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Escape" && replyTo && !menuOpen) {
+      e.preventDefault();
+      onCancelReply?.();
+      return;
+    }
     if (menuOpen) {
       const n = suggestions.length;
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
@@ -174,7 +191,25 @@ export function Composer({
   }
 
   return (
-    <form className="composer" onSubmit={submit}>
+    <form className={replyTo ? "composer replying" : "composer"} onSubmit={submit}>
+      {replyTo && (
+        <div className="composer-reply" role="group" aria-label={`Replying to ${replyTo.name}`}>
+          <span className="reply-quote static">
+            <strong>Replying to {replyTo.name}</strong>
+            <span>{quoteLine(replyTo.preview)}</span>
+          </span>
+          <button
+            type="button"
+            className="link small"
+            onClick={() => {
+              onCancelReply?.();
+              box.current?.focus();
+            }}
+          >
+            Cancel<span className="visually-hidden"> reply</span>
+          </button>
+        </div>
+      )}
       {dragging && (
         <div className="drop-overlay" aria-hidden="true">
           Drop files to attach

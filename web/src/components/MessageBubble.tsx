@@ -1,16 +1,28 @@
-import { memo, useEffect, useRef, useState, type FormEvent } from "react";
+import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { describeError } from "../api";
 import type { ChatMessage } from "../chat/messages";
+import { pin, react } from "../hooks/conversation";
 import { Attachment } from "./Attachment";
 import { timeLabel } from "./chatTitle";
 import { MAX_TEXT } from "./Composer";
 import { editRequestHandled, useEditRequest } from "../composer/editLast";
+import { MessageMenu, type MenuItem } from "./MessageMenu";
+import { ReactionChips } from "./ReactionChips";
+import { ReactionPicker } from "./ReactionPicker";
+import { ReplyQuote } from "./ReplyQuote";
 import { RichText } from "./RichText";
+import "./conversation.css";
 
 export interface MessageActions {
   onRetry: (clientMsgId: string) => void;
   onEdit: (message: ChatMessage, text: string) => Promise<void>;
   onDelete: (message: ChatMessage) => Promise<void>;
+  onReply: (message: ChatMessage) => void;
+  onForward: (message: ChatMessage) => void;
+  onJump: (seq: number) => void;
 }
+
+const LONG_PRESS_MS = 500;
 
 interface Props {
   message: ChatMessage;
@@ -23,6 +35,10 @@ interface Props {
   showDelivery: boolean;
   /** owners and admins may delete anyone's message */
   canModerate: boolean;
+  /** owners and admins pin, and both members of a direct chat */
+  canPin: boolean;
+  /** the name shown on this message's reply quote */
+  replySenderName: string;
   actions: MessageActions;
   /** the list's one tab stop (roving tabindex): only it, and its buttons, are reached by Tab */
   current?: boolean;
@@ -47,6 +63,8 @@ export const MessageBubble = memo(function MessageBubble({
   seen,
   showDelivery,
   canModerate,
+  canPin,
+  replySenderName,
   actions,
   current = true,
   grouped = false,
@@ -57,10 +75,63 @@ export const MessageBubble = memo(function MessageBubble({
   const [draft, setDraft] = useState(m.text ?? "");
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLTextAreaElement>(null);
-  const editButton = useRef<HTMLButtonElement>(null);
   const confirmed = m.status === "sent" && m.id !== null && !m.deleted;
   const canEdit = own && confirmed;
   const canDelete = confirmed && (own || canModerate);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [picking, setPicking] = useState(false);
+  const item = useRef<HTMLLIElement>(null);
+  const press = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pressed = useRef(false);
+
+  const menuItems: MenuItem[] = [];
+  if (confirmed) {
+    menuItems.push({ id: "reply", label: "Reply", onSelect: () => actions.onReply(m) });
+    menuItems.push({ id: "react", label: "React", onSelect: () => setPicking(true) });
+    menuItems.push({ id: "forward", label: "Forward", onSelect: () => actions.onForward(m) });
+    if (canPin) {
+      menuItems.push({
+        id: "pin",
+        label: m.pinned ? "Unpin" : "Pin",
+        onSelect: () => {
+          pin(m, !m.pinned).catch((err: unknown) => setError(describeError(err)));
+          item.current?.focus();
+        },
+      });
+    }
+    if (canEdit) {
+      menuItems.push({
+        id: "edit",
+        label: "Edit",
+        onSelect: () => {
+          setDraft(m.text ?? "");
+          setEditing(true);
+        },
+      });
+    }
+    menuItems.push({
+      id: "copy",
+      label: "Copy link",
+      onSelect: () => {
+        const link = `${location.origin}/chats/${encodeURIComponent(String(m.chat_id))}#m${m.seq ?? ""}`;
+        navigator.clipboard?.writeText(link).catch(() => setError("Could not copy the link"));
+        item.current?.focus();
+      },
+    });
+    if (canDelete) menuItems.push({ id: "delete", label: "Delete", danger: true, onSelect: () => void remove() });
+  }
+
+  function openMenu() {
+    if (menuItems.length > 0 && !editing) setMenuOpen(true);
+  }
+
+  function onItemKeyDown(e: KeyboardEvent<HTMLLIElement>) {
+    if (e.target !== e.currentTarget) return;
+    if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey)) {
+      e.preventDefault();
+      openMenu();
+    }
+  }
 
   useEffect(() => {
     if (editing) box.current?.focus();
@@ -86,7 +157,7 @@ export const MessageBubble = memo(function MessageBubble({
     setError(null);
     const composer = fromComposer.current ? document.querySelector<HTMLTextAreaElement>(".composer textarea") : null;
     fromComposer.current = false;
-    (composer ?? editButton.current)?.focus();
+    (composer ?? item.current)?.focus();
   }
 
   async function save(e: FormEvent) {
@@ -102,7 +173,10 @@ export const MessageBubble = memo(function MessageBubble({
   }
 
   async function remove() {
-    if (!window.confirm("Delete this message for everyone?")) return;
+    if (!window.confirm("Delete this message for everyone?")) {
+      item.current?.focus();
+      return;
+    }
     try {
       await actions.onDelete(m);
     } catch (err) {
@@ -117,6 +191,26 @@ export const MessageBubble = memo(function MessageBubble({
       data-status={m.status}
       data-key={m.key}
       tabIndex={tab}
+      ref={item}
+      onKeyDown={onItemKeyDown}
+      onContextMenu={(e) => {
+        if (menuItems.length === 0 || (e.target as HTMLElement).closest("a, textarea, input")) return;
+        e.preventDefault();
+        openMenu();
+      }}
+      onTouchStart={() => {
+        pressed.current = false;
+        press.current = setTimeout(() => {
+          pressed.current = true;
+          openMenu();
+        }, LONG_PRESS_MS);
+      }}
+      onTouchEnd={(e) => {
+        if (press.current !== null) clearTimeout(press.current);
+        // the finger lifting after a long press must not also tap the menu item now under it
+        if (pressed.current) e.preventDefault();
+      }}
+      onTouchMove={() => press.current !== null && clearTimeout(press.current)}
     >
       {showSender && !own ? (
         <span className="sender">
@@ -131,6 +225,12 @@ export const MessageBubble = memo(function MessageBubble({
         </span>
       )}
       <div className="bubble">
+        {m.forwarded_from && !m.deleted && (
+          <p className="forwarded">Forwarded from {m.forwarded_from.sender_name}</p>
+        )}
+        {m.reply_to && !m.deleted && (
+          <ReplyQuote preview={m.reply_to} senderName={replySenderName} onJump={actions.onJump} tabIndex={tab} />
+        )}
         {editing ? (
           <form className="edit" onSubmit={save}>
             <label className="visually-hidden" htmlFor={`edit-${m.key}`}>
@@ -172,28 +272,30 @@ export const MessageBubble = memo(function MessageBubble({
           {own && (showDelivery || m.status !== "sent") && <span className="delivery"> · {statusText(m, seen)}</span>}
         </span>
       </div>
-      {!editing && (canEdit || canDelete) && (
-        <div className="message-actions">
-          {canEdit && (
-            <button
-              type="button"
-              ref={editButton}
-              tabIndex={tab}
-              className="link small"
-              onClick={() => {
-                setDraft(m.text ?? "");
-                setEditing(true);
-              }}
-            >
-              Edit<span className="visually-hidden"> message</span>
-            </button>
-          )}
-          {canDelete && (
-            <button type="button" tabIndex={tab} className="link small" onClick={() => void remove()}>
-              Delete<span className="visually-hidden"> message</span>
-            </button>
-          )}
-        </div>
+      {!m.deleted && <ReactionChips message={m} tabIndex={tab} />}
+      {!editing && menuItems.length > 0 && (
+        <MessageMenu
+          items={menuItems}
+          open={menuOpen}
+          onOpenChange={setMenuOpen}
+          returnFocus={() => item.current?.focus()}
+          tabIndex={tab}
+          label="Message actions"
+        />
+      )}
+      {picking && (
+        <ReactionPicker
+          onClose={() => {
+            setPicking(false);
+            item.current?.focus();
+          }}
+          onPick={(emoji) => {
+            setPicking(false);
+            item.current?.focus();
+            const mine = m.reactions.find((r) => r.emoji === emoji)?.me ?? false;
+            react(m, emoji, !mine).catch((err: unknown) => setError(describeError(err)));
+          }}
+        />
       )}
       {error && (
         <p className="field-error" role="alert">

@@ -17,6 +17,7 @@ interface Props {
   onLoadOlder: () => void;
   actions: MessageActions;
   canModerate: boolean;
+  canPin: boolean;
   showSenders: boolean;
   /** the reader's username, to highlight mentions of them */
   myUsername?: string | null;
@@ -36,7 +37,7 @@ const NEAR_BOTTOM_PX = 120;
  * message's own buttons are in the tab order only while it is the current one.
  */
 export function MessageList(props: Props) {
-  const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, showSenders } =
+  const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, canPin, showSenders } =
     props;
   const myUsername = props.myUsername ?? null;
   const scroller = useRef<HTMLDivElement>(null);
@@ -174,6 +175,8 @@ export function MessageList(props: Props) {
                 seen={i === lastOwnSeen}
                 showDelivery={i === lastOwnSent || i === lastOwnSeen}
                 canModerate={canModerate}
+                canPin={canPin}
+                replySenderName={replyName(m, me, users)}
                 actions={actions}
                 current={m.key === currentKey}
               />
@@ -184,4 +187,10 @@ export function MessageList(props: Props) {
       </div>
     </div>
   );
+}
+
+/** Who wrote the message a reply quotes, as its quote names them. */
+function replyName(m: ChatMessage, me: Id | null, users: Record<string, User>): string {
+  if (!m.reply_to) return "";
+  return sameId(m.reply_to.sender_id, me) ? "You" : displayName(users[String(m.reply_to.sender_id)]);
 }

@@ -3,11 +3,12 @@
  * updates, and sends messages, typing and read markers. Components use it through the hooks.
  */
 import { api, apiClient, ApiError, NetworkError } from "../api";
-import type { Chat, Id, Media, Message, ServerFrame } from "../api/types";
+import type { Chat, Id, Media, Message, ReplyPreview, ServerFrame } from "../api/types";
 import { sameId } from "../api/types";
 import { RealtimeSocket, wsUrl } from "../api/socket";
 import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages, type ChatMessage } from "../chat/messages";
 import { useChats } from "../store/chats";
+import { onConversationFrame } from "./conversation";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
 
@@ -164,6 +165,7 @@ class Realtime {
   }
 
   private onFrame(f: ServerFrame): void {
+    if (onConversationFrame(f)) return;
     const chats = useChats.getState();
     const self = me();
     switch (f.type) {
@@ -256,11 +258,13 @@ class Realtime {
 
   // ---- sending ------------------------------------------------------------------------------
 
-  send(chatId: Id, text: string, attachments: Media[] = [], replyToId: Id | null = null): void {
+  send(chatId: Id, text: string, attachments: Media[] = [], replyTo: ReplyPreview | null = null): void {
     const self = me();
     if (self === null) return;
     const cmid = newClientMsgId();
-    useChats.getState().addLocal(chatId, optimistic(chatId, self, cmid, text, new Date(), replyToId, attachments));
+    const replyToId = replyTo?.id ?? null;
+    const entry = optimistic(chatId, self, cmid, text, new Date(), replyToId, attachments, replyTo);
+    useChats.getState().addLocal(chatId, entry);
     this.deliver(chatId, cmid, { text, replyToId, attachmentIds: attachments.map((a) => a.id) });
   }
 

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { describeError } from "../api";
 import type { MessageActions } from "../components/MessageBubble";
-import type { Id, Media } from "../api/types";
+import type { Id, Media, ReplyPreview } from "../api/types";
 import { oldestSeq, type ChatMessage } from "../chat/messages";
 import { useChats } from "../store/chats";
 import { realtime } from "./realtime";
@@ -57,8 +57,8 @@ export function useChatMessages(chatId: Id | null) {
   }, [chatId, key, loaded, loadingOlder, hasMoreBefore]);
 
   const send = useCallback(
-    (text: string, attachments: Media[] = []) => {
-      if (chatId !== null) realtime.send(chatId, text, attachments);
+    (text: string, attachments: Media[] = [], replyTo: ReplyPreview | null = null) => {
+      if (chatId !== null) realtime.send(chatId, text, attachments, replyTo);
     },
     [chatId],
   );
@@ -72,7 +72,7 @@ export function useChatMessages(chatId: Id | null) {
     if (chatId !== null) realtime.typing(chatId);
   }, [chatId]);
 
-  const actions = useMemo<MessageActions>(
+  const actions = useMemo<Pick<MessageActions, "onRetry" | "onEdit" | "onDelete">>(
     () => ({
       onRetry: retry,
       onEdit: async (m, text) => {

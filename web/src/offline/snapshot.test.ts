@@ -32,6 +32,10 @@ function message(chatId: number, seq: number): Message {
     created_at: "2026-01-02T00:00:00Z",
     edited_at: null,
     deleted: false,
+    reply_to: null,
+    reactions: [],
+    forwarded_from: null,
+    pinned: false,
   };
 }
 

@@ -1,12 +1,17 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { Link } from "react-router-dom";
-import { sameId } from "../api/types";
-import { Avatar, PresenceDot } from "../components/Avatar";
+import { sameId, type Id, type ReplyPreview } from "../api/types";
+import { Avatar, displayName, PresenceDot } from "../components/Avatar";
 import { chatTitle } from "../components/chatTitle";
 import { Composer } from "../components/Composer";
 import { FormError } from "../components/Field";
 import { GroupInfo } from "../components/GroupInfo";
+import { ForwardDialog } from "../components/ForwardDialog";
+import type { MessageActions } from "../components/MessageBubble";
 import { MessageList } from "../components/MessageList";
+import { PinnedBar } from "../components/PinnedBar";
+import type { ChatMessage } from "../chat/messages";
+import { useJump } from "../hooks/useJump";
 import { TypingIndicator } from "../components/TypingIndicator";
 import { realtime } from "../hooks/realtime";
 import { useChatMessages } from "../hooks/useChatMessages";
@@ -34,6 +39,27 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const infoButton = useRef<HTMLButtonElement>(null);
   const canPostNow = !saved && (!chat || chat.kind !== "channel" || chat.role === "owner" || chat.role === "admin");
   const heading = useRef<HTMLHeadingElement>(null);
+  const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  const [forwarding, setForwarding] = useState<ChatMessage | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const jump = useJump(chat?.id ?? null);
+  const allActions = useMemo<MessageActions>(
+    () => ({ ...actions, onReply: setReplyTo, onForward: setForwarding, onJump: (seq) => void jump(seq) }),
+    [actions, jump],
+  );
+  useEffect(() => {
+    setReplyTo(null);
+    setForwarding(null);
+    setNotice(null);
+  }, [chatId]);
+  // a copied message link (`/chats/ID#mSEQ`) opens the chat at that message
+  const loadedCount = messages.length;
+  useEffect(() => {
+    const match = /^#m(\d+)$/.exec(window.location.hash);
+    if (!match || loadedCount === 0) return;
+    window.history.replaceState(null, "", window.location.pathname);
+    void jump(Number(match[1]));
+  }, [jump, loadedCount]);
   const title = chat ? chatTitle(chat, peer) : "Chat";
 
   useEffect(() => {
@@ -129,7 +155,13 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           }}
         />
       )}
+      {chat && !saved && <PinnedBar chatId={chat.id} onJump={(seq) => void jump(seq)} />}
       <FormError message={saved ? null : error} />
+      {notice && (
+        <p className="notice small" role="status">
+          {notice}
+        </p>
+      )}
       <MessageList
         messages={messages}
         me={me?.id ?? null}
@@ -138,12 +170,22 @@ export function ChatDetail({ chatId }: { chatId: string }) {
         hasMoreBefore={hasMoreBefore}
         loadingOlder={loadingOlder}
         onLoadOlder={() => void loadOlder()}
-        actions={actions}
+        actions={allActions}
         canModerate={chat?.role === "owner" || chat?.role === "admin"}
+        canPin={chat?.kind === "direct" || chat?.role === "owner" || chat?.role === "admin"}
         showSenders={chat?.kind !== "direct"}
         myUsername={me?.username ?? null}
       />
       <TypingIndicator chatId={chatId} />
+      {forwarding && (
+        <ForwardDialog
+          message={forwarding}
+          onClose={(sentTo) => {
+            setForwarding(null);
+            if (sentTo > 0) setNotice(sentTo > 1 ? `Forwarded to ${sentTo} chats` : "Forwarded");
+          }}
+        />
+      )}
       <Composer
         chatId={chatId}
         members={members.map((m) => m.user)}
@@ -154,11 +196,34 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           requestEdit(last.key);
           return true;
         }}
-        onSend={send}
+        onSend={(text, attachments) => {
+          send(text, attachments, replyTo ? replyPreview(replyTo) : null);
+          setReplyTo(null);
+        }}
+        replyTo={
+          replyTo
+            ? {
+                name: sameId(replyTo.sender_id, me?.id) ? "yourself" : displayName(users[String(replyTo.sender_id)]),
+                preview: replyPreview(replyTo),
+              }
+            : null
+        }
+        onCancelReply={() => setReplyTo(null)}
         onTyping={typing}
         disabled={!canPost || saved}
         disabledReason={saved ? "Offline: saved messages are read-only" : "Only admins can post in this channel"}
       />
     </section>
   );
+}
+
+function replyPreview(m: ChatMessage): ReplyPreview {
+  return {
+    id: m.id as Id,
+    seq: m.seq ?? 0,
+    sender_id: m.sender_id,
+    text: m.text,
+    deleted: m.deleted,
+    has_attachments: m.attachments.length > 0,
+  };
 }

@@ -15,6 +15,7 @@ import {
   normalize,
   type ChatMessage,
 } from "../chat/messages";
+import { followOriginal, keepKnown } from "../chat/conversation";
 
 export interface ChatsState {
   chats: Chat[];
@@ -45,6 +46,8 @@ export interface ChatsState {
   fail(chatId: Id, clientMsgId: string, error: string): void;
   retrying(chatId: Id, clientMsgId: string): void;
   deleted(chatId: Id, messageId: Id, seq: number): void;
+  /** Replace one loaded chat's list by `fn(list)` (reactions, pins: chat/conversation.ts). */
+  patch(chatId: Id, fn: (list: ChatMessage[]) => ChatMessage[]): void;
   read(chatId: Id, userId: Id, seq: number, me: Id | null): void;
   setPeer(chatId: Id, user: User): void;
   cacheUsers(users: User[]): void;
@@ -91,7 +94,7 @@ export const useChats = create<ChatsState>((set, get) => ({
     set({
       chats,
       // only chats whose newest page is loaded keep live messages (others fetch on open)
-      messages: list ? { ...s.messages, [k]: mergeMessages(list, [normalize(message)]) } : s.messages,
+      messages: list ? { ...s.messages, [k]: withFrame(list, message) } : s.messages,
     });
     return known;
   },
@@ -135,7 +138,10 @@ export const useChats = create<ChatsState>((set, get) => ({
           ? { ...c, last_message: { ...c.last_message, deleted: true, text: null } }
           : c,
       );
-      return { chats, messages: list ? { ...s.messages, [k]: applyDeleted(list, messageId, seq) } : s.messages };
+      const next = list
+        ? followOriginal(applyDeleted(list, messageId, seq), { id: messageId, text: null, deleted: true })
+        : list;
+      return { chats, messages: next ? { ...s.messages, [k]: next } : s.messages };
     });
   },
   read(chatId, userId, seq, me) {
@@ -153,5 +159,16 @@ export const useChats = create<ChatsState>((set, get) => ({
       for (const u of users) next[String(u.id)] = u;
       return { users: next };
     }),
+  patch(chatId, fn) {
+    const k = String(chatId);
+    set((s) => (s.messages[k] ? { messages: { ...s.messages, [k]: fn(s.messages[k] ?? []) } } : {}));
+  },
   reset: () => set({ ...empty }),
 }));
+
+/** A message from a frame merged in: what we know better is kept, and replies quoting it follow. */
+function withFrame(list: ChatMessage[], message: Message): ChatMessage[] {
+  const known = list.find((m) => sameId(m.id, message.id));
+  const merged = mergeMessages(list, [keepKnown(known, normalize(message))]);
+  return known ? followOriginal(merged, { ...message, has_attachments: message.attachments.length > 0 }) : merged;
+}

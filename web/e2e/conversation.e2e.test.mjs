@@ -66,7 +66,7 @@ function watch(page) {
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 const log = (page) => page.getByRole("log", { name: "Messages" });
 // the message whose own text has `text` (a reply's quote of it does not count)
-const bubble = (page, text) => log(page).locator("li.message", { has: page.locator("p.text", { hasText: text }) }).last();
+const bubble = (page, text) => log(page).locator("li.message", { has: page.locator(".text", { hasText: text }) }).last();
 
 async function open(who, chatId, viewport = DESKTOP) {
   const context = await signedInContext(browser, server.base, who, { viewport });

@@ -508,6 +508,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/presence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Online state and last-seen time of users sharing a chat with you */
+        get: operations["presence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sync": {
         parameters: {
             query?: never;
@@ -591,7 +608,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change email notifications */
+        /** Change email notifications, last-seen privacy */
         patch: operations["patch_user_settings"];
         trace?: never;
     };
@@ -621,8 +638,10 @@ export interface components {
             /** @enum {unknown} */
             kind: "channel" | "direct" | "group";
             last_message: components["schemas"]["Message"] | null;
+            last_read_seq: number;
             last_seq: number;
             member_count: number;
+            others_read_seq: number;
             role: ("admin" | "member" | "owner") | null;
             title: string | null;
             unread_count: number;
@@ -759,6 +778,7 @@ export interface components {
         /** Member */
         Member: {
             joined_at: string;
+            last_read_seq: number;
             /** @enum {unknown} */
             role: "admin" | "member" | "owner";
             user: components["schemas"]["User"];
@@ -886,6 +906,10 @@ export interface components {
             pinned: boolean;
             /** @enum {unknown} */
             type: "pins_changed";
+        };
+        /** PresenceList */
+        PresenceList: {
+            presence: components["schemas"]["UserPresence"][];
         };
         /** ProfilePatch */
         ProfilePatch: {
@@ -1048,14 +1072,21 @@ export interface components {
             next_cursor: string | null;
             users: components["schemas"]["User"][];
         };
+        /** UserPresence */
+        UserPresence: {
+            last_seen_at: string | null;
+            online: boolean;
+            user_id: number;
+        };
         /**
          * UserSettings
-         * @description Email notification switches (in-app notifications are governed per chat).
+         * @description Email notification switches (in-app notifications are governed per chat) and privacy.
          */
         UserSettings: {
             email_direct_messages: boolean;
             email_group_messages: boolean;
             email_mentions: boolean;
+            show_last_seen: boolean;
         };
         /** UserSettingsBody */
         UserSettingsBody: {
@@ -1069,6 +1100,8 @@ export interface components {
             email_group_messages: boolean | null;
             /** @default null */
             email_mentions: boolean | null;
+            /** @default null */
+            show_last_seen: boolean | null;
         };
     };
     responses: never;
@@ -3755,6 +3788,55 @@ export interface operations {
             };
             /** @description Too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    presence: {
+        parameters: {
+            query: {
+                user_ids: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresenceList"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

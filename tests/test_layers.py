@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("messenger", "workers")
 
-DOMAIN = ("auth", "users", "chats", "messages", "media", "notifications", "search")
+DOMAIN = ("auth", "users", "chats", "messages", "media", "notifications", "reactions", "pins", "forwarding", "search")
 EDGE = ("app", "routes", "http", "services", "api", "openapi", "asyncapi", "webapp")
 
 

@@ -253,7 +253,9 @@ async def test_worker_metrics_count_jobs_by_function_and_outcome(env: dict[str, 
             async def scraped() -> str | None:
                 with contextlib.suppress(httpx.HTTPError):
                     text = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
-                    if 'function="notify_messages",outcome="error"' in text and 'function="send_digests"' in text:
+                    # Wait for the digest scan's outcome, not just its running gauge.
+                    digest_done = 'function="send_digests",outcome=' in text
+                    if 'function="notify_messages",outcome="error"' in text and digest_done:
                         return text
                 return None
 

@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import db, embedded, jobs, mail, mediastore, messages, ratelimit, tasks
+from . import db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, tasks
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database
@@ -25,6 +25,7 @@ from .errors import AppError, ErrorBody, ErrorResponse, MethodNotAllowed, NotFou
 from .http import error_response, json_response
 from .jobs import InProcessJobs
 from .observability import ObservabilityMiddleware
+from .realtime import session_watch
 from .realtime.broker import Broker, LocalBroker, RedisBroker
 from .realtime.hub import Hub, new_node_id
 from .realtime.notifier import HubNotifier
@@ -38,6 +39,9 @@ log = logging.getLogger("messenger")
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or settings_mod.load()
+    if not logs.configured():
+        # A worker process uvicorn spawned (--workers > 1) or an ASGI server importing us.
+        logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,12 +92,16 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     services.limiter = ratelimit.from_settings(settings, redis)
     services.jobs = await jobs.open_queue(settings, tasks.FUNCTIONS, stack)
     await _start_realtime(services, stack)
+    # Sessions the admin CLI ends (PostgreSQL NOTIFY) close their sockets on this node too.
+    await stack.enter_async_context(session_watch.watching(database, services.hub))
     services.media = await stack.enter_async_context(mediastore.open_store(settings))
     services.accounts = Accounts(settings, database, services.signer, services.limiter, services.jobs, services.hub)
     if isinstance(services.jobs, InProcessJobs):
         # Without Redis this process runs the jobs, and their schedule, with this node's hub.
         context = tasks.JobContext(settings, database, services.mailer, HubNotifier(services.hub))
         services.jobs.start(context, tasks.schedule(settings))
+    # The operator's figures, and /metrics on METRICS_PORT.
+    await stack.enter_async_context(ops_metrics.exporting(services))
     return services
 
 

@@ -221,6 +221,8 @@ async def login(accounts: Accounts, *, login: str, password: str, client_ip: str
         raise Unauthorized("Wrong login or password", code="invalid_credentials")
     if not await passwords.verify_password(password, account["password_hash"]):
         raise Unauthorized("Wrong login or password", code="invalid_credentials")
+    if account["deactivated"]:
+        raise Forbidden("This account has been deactivated by a server admin", code="account_deactivated")
     if not account["verified"]:
         raise Forbidden("Confirm your email address first", code="email_not_verified")
     refresh_token = new_opaque()

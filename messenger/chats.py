@@ -431,6 +431,18 @@ async def _leave_locked(conn: Connection, chat_id: int, user_id: int, role: str)
     return appended
 
 
+async def leave_all(conn: Connection, user_id: int) -> list[events.Event]:
+    """Leave every chat, as `remove_member` on oneself would (account closure). Publish after commit."""
+    published: list[events.Event] = []
+    for r in await conn.fetch(Q.chats_of_member, user_id):
+        if await conn.fetchval(Q.lock_chat, r["chat_id"]) is None:
+            continue
+        role = await conn.fetchval(Q.member_role, r["chat_id"], user_id)
+        if role is not None:
+            published += await _leave_locked(conn, r["chat_id"], user_id, role)
+    return published
+
+
 async def mark_read(
     db: Database, publisher: Publisher, user_id: int, chat_id: int, seq: int, *, origin: object = None
 ) -> ReadMarker:

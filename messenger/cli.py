@@ -1,4 +1,4 @@
-"""`messenger serve | migrate | worker`: the process entry points (see the Procfile).
+"""`messenger serve | migrate | worker | admin | backup | restore`: the entry points (see the Procfile).
 
 Layer: infrastructure (the process entry points).
 """
@@ -12,12 +12,12 @@ import os
 import signal
 import sys
 
-from . import db, embedded
+from . import backup, cli_admin, db, embedded, logs
 from . import settings as settings_mod
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logs.configure(level)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -40,17 +40,24 @@ def _build_web_client(log: logging.Logger) -> None:
     npm = shutil.which("npm")
     if npm is None or not (web / "package-lock.json").is_file():
         return
-    log.info("building the web client once (npm ci && npm run build in %s)", web)
+    import time
+
+    log.info("building the web client once (npm ci && npm run build in %s); this takes a minute or two", web)
+    started = time.monotonic()
     try:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, check=True, capture_output=True)
         subprocess.run([npm, "run", "build"], cwd=web, check=True, capture_output=True)
     except subprocess.CalledProcessError as exc:
         log.warning("web client build failed (the API still runs): %s", exc.stderr.decode(errors="replace")[-2000:])
+        return
+    log.info("web client built in %.0f s (web/dist)", time.monotonic() - started)
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # Logging first, so what loading the settings says (a generated SECRET_KEY) is formatted too.
+    _logging("INFO")
     settings = settings_mod.load()
     _logging(settings.log_level)
     host = args.host or settings.host
@@ -71,7 +78,9 @@ def serve(args: argparse.Namespace) -> int:
         pg = embedded.start(settings.data_dir)
         asyncio.run(db.migrate(pg.dsn))
         os.environ["DATABASE_URL"] = pg.dsn
-        logging.getLogger("messenger").info("embedded default: data in %s", settings.data_dir)
+        logging.getLogger("messenger").info(
+            "embedded default: everything is kept in %s (back it up with `messenger backup DIR`)", settings.data_dir
+        )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM disposition that would kill us before the `finally` stops the embedded database.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -93,6 +102,8 @@ def serve(args: argparse.Namespace) -> int:
             lifespan="on",
             access_log=False,
             log_level=settings.log_level.lower(),
+            # Ours (messenger/logs.py) is the one formatter: uvicorn's loggers propagate to it.
+            log_config=None,
             proxy_headers=args.proxy_headers,
             forwarded_allow_ips=args.forwarded_allow_ips,
             timeout_graceful_shutdown=10,
@@ -144,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("worker", help="run the background job worker (arq; needs REDIS_URL)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.set_defaults(func=worker)
+    cli_admin.add_commands(sub)
+    backup.add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

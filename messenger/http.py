@@ -160,7 +160,9 @@ def endpoint(
     tags: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
     extra_statuses: tuple[int, ...] = (),
+    body_optional: bool = False,
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """`body_optional`: an empty body reads as `{}` (for bodies whose fields are all optional)."""
     spec = EndpointSpec(body, query, response, status, auth, summary, tags, errors, extra_statuses)
 
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -174,6 +176,8 @@ def endpoint(
                 decoded_body: Any = None
                 if body_decoder is not None:
                     raw = await _read_body(request)
+                    if body_optional and not raw.strip():
+                        raw = b"{}"
                     decoded_body = _decode_body(body_decoder, raw)
                 decoded_query: Any = None
                 if query is not None:

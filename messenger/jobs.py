@@ -30,8 +30,11 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import next_cron
 from arq.worker import Retry
+from prometheus_client import Counter
 
 from .keys import RedisKeys
+from .logs import REQUEST_ID
+from .observability import REGISTRY
 from .ports import Jobs
 from .settings import Settings
 
@@ -72,6 +75,14 @@ class Periodic(msgspec.Struct, frozen=True):
         return next_cron(moment, **self.cron_fields())
 
 
+JOB_RUNS = Counter(
+    "messenger_jobs_total",
+    "Jobs run in this process (no Redis), by function and outcome (ok, retry, error)",
+    ["function", "outcome"],
+    registry=REGISTRY,
+)
+
+
 class ArqJobs:
     def __init__(self, pool: ArqRedis, prefix: str) -> None:
         self.pool = pool
@@ -80,9 +91,17 @@ class ArqJobs:
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
         if job_id is not None:
             job_id = self.keys.job_id(job_id)
-        job = await self.pool.enqueue_job(function, *args, _job_id=job_id)
+        # The request's id follows it into the worker's logs (workers/metrics.py restores it).
+        request_id = REQUEST_ID.get()
+        if request_id is None:
+            job = await self.pool.enqueue_job(function, *args, _job_id=job_id)
+        else:
+            job = await self.pool.enqueue_job(function, *args, _job_id=job_id, request_id=request_id)
         if job is None:
             log.info("job %s %s already queued or done; not enqueued again", function, job_id)
+
+    async def depth(self) -> int | None:
+        return int(await self.pool.zcard(self.pool.default_queue_name))
 
 
 class InProcessJobs:
@@ -120,6 +139,9 @@ class InProcessJobs:
             self._seen[job_id] = now + ID_MEMORY
         self._spawn(self._run(function, fn, self._context, args, job_id))
 
+    async def depth(self) -> int | None:
+        return len(self._tasks)
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -137,15 +159,19 @@ class InProcessJobs:
         for job_try in range(1, max_tries + 1):
             try:
                 await fn(context.attempt(job_id, job_try), *args)
+                JOB_RUNS.labels(name, "ok").inc()
                 return
             except Retry as retry:
+                JOB_RUNS.labels(name, "retry").inc()
                 if job_try == max_tries:
+                    JOB_RUNS.labels(name, "error").inc()
                     log.error("job %s %s failed after %d tries", name, job_id, job_try)
                     return
                 delay = retry.defer_score / 1000 if retry.defer_score else job_try * 5.0
                 log.warning("job %s %s will retry in %.1fs (try %d)", name, job_id, delay, job_try)
                 await asyncio.sleep(delay)
             except Exception:
+                JOB_RUNS.labels(name, "error").inc()
                 log.exception("job %s %s failed", name, job_id)
                 return
 

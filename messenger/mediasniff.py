@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 from collections.abc import AsyncIterator, Callable
 
+import imagesize
 import msgspec
 
 # Enough for any image header we parse (JPEG keeps its SOF after EXIF/ICC segments).
@@ -53,59 +55,19 @@ def matches_type(content_type: str, head: bytes) -> bool:
     return True if check is None else bool(check(head))
 
 
+IMAGE_TYPES = frozenset({"image/png", "image/gif", "image/webp", "image/jpeg"})
+
+
 def image_size(content_type: str, head: bytes) -> tuple[int, int] | None:
-    """(width, height) from the image header, or None if it is not where it should be."""
-    try:
-        if content_type == "image/png" and head[12:16] == b"IHDR":
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        if content_type == "image/gif" and len(head) >= 10:
-            return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
-        if content_type == "image/webp":
-            return _webp_size(head)
-        if content_type == "image/jpeg":
-            return _jpeg_size(head)
-    except IndexError:
+    """(width, height) as the image is shown, or None if the header does not say.
+
+    The imagesize package reads the header only, and applies EXIF orientation: a phone photo
+    stored 4000x3000 with "rotate 90" is reported 3000x4000, as every viewer draws it.
+    """
+    if content_type not in IMAGE_TYPES:
         return None
-    return None
-
-
-def _webp_size(h: bytes) -> tuple[int, int] | None:
-    chunk = h[12:16]
-    if chunk == b"VP8 " and h[23:26] == b"\x9d\x01\x2a":
-        return int.from_bytes(h[26:28], "little") & 0x3FFF, int.from_bytes(h[28:30], "little") & 0x3FFF
-    if chunk == b"VP8L" and h[20] == 0x2F:
-        bits = int.from_bytes(h[21:25], "little")
-        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-    if chunk == b"VP8X" and len(h) >= 30:
-        return 1 + int.from_bytes(h[24:27], "little"), 1 + int.from_bytes(h[27:30], "little")
-    return None
-
-
-# Start-of-frame markers carry the dimensions; C4 (DHT), C8 (JPG) and CC (DAC) do not.
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_size(h: bytes) -> tuple[int, int] | None:
-    i = 2
-    while i + 4 <= len(h):
-        if h[i] != 0xFF:
-            return None
-        marker = h[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xDA)):  # standalone markers have no length
-            i += 2
-            continue
-        length = int.from_bytes(h[i + 2 : i + 4], "big")
-        if marker in _SOF:
-            if i + 9 > len(h):
-                return None
-            return int.from_bytes(h[i + 7 : i + 9], "big"), int.from_bytes(h[i + 5 : i + 7], "big")
-        if length < 2:
-            return None
-        i += 2 + length
-    return None
+    width, height = imagesize.get(io.BytesIO(head), exif_rotation=True)
+    return (width, height) if width > 0 and height > 0 else None
 
 
 class Inspection(msgspec.Struct):

@@ -496,10 +496,15 @@ async def edit(
     return edited
 
 
-async def delete(db: Database, publisher: Publisher, user_id: int, chat_id: int, message_id: int) -> None:
-    """Tombstone: seq stays, text/mentions go. Deleting a tombstone again changes nothing."""
+async def delete(
+    db: Database, publisher: Publisher, user_id: int, chat_id: int, message_id: int, *, moderator: bool = False
+) -> None:
+    """Tombstone: seq stays, text/mentions go. Deleting a tombstone again changes nothing.
+
+    `moderator`: a server admin, who may delete in any chat as its owner would (no membership).
+    """
     async with db.transaction() as conn:
-        role = await _role(conn, chat_id, user_id)
+        role = "owner" if moderator else await _role(conn, chat_id, user_id)
         record = await conn.fetchrow(Q.lock_message, message_id, chat_id)
         if record is None:
             raise NotFound("Message not found")

@@ -21,7 +21,8 @@ class User(msgspec.Struct, frozen=True):
     """A user as everyone sees them."""
 
     id: int
-    username: str
+    # None once the account is deleted (the name is released; display_name says "Deleted account").
+    username: str | None
     display_name: str
     bio: str
     avatar_url: str | None

@@ -1,9 +1,13 @@
-"""Request metrics (Prometheus) and one structured log line per request.
+"""Request metrics (Prometheus), the request id, and one structured log line per request.
 
 Layer: infrastructure.
 
 A pure ASGI middleware rather than BaseHTTPMiddleware: it adds no task or stream wrapping per
 request, and it sees WebSocket scopes without interfering with them.
+
+Every request gets an id (the client's or proxy's `X-Request-ID` when it is tame, else a new
+one), sent back as `X-Request-ID` and put on every log record made while serving it, including
+the records of jobs it enqueues (messenger/logs.py).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import logging
 import time
 
-import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logs import REQUEST_ID, new_request_id
 
 log = logging.getLogger("messenger.access")
 
@@ -36,16 +42,29 @@ class ObservabilityMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        request_id = new_request_id(Headers(scope=scope).get("x-request-id"))
+        token = REQUEST_ID.set(request_id)
+        try:
+            if scope["type"] == "websocket":
+                await self.app(scope, receive, send)
+            else:
+                await self._http(scope, receive, send, request_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         start = time.perf_counter()
         status = 500
+        header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
@@ -59,15 +78,19 @@ class ObservabilityMiddleware:
             LATENCY.labels(method, template).observe(elapsed)
             if log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
+                ms = round(elapsed * 1000, 2)
                 log.info(
-                    msgspec.json.encode(
-                        {
-                            "method": method,
-                            "path": scope["path"],
-                            "route": template,
-                            "status": status,
-                            "ms": round(elapsed * 1000, 2),
-                            "client": client[0] if client else None,
-                        }
-                    ).decode()
+                    "%s %s %d %.2fms",
+                    method,
+                    scope["path"],
+                    status,
+                    ms,
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": template,
+                        "status": status,
+                        "ms": ms,
+                        "client": client[0] if client else None,
+                    },
                 )

@@ -32,3 +32,7 @@ class Publisher(Protocol):
 
 class Jobs(Protocol):
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None: ...
+
+    async def depth(self) -> int | None:
+        """Jobs waiting (arq) or running (in-process), for the operator's metrics."""
+        ...

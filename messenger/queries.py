@@ -7,6 +7,19 @@ import msgspec
 
 
 class Queries(msgspec.Struct, frozen=True):
+    # sql/admin.sql
+    admin_flag: str
+    admin_user_by_username: str
+    admin_insert_user: str
+    admin_set_password: str
+    admin_set_flag: str
+    admin_deactivate: str
+    admin_reactivate: str
+    admin_list_users: str
+    admin_stats: str
+    admin_message_chat: str
+    admin_notify_end_sessions: str
+
     # sql/auth.sql
     session_is_live: str
     insert_user: str
@@ -50,6 +63,14 @@ class Queries(msgspec.Struct, frozen=True):
     remove_member: str
     successor: str
     mark_read: str
+    chats_of_member: str
+
+    # sql/erasure.sql
+    erasure_lock_user: str
+    erasure_end_sessions: str
+    erasure_personal_rows: str
+    erasure_media: str
+    erasure_profile: str
 
     # sql/events.sql
     append_events: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from . import asyncapi
-from .api import auth, chats, media, messages, notifications, ops, reactions, sync, users
+from .api import admin, auth, chats, media, messages, notifications, ops, reactions, sync, users
 from .realtime.gateway import Gateway
 from .webapp import WebClient
 
@@ -26,6 +26,7 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/auth/sessions/{session_id}", auth.revoke_session, methods=["DELETE"]),
     Route("/v1/users/me", users.get_me, methods=["GET"]),
     Route("/v1/users/me", users.patch_me, methods=["PATCH"]),
+    Route("/v1/users/me", users.delete_me, methods=["DELETE"]),
     Route("/v1/users/{user_id}", users.get_user, methods=["GET"]),
     Route("/v1/users", users.search, methods=["GET"]),
     Route("/v1/presence", users.presence, methods=["GET"]),
@@ -65,6 +66,12 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/users/me/settings", notifications.patch_user_settings, methods=["PATCH"]),
     Route("/v1/chats/{chat_id}/settings", notifications.get_chat_settings, methods=["GET"]),
     Route("/v1/chats/{chat_id}/settings", notifications.patch_chat_settings, methods=["PATCH"]),
+    # -- server administration --
+    Route("/v1/admin/users", admin.list_users, methods=["GET"]),
+    Route("/v1/admin/users/{user_id}/deactivate", admin.deactivate_user, methods=["POST"]),
+    Route("/v1/admin/users/{user_id}/reactivate", admin.reactivate_user, methods=["POST"]),
+    Route("/v1/admin/messages/{message_id}", admin.delete_message, methods=["DELETE"]),
+    Route("/v1/admin/stats", admin.stats, methods=["GET"]),
     # -- websocket --
     WebSocketRoute("/v1/ws", Gateway()),
     Route("/asyncapi.json", asyncapi.endpoint, methods=["GET"]),

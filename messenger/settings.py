@@ -93,6 +93,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     notification_retention_days: int = 90
     # `messenger worker` serves Prometheus metrics on this port (0: no metrics server).
     worker_metrics_port: int = 9101
+    # The server's /metrics: on its own port (METRICS_PORT, on HOST) or behind a bearer token
+    # on the app port (METRICS_TOKEN); with neither, only loopback clients may read it.
+    metrics_port: int = 0
+    metrics_token: str | None = None
     # The From: of every mail; defaults to noreply@ the PUBLIC_URL host.
     mail_from: str = "noreply@localhost"
     log_level: str = "INFO"
@@ -159,6 +163,13 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
         f.write(key)
     log.warning("SECRET_KEY is not set: generated one in %s (set SECRET_KEY when running several nodes)", path)
     return key
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    raw = env.get("METRICS_TOKEN") or None
+    if raw is not None and (len(raw) < 16 or not raw.isprintable() or " " in raw):
+        raise SettingsError("METRICS_TOKEN must be at least 16 printable characters without spaces")
+    return raw
 
 
 def _mail_domain(public_url: str) -> str:
@@ -234,6 +245,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         notification_email_window=_int(env, "NOTIFICATION_EMAIL_WINDOW", 600, minimum=1),
         notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 90, minimum=1),
         worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101),
+        metrics_port=_port(env, "METRICS_PORT", 0),
+        metrics_token=_metrics_token(env),
         mail_from=mail_from,
         media_allowed_types=media_types,
         log_level=level,

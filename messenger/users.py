@@ -40,6 +40,8 @@ class Me(User, frozen=True):
     """A user as they see themselves."""
 
     email: str
+    # Set only by `messenger admin grant` (or `create-user --admin`).
+    is_admin: bool = False
     # GET/PATCH /v1/users/me carry it; absent where it is not computed.
     unread_notifications: int | msgspec.UnsetType = msgspec.UNSET
 
@@ -107,7 +109,7 @@ async def update_profile(
 
 
 async def search(db: Database, prefix: str, *, limit: int, cursor: str | None) -> UserPage:
-    """Verified users whose username or display name starts with `prefix`, by username.
+    """Verified, active users whose username or display name starts with `prefix`, by username.
 
     The cursor is the last returned username, lowercased (usernames are unique that way).
     """
@@ -116,7 +118,7 @@ async def search(db: Database, prefix: str, *, limit: int, cursor: str | None) -
         raise Unprocessable("q must not be empty", code="validation_error")
     records = await db.fetch(Q.search_users, prefix, (cursor or "").lower(), limit + 1)
     found = rows(User, records[:limit])
-    next_cursor = found[-1].username.lower() if len(records) > limit else None
+    next_cursor = (found[-1].username or "").lower() if len(records) > limit else None
     return UserPage(found, next_cursor)
 
 

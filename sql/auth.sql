@@ -11,24 +11,28 @@ SELECT user_id FROM sessions WHERE id = $1 AND ended_at IS NULL
 
 -- name: insert_user
 INSERT INTO users (email, username, display_name, password_hash) VALUES ($1, $2, $3, $4)
-RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email,
+    is_admin
 
 -- name: account_by_email
 SELECT id, email, email_verified_at IS NOT NULL AS verified
 FROM users WHERE lower(email) = lower($1)
 
 -- name: login_by_email
-SELECT id, password_hash, email_verified_at IS NOT NULL AS verified FROM users WHERE lower(email) = lower($1)
+SELECT id, password_hash, email_verified_at IS NOT NULL AS verified, deactivated_at IS NOT NULL AS deactivated
+FROM users WHERE lower(email) = lower($1)
 
 -- name: login_by_username
-SELECT id, password_hash, email_verified_at IS NOT NULL AS verified FROM users WHERE lower(username) = lower($1)
+SELECT id, password_hash, email_verified_at IS NOT NULL AS verified, deactivated_at IS NOT NULL AS deactivated
+FROM users WHERE lower(username) = lower($1)
 
 -- name: set_password
 UPDATE users SET password_hash = $2, email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1
 
 -- name: mark_verified
 UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1
-RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email,
+    is_admin
 
 -- name: insert_email_token
 INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at)

@@ -122,3 +122,7 @@ WITH cur AS (
     RETURNING last_read_seq
 )
 SELECT cur.last_read_seq AS old_seq, cur.last_seq, (SELECT last_read_seq FROM moved) AS new_seq FROM cur
+
+-- name: chats_of_member
+-- In id order, so two account closures sharing chats lock them in the same order.
+SELECT chat_id FROM chat_members WHERE user_id = $1 ORDER BY chat_id

@@ -9,7 +9,8 @@ SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS ava
 FROM users WHERE id = ANY($1::bigint[])
 
 -- name: user_me
-SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
+SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email,
+    is_admin
 FROM users WHERE id = $1
 
 -- name: update_profile
@@ -18,17 +19,18 @@ FROM users WHERE id = $1
 UPDATE users SET display_name = coalesce($2, display_name), bio = coalesce($3, bio),
     avatar_media_id = CASE WHEN $4::boolean THEN $5::bigint ELSE avatar_media_id END
 WHERE id = $1
-RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email
+RETURNING id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at, email,
+    is_admin
 
 -- name: search_users
--- Verified users whose username or display name starts with $1 (case-insensitive), by username
+-- Verified, active users whose username or display name starts with $1 (case-insensitive), by username
 -- (byte order, the same on every server whatever its locale) after the cursor $2. The ~>=~ / ~<~
 -- range is what the text_pattern_ops indexes serve (also in a generic plan, unlike LIKE with a
 -- parameter, and with no wildcard to escape); chr(1114111) is the last code point, so the range
 -- is the prefix's, and starts_with() makes it exact.
 SELECT id, username, display_name, bio, media_avatar_url(avatar_media_id) AS avatar_url, created_at
 FROM users
-WHERE email_verified_at IS NOT NULL
+WHERE email_verified_at IS NOT NULL AND deactivated_at IS NULL AND deleted_at IS NULL
   AND lower(username) COLLATE "C" > $2
   AND (
         (lower(username) ~>=~ lower($1) AND lower(username) ~<~ (lower($1) || chr(1114111))

@@ -15,10 +15,17 @@ def png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-def jpeg(width: int, height: int, *, exif: int = 0) -> bytes:
-    """SOI, JFIF APP0, an optional big APP1 (EXIF sits before the frame header), SOF0, EOI."""
+def jpeg(width: int, height: int, *, exif: int = 0, orientation: int = 0) -> bytes:
+    """SOI, JFIF APP0, an optional big APP1 (EXIF sits before the frame header) or an EXIF APP1
+    with an Orientation tag (6: shown rotated 90 degrees, as phones store portrait photos), SOF0, EOI."""
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
     app1 = b"\xff\xe1" + struct.pack(">H", exif + 2) + b"\x00" * exif if exif else b""
+    if orientation:
+        # TIFF header (big-endian), one IFD entry: tag 0x0112, SHORT, count 1, value, no next IFD.
+        tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+        tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+        payload = b"Exif\x00\x00" + tiff
+        app1 += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
     return b"\xff\xd8" + app0 + app1 + sof0 + b"\xff\xd9"
 

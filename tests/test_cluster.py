@@ -15,6 +15,7 @@ import pytest
 
 from .factories import make_user
 from .rig import REDIS_URL, Mailbox, Server, base_env, running_server, start_server
+from .test_admin_cli import admin_cli
 from .wsclient import WsClient, make_chat, private_database, seqs, texts
 
 
@@ -265,3 +266,30 @@ async def test_redis_outage_on_a_node_loses_nothing_acknowledged(
             assert (await probe.get(cut_off.url + "/readyz")).status_code == 503
         await wa.close()
         await wb.close()
+
+
+async def test_admin_deactivation_closes_the_users_sockets_on_every_node(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    _, b, c = nodes
+    admin, user = await make_user(pg), await make_user(pg)
+    await pg.execute("UPDATE users SET is_admin = true WHERE id = $1", admin.id)
+    wb = await WsClient.open(b.ws_url, user.token)
+    wc = await WsClient.open(c.ws_url, user.token)
+    r = await http.post(f"/v1/admin/users/{user.id}/deactivate", headers=admin.headers)
+    assert r.status_code == 204
+    assert (await wb.closed(timeout=5))[0] == 1008
+    assert (await wc.closed(timeout=5))[0] == 1008
+
+
+async def test_cli_deactivation_closes_the_users_sockets_on_every_node(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, cluster_env: dict[str, str]
+) -> None:
+    a, b, _ = nodes
+    user = await make_user(pg)
+    wa = await WsClient.open(a.ws_url, user.token)
+    wb = await WsClient.open(b.ws_url, user.token)
+    done = await admin_cli(cluster_env, "deactivate", user.username)
+    assert done.status == 0, done.err
+    assert (await wa.closed(timeout=5))[0] == 1008
+    assert (await wb.closed(timeout=5))[0] == 1008

@@ -63,6 +63,11 @@ def test_image_headers_give_width_and_height(content_type: str, data: bytes) -> 
     assert mediasniff.image_size(content_type, data) == (640, 480)
 
 
+def test_a_rotated_jpeg_reports_the_size_it_is_shown_at() -> None:
+    # Stored 640x480 with EXIF orientation 6 (rotate 90): viewers draw it 480 wide, 640 high.
+    assert mediasniff.image_size("image/jpeg", s.jpeg(640, 480, orientation=6)) == (480, 640)
+
+
 def test_truncated_jpeg_has_no_dimensions() -> None:
     assert mediasniff.image_size("image/jpeg", s.jpeg(640, 480)[:22]) is None
 

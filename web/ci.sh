@@ -2,7 +2,7 @@
 # CI for the web client, from a fresh Debian machine (run as root from anywhere):
 # Chromium from Debian if missing, npm ci, typecheck, build, unit tests, then the end-to-end test
 # in headless Chromium against a real `messenger serve` (needs the repo's .venv from
-# `uv sync --frozen` and PostgreSQL on 127.0.0.1:5432, user postgres; the test creates and drops
+# `uv sync --frozen --group dev` and PostgreSQL on 127.0.0.1:5432, user postgres; the test creates and drops
 # its own database).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +13,7 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
 if [ ! -x ../.venv/bin/python ]; then
-  echo "web/ci.sh: ../.venv is missing; run 'uv sync --frozen' at the repo root first" >&2
+  echo "web/ci.sh: ../.venv is missing; run 'uv sync --frozen --group dev' at the repo root first" >&2
   exit 2
 fi
 

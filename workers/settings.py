@@ -19,6 +19,7 @@ from messenger import mail, tasks
 from messenger.db import Database
 from messenger.jobs import MAX_TRIES, JobFunction
 from messenger.keys import RedisKeys
+from messenger.logs import REQUEST_ID
 from messenger.realtime.notifier import RedisNotifier
 from messenger.settings import Settings
 
@@ -46,12 +47,17 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 def job(fn: JobFunction) -> WorkerCoroutine:
     """The registry's function as arq calls it: arq's dict ctx becomes our JobContext here,
-    once, and the run is counted in the worker's metrics (arq sees the same name)."""
+    once, the enqueueing request's id is restored for the logs, and the run is counted in the
+    worker's metrics (arq sees the same name)."""
     counted = metrics.instrument(fn)
 
     @functools.wraps(fn)
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         context: tasks.JobContext = ctx["job_context"]
+        # The id of the request that enqueued the job (messenger/jobs.py), for its log records.
+        request_id = kwargs.pop("request_id", None)
+        if request_id is not None:
+            REQUEST_ID.set(str(request_id))
         return await counted(context.attempt(ctx.get("job_id"), ctx.get("job_try", 1)), *args, **kwargs)
 
     return run

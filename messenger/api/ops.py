@@ -12,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..http import json_response
+from .. import ops_metrics
+from ..errors import NotFound
+from ..http import error_response, json_response
 from ..observability import REGISTRY
 from ..openapi import document
 from ..services import Services
@@ -48,6 +50,13 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    settings = request.app.state.settings
+    client = request.client.host if request.client else None
+    if not ops_metrics.allowed(
+        settings.metrics_token, settings.metrics_port, request.headers.get("authorization"), client
+    ):
+        # 404 rather than 401/403: the app port does not say that figures exist elsewhere.
+        return error_response(NotFound())
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

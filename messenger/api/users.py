@@ -9,7 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-from .. import users
+from .. import erasure, users
 from ..errors import Unprocessable
 from ..http import Call, endpoint
 from ..model import User
@@ -35,6 +35,10 @@ class PresenceQuery(msgspec.Struct, frozen=True):
     user_ids: Annotated[str, msgspec.Meta(min_length=1, max_length=4200, pattern=r"^[0-9]{1,19}(,[0-9]{1,19})*$")]
 
 
+class DeleteAccount(msgspec.Struct, frozen=True):
+    password: Annotated[str, msgspec.Meta(max_length=256)]
+
+
 class SearchQuery(msgspec.Struct, frozen=True):
     q: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
     limit: Annotated[int, msgspec.Meta(ge=1, le=users.SEARCH_LIMIT_MAX)] = users.SEARCH_LIMIT_DEFAULT
@@ -57,6 +61,18 @@ async def patch_me(call: Call[ProfilePatch, None]) -> MeBody:
         avatar_media_id=b.avatar_media_id,
     )
     return MeBody(me)
+
+
+@endpoint(
+    body=DeleteAccount,
+    status=204,
+    tags=("users",),
+    errors=(403,),
+    summary="Close your account for good (password confirms): profile erased, messages stay",
+)
+async def delete_me(call: Call[DeleteAccount, None]) -> None:
+    s = call.services
+    await erasure.delete_account(s.db, s.hub, s.media, call.user_id, call.body.password)
 
 
 @endpoint(response=UserBody, tags=("users",), errors=(404,), summary="A user's public profile")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from ..errors import AppError, Unavailable
 from ..messages import SendRequest, SendResult
@@ -33,6 +34,14 @@ BATCH_SIZE = Histogram(
     "messenger_group_commit_batch_size",
     "WebSocket sends committed per transaction",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    registry=REGISTRY,
+)
+
+SENDS = Counter("messenger_ws_sends", "WebSocket sends committed (group commit)", registry=REGISTRY)
+COMMIT_SECONDS = Histogram(
+    "messenger_group_commit_seconds",
+    "Time to commit one batch of WebSocket sends (transaction and fan-out hand-off)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     registry=REGISTRY,
 )
 
@@ -69,6 +78,7 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[tuple[SendRequest, Done]]) -> None:
         self._inflight += 1
+        started = time.perf_counter()
         try:
             results = await self._send_batch([request for request, _ in batch])
         except asyncio.CancelledError:
@@ -80,6 +90,8 @@ class GroupCommitWriter:
             results = [error] * len(batch)
         finally:
             self._inflight -= 1
+            COMMIT_SECONDS.observe(time.perf_counter() - started)
+        SENDS.inc(len(batch))
         BATCH_SIZE.observe(len(batch))
         for (_, done), result in zip(batch, results, strict=True):
             try:

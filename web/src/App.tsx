@@ -1,5 +1,5 @@
 import { lazy, Suspense, type ReactNode } from "react";
-import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from "react-router-dom";
+import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from "react-router";
 import { ConnectionBanner } from "./components/ConnectionBanner";
 import { useWebSocket } from "./hooks/useWebSocket";
 import { ChatsPage } from "./pages/ChatsPage";

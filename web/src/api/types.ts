@@ -15,7 +15,7 @@ export function sameId(a: Id | null | undefined, b: Id | null | undefined): bool
 
 export interface User {
   id: Id;
-  username: string;
+  username: string | null; // null once the account is deleted ("Deleted account")
   display_name: string | null;
   bio: string | null;
   avatar_url: string | null;

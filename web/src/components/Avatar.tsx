@@ -2,7 +2,7 @@ import type { User } from "../api/types";
 
 export function displayName(user: Pick<User, "display_name" | "username"> | null | undefined): string {
   if (!user) return "Someone";
-  return user.display_name?.trim() || user.username;
+  return user.display_name?.trim() || user.username || "Deleted account";
 }
 
 function initials(name: string): string {

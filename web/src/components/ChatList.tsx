@@ -1,5 +1,5 @@
 import { useEffect, type KeyboardEvent } from "react";
-import { NavLink } from "react-router-dom";
+import { NavLink } from "react-router";
 import type { Chat } from "../api/types";
 import { sameId } from "../api/types";
 import { realtime } from "../hooks/realtime";

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { useNavigate } from "react-router-dom";
+import { useNavigate } from "react-router";
 import { api, describeError } from "../api";
 import type { Chat, Member, Role, User } from "../api/types";
 import { sameId } from "../api/types";

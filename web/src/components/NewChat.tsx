@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
-import { useNavigate } from "react-router-dom";
+import { useNavigate } from "react-router";
 import { api, describeError } from "../api";
 import type { User } from "../api/types";
 import { sameId } from "../api/types";

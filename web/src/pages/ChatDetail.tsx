@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Link } from "react-router-dom";
+import { Link } from "react-router";
 import { sameId, type Id, type ReplyPreview } from "../api/types";
 import { Avatar, displayName, PresenceDot } from "../components/Avatar";
 import { chatTitle } from "../components/chatTitle";
@@ -122,7 +122,7 @@ export function ChatDetail({ chatId }: { chatId: string }) {
                   <PresenceDot online={online} /> {online ? "online" : "offline"}
                 </>
               ) : (
-                peer && `@${peer.username}`
+                peer?.username && `@${peer.username}`
               )
             ) : chat ? (
               `${chat.member_count} members`

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useRef, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams } from "react-router";
 import { ChatList } from "../components/ChatList";
 import { NewChat } from "../components/NewChat";
 import { usePage } from "../hooks/usePage";

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link } from "react-router-dom";
+import { Link } from "react-router";
 import { api, ApiError, describeError } from "../api";
 import { Field, FormError, FormNotice } from "../components/Field";
 import { useAuth } from "../hooks/useAuth";

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router-dom";
+import { Link, useNavigate } from "react-router";
 import { api, describeError } from "../api";
 import type { Session } from "../api/types";
 import { Avatar, displayName } from "../components/Avatar";

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link, useLocation } from "react-router-dom";
+import { Link, useLocation } from "react-router";
 import { api, describeError } from "../api";
 import { Field, FormError, FormNotice } from "../components/Field";
 import { usePage } from "../hooks/usePage";

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { Link, useLocation } from "react-router-dom";
+import { Link, useLocation } from "react-router";
 import { api, describeError } from "../api";
 import { FormError, FormNotice } from "../components/Field";
 import { usePage } from "../hooks/usePage";

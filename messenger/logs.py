@@ -1,7 +1,7 @@
 """Logging: one formatter on the root logger for every library (uvicorn, asyncpg, arq, the
 embedded PostgreSQL wheel) and for ours.
 
-Output is one JSON object per line (python-json-logger over orjson) unless stdout is a
+Output is one JSON object per line (python-json-logger over msgspec) unless stdout is a
 terminal, where a person reads plain text. Every record carries the `request_id` of the HTTP
 request it happened in; jobs enqueued during that request carry it too (contextvars follow
 in-process jobs; arq jobs get it as a keyword that workers/metrics.py restores).
@@ -16,7 +16,7 @@ import uuid
 from contextvars import ContextVar
 from typing import IO
 
-from pythonjsonlogger.orjson import OrjsonFormatter
+from pythonjsonlogger.msgspec import MsgspecFormatter
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # A request id a client or proxy sent is kept when it is this tame; anything else is replaced.
@@ -42,7 +42,7 @@ class _RequestContext(logging.Filter):
         return True
 
 
-class _JsonFormatter(OrjsonFormatter):
+class _JsonFormatter(MsgspecFormatter):
     def process_log_record(self, log_data: dict[str, object]) -> dict[str, object]:
         # The text form's helper field means nothing in JSON; a null request id is noise.
         log_data.pop("request_suffix", None)

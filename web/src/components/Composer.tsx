@@ -92,7 +92,7 @@ export function Composer({
   const menuOpen = suggestions.length > 0;
 
   function choose(user: User) {
-    if (!mention) return;
+    if (!mention || user.username === null) return;
     const next = applyMention(text, mention, user.username);
     setText(next.text);
     setMention(null);

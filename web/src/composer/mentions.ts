@@ -22,12 +22,13 @@ export function matchMembers(users: User[], query: string, exclude: string | nul
   const scored: { user: User; score: number }[] = [];
   for (const u of users) {
     if (exclude !== null && String(u.id) === exclude) continue;
+    if (u.username === null) continue; // a deleted account cannot be mentioned
     const name = u.username.toLowerCase();
     const words = (u.display_name ?? "").toLowerCase().split(/\s+/);
     const score = name.startsWith(q) ? 0 : words.some((w) => w.startsWith(q)) ? 1 : name.includes(q) ? 2 : -1;
     if (score >= 0) scored.push({ user: u, score });
   }
-  scored.sort((a, b) => a.score - b.score || a.user.username.localeCompare(b.user.username));
+  scored.sort((a, b) => a.score - b.score || (a.user.username ?? "").localeCompare(b.user.username ?? ""));
   return scored.slice(0, limit).map((s) => s.user);
 }
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
-from . import events
+from . import events, searchtext
 from .db import Connection, Database, Q
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
 from .messages import MAX_ID, message_from, with_attachments
@@ -146,9 +146,19 @@ async def get(db: Database, user_id: int, chat_id: int) -> Chat:
     return await _view(db, chat_id, user_id)
 
 
-async def list_for_user(db: Database, user_id: int, *, cursor: str | None, limit: int) -> ChatPage:
+async def list_for_user(
+    db: Database, user_id: int, *, cursor: str | None, limit: int, q: str | None = None
+) -> ChatPage:
+    """`q`: only chats whose title (a direct chat: the peer's name) has words starting with
+    every word of q, ignoring case and accents."""
     at, ident = _decode_cursor(cursor) if cursor else (_FAR_FUTURE, _ID_MAX)
-    records = await db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1)
+    names = None
+    if q is not None:
+        try:
+            names = searchtext.prefix_query(q)
+        except searchtext.QueryError as exc:
+            raise Unprocessable(str(exc), code="invalid_query") from None
+    records = await db.fetch(Q.chats_for_user, user_id, at, ident, limit + 1, names)
     chats = await _chats_from(db, records[:limit])
     next_cursor = None
     if len(records) > limit:

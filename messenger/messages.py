@@ -19,7 +19,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-from . import events, forwarding, media, notifications
+from . import events, forwarding, media, notifications, searchtext
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .model import (
@@ -376,6 +376,7 @@ async def _send_locked(
         [k[1] for k in marker_keys],
         [markers[k] for k in marker_keys],
         *forwarding.origin_columns([copies.get(i) for i in creating]),
+        [searchtext.index_vector(_text_of(requests[i], copies.get(i))) for i in creating],
     )
     inserted = {(r["chat_id"], r["seq"]): message_from(r) for r in records}
     messages = [
@@ -485,7 +486,7 @@ async def edit(
         if current.deleted:
             raise Conflict("The message is deleted", code="message_deleted")
         (mentions,) = await _resolve_mentions(conn, [(chat_id, text)])
-        await conn.execute(Q.edit_message, message_id, text, mentions)
+        await conn.execute(Q.edit_message, message_id, text, mentions, searchtext.index_vector(text))
         edited = (await rendered(conn, [message_id], user_id))[message_id]
         await after_change(conn, message_id)
         body = MessageBody(shared_view(edited))

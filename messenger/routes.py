@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from . import asyncapi
-from .api import admin, auth, chats, media, messages, notifications, ops, reactions, sync, users
+from .api import admin, auth, chats, media, messages, notifications, ops, reactions, search, sync, users
 from .realtime.gateway import Gateway
 from .webapp import WebClient
 
@@ -52,6 +52,7 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/chats/{chat_id}/pins/{message_id}", reactions.pin, methods=["PUT"]),
     Route("/v1/chats/{chat_id}/pins/{message_id}", reactions.unpin, methods=["DELETE"]),
     Route("/v1/sync", sync.sync, methods=["GET"]),
+    Route("/v1/search/messages", search.search_messages, methods=["GET"]),
     # -- media --
     Route("/v1/media", media.create, methods=["POST"]),
     Route("/v1/media/{id}", media.get, methods=["GET"]),

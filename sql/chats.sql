@@ -54,12 +54,20 @@ WHERE c.id = $1
 -- One page of the user's chats, newest activity first, keyset after ($2, $3); the last
 -- message and the others' highest read marker (chat_members_read: at most two index entries per
 -- chat) are looked up for the page only.
+-- $5: a tsquery of word prefixes (messenger.searchtext) the title must match, or for a direct
+-- chat the peer's display name or username; NULL: all.
 WITH page AS (
     SELECT c.id, c.kind, c.title, c.description, c.created_at, c.member_count, m.role, c.last_seq,
            c.last_seq - m.last_read_seq AS unread_count, m.last_read_seq, c.last_activity
     FROM chat_members m
     JOIN chats c ON c.id = m.chat_id
     WHERE m.user_id = $1 AND (c.last_activity, c.id) < ($2, $3)
+      AND ($5::tsquery IS NULL
+           OR to_tsvector('simple', unaccent(coalesce(c.title, ''))) @@ $5::tsquery
+           OR (c.kind = 'direct' AND EXISTS (
+               SELECT 1 FROM chat_members pm JOIN users u ON u.id = pm.user_id
+               WHERE pm.chat_id = c.id AND pm.user_id <> $1
+                 AND to_tsvector('simple', unaccent(u.display_name || ' ' || u.username)) @@ $5::tsquery)))
     ORDER BY c.last_activity DESC, c.id DESC
     LIMIT $4
 )

@@ -60,15 +60,16 @@ JOIN chat_members m ON m.chat_id = k.chat_id AND m.user_id = u.id
 -- name: insert_messages
 -- A whole batch in one statement (one round trip while the chat rows are locked): the
 -- messages ($1-$7; mentions travel as array literals since arrays cannot nest ragged), each
--- chat's new last_seq ($8, $9), each sender's read marker ($10-$12, unique pairs) and the
--- origin of forwarded copies ($13-$17, null for the others).
+-- chat's new last_seq ($8, $9), each sender's read marker ($10-$12, unique pairs), the
+-- origin of forwarded copies ($13-$17, null for the others) and the search index ($18, tsvector
+-- literals, see messenger/searchtext.py).
 WITH inserted AS (
     INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
-                          fwd_sender_id, fwd_sender_name, fwd_chat_id, fwd_message_id, fwd_created_at)
-    SELECT c, s, u, k, t, r, m::bigint[], fs, fn, fc, fi, fa
+                          fwd_sender_id, fwd_sender_name, fwd_chat_id, fwd_message_id, fwd_created_at, search)
+    SELECT c, s, u, k, t, r, m::bigint[], fs, fn, fc, fi, fa, v::tsvector
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::timestamptz[])
-         AS x (c, s, u, k, t, r, m, fs, fn, fc, fi, fa)
+                $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::timestamptz[], $18::text[])
+         AS x (c, s, u, k, t, r, m, fs, fn, fc, fi, fa, v)
     RETURNING id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
               created_at, edited_at, deleted_at IS NOT NULL AS deleted
 ), bumped AS (
@@ -184,11 +185,13 @@ SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
 FROM messages WHERE id = $1 AND chat_id = $2 FOR UPDATE
 
 -- name: edit_message
-UPDATE messages SET text = $2, mentions = $3::bigint[], edited_at = now() WHERE id = $1
+-- The search index follows the text ($4, a tsvector literal): only the current text matches.
+UPDATE messages SET text = $2, mentions = $3::bigint[], search = $4::tsvector, edited_at = now() WHERE id = $1
 
 -- name: tombstone_message
 -- Deletion is final: the text, mentions, pin and reactions go with it (attachments stay linked
--- for the media ACL's sake but are never shown for a deleted message). Returns whether it was pinned.
+-- for the media ACL's sake but are never shown for a deleted message), and the search index, so
+-- it is never found again. Returns whether it was pinned.
 WITH gone_reactions AS (
     DELETE FROM reactions WHERE message_id = $1
 ), gone_counts AS (
@@ -196,6 +199,6 @@ WITH gone_reactions AS (
 ), old AS (
     SELECT pinned_at IS NOT NULL AS pinned FROM messages WHERE id = $1
 )
-UPDATE messages SET text = NULL, mentions = '{}', deleted_at = now(), pinned_at = NULL
+UPDATE messages SET text = NULL, mentions = '{}', search = NULL, deleted_at = now(), pinned_at = NULL
 WHERE id = $1
 RETURNING (SELECT pinned FROM old)

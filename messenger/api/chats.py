@@ -85,9 +85,21 @@ async def create_chat(call: Call[CreateChat, None]) -> Reply:
     return Reply(201 if created else 200, ChatResponse(chat))
 
 
-@endpoint(query=PageQuery, response=ChatPage, tags=("chats",), summary="The caller's chats, newest activity first")
-async def list_chats(call: Call[None, PageQuery]) -> ChatPage:
-    return await chats.list_for_user(call.services.db, call.user_id, cursor=call.query.cursor, limit=call.query.limit)
+class ListQuery(PageQuery):
+    # Word prefixes of the title (direct chats: the peer's display name or username).
+    q: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00]*$")] | None = None
+
+
+@endpoint(
+    query=ListQuery,
+    response=ChatPage,
+    tags=("chats",),
+    summary="The caller's chats, newest activity first; q filters by word prefixes of the title or, "
+    "for direct chats, of the peer's name (case and accents ignored)",
+)
+async def list_chats(call: Call[None, ListQuery]) -> ChatPage:
+    qy = call.query
+    return await chats.list_for_user(call.services.db, call.user_id, cursor=qy.cursor, limit=qy.limit, q=qy.q)
 
 
 @endpoint(response=ChatResponse, tags=("chats",))

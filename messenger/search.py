@@ -1,0 +1,107 @@
+"""Message search: what the caller may read, matching a query, newest first.
+
+Visibility is decided in SQL (sql/search.sql): only chats the caller is a member of now, and in
+them only messages whose seq falls in one of the caller's membership spans (never from before
+joining, nor from between leaving and rejoining). Deleted messages have no index and an edit
+rewrites it (messages.py), so neither a deleted nor a superseded text is ever found. Words,
+folding and highlights are in `searchtext`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from .db import Database, Q
+from .errors import NotFound, Unprocessable
+from .messages import Message, message_from, with_attachments
+from .searchtext import Query, QueryError, highlights, parse
+
+MAX_QUERY = 256
+LIMIT_DEFAULT = 20
+LIMIT_MAX = 100
+_ID_MAX = 2**63 - 1
+# Exclusive created_at bounds when none are given (timestamptz spans 4713 BC to 294276 AD).
+_FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class ResultChat(msgspec.Struct, frozen=True):
+    id: int
+    kind: Literal["direct", "group", "channel"]
+    # A direct chat's title is the other member's display name (or username).
+    title: str | None
+
+
+class Result(msgspec.Struct, frozen=True):
+    message: Message
+    chat: ResultChat
+    # Code point offsets into message.text, end exclusive, one span per matched word or prefix.
+    highlights: list[tuple[int, int]]
+
+
+class ResultPage(msgspec.Struct, frozen=True):
+    results: list[Result]
+    next_cursor: str | None
+
+
+class Filters(msgspec.Struct, frozen=True):
+    chat_id: int | None = None
+    sender_id: int | None = None
+    before: datetime | None = None
+    after: datetime | None = None
+
+
+def query(q: str) -> Query:
+    """The parsed query, or 422: too long, NUL, or nothing but punctuation and operators."""
+    if not 1 <= len(q) <= MAX_QUERY:
+        raise Unprocessable(f"q must be 1 to {MAX_QUERY} characters", code="invalid_query")
+    if "\x00" in q:
+        raise Unprocessable("q must not contain NUL characters", code="invalid_query")
+    try:
+        return parse(q)
+    except QueryError as exc:
+        raise Unprocessable(str(exc), code="invalid_query") from None
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19 or int(cursor) > _ID_MAX:
+        raise Unprocessable("Invalid cursor", code="invalid_cursor")
+    return int(cursor)
+
+
+def _aware(at: datetime) -> datetime:
+    # RFC 3339 requires an offset; a naive value (no offset given) is read as UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def messages(
+    db: Database, user_id: int, q: str, filters: Filters, *, cursor: str | None, limit: int
+) -> ResultPage:
+    parsed = query(q)
+    if filters.chat_id is not None and await db.fetchval(Q.member_role, filters.chat_id, user_id) is None:
+        raise NotFound("Chat not found")  # as everywhere else, a chat you are not in does not exist
+    below = _decode_cursor(cursor) if cursor else _ID_MAX
+    before = _aware(filters.before) if filters.before else _FAR_FUTURE
+    after = _aware(filters.after) if filters.after else _FAR_PAST
+    records = await db.fetch(
+        Q.search_messages,
+        user_id,
+        parsed.tsquery,
+        filters.chat_id,
+        filters.sender_id,
+        before,
+        after,
+        below,
+        limit + 1,
+    )
+    found = await with_attachments(db, [message_from(r) for r in records[:limit]])
+    chats: dict[int, ResultChat] = {}
+    if found:
+        rows = await db.fetch(Q.search_result_chats, sorted({m.chat_id for m in found}), user_id)
+        chats = {r["id"]: ResultChat(r["id"], r["kind"], r["title"]) for r in rows}
+    results = [Result(m, chats[m.chat_id], highlights(m.text or "", parsed.terms)) for m in found]
+    next_cursor = str(found[-1].id) if len(records) > limit else None
+    return ResultPage(results, next_cursor)

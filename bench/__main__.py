@@ -93,6 +93,14 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--concurrency", type=int, default=32, help="connections, one request in flight each")
     s.add_argument("--ops", type=_ops, default=["login", "chats", "messages", "send"], help="comma-separated")
+    s = sub.add_parser("search", parents=[common], help="message search latency over a bulk-seeded history")
+    s.add_argument("--messages", type=int, default=1_000_000)
+    s.add_argument("--chats", type=int, default=10_000)
+    s.add_argument("--users", type=int, default=2000, help="members to spread over the chats")
+    s.add_argument("--user-chats", type=int, default=100, help="chats of the measured user")
+    s.add_argument("--vocabulary", type=int, default=50_000, help="distinct words (Zipf frequencies)")
+    s.add_argument("--queries", type=int, default=200, help="queries per kind")
+    s.add_argument("--limit", type=int, default=20, help="results per page")
     return p
 
 
@@ -105,6 +113,10 @@ def _scenario(name: str) -> Scenario:
         from .scenarios.rest import rest
 
         return rest
+    if name == "search":
+        from .scenarios.search import search
+
+        return search
     from .scenarios import ws
 
     fn: Scenario = getattr(ws, name)

@@ -28,22 +28,22 @@ _FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 _FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-class ResultChat(msgspec.Struct, frozen=True):
+class SearchChat(msgspec.Struct, frozen=True):
     id: int
     kind: Literal["direct", "group", "channel"]
     # A direct chat's title is the other member's display name (or username).
     title: str | None
 
 
-class Result(msgspec.Struct, frozen=True):
+class SearchResult(msgspec.Struct, frozen=True):
     message: Message
-    chat: ResultChat
+    chat: SearchChat
     # Code point offsets into message.text, end exclusive, one span per matched word or prefix.
     highlights: list[tuple[int, int]]
 
 
-class ResultPage(msgspec.Struct, frozen=True):
-    results: list[Result]
+class SearchPage(msgspec.Struct, frozen=True):
+    results: list[SearchResult]
     next_cursor: str | None
 
 
@@ -79,7 +79,7 @@ def _aware(at: datetime) -> datetime:
 
 async def messages(
     db: Database, user_id: int, q: str, filters: Filters, *, cursor: str | None, limit: int
-) -> ResultPage:
+) -> SearchPage:
     parsed = query(q)
     if filters.chat_id is not None and await db.fetchval(Q.member_role, filters.chat_id, user_id) is None:
         raise NotFound("Chat not found")  # as everywhere else, a chat you are not in does not exist
@@ -98,10 +98,10 @@ async def messages(
         limit + 1,
     )
     found = await with_attachments(db, [message_from(r) for r in records[:limit]])
-    chats: dict[int, ResultChat] = {}
+    chats: dict[int, SearchChat] = {}
     if found:
         rows = await db.fetch(Q.search_result_chats, sorted({m.chat_id for m in found}), user_id)
-        chats = {r["id"]: ResultChat(r["id"], r["kind"], r["title"]) for r in rows}
-    results = [Result(m, chats[m.chat_id], highlights(m.text or "", parsed.terms)) for m in found]
+        chats = {r["id"]: SearchChat(r["id"], r["kind"], r["title"]) for r in rows}
+    results = [SearchResult(m, chats[m.chat_id], highlights(m.text or "", parsed.terms)) for m in found]
     next_cursor = str(found[-1].id) if len(records) > limit else None
-    return ResultPage(results, next_cursor)
+    return SearchPage(results, next_cursor)

@@ -11,7 +11,7 @@ from msgspec import Meta
 from .. import search
 from ..http import Call, endpoint
 from ..messages import MAX_ID
-from ..search import Filters, ResultPage
+from ..search import Filters, SearchPage
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 
@@ -29,13 +29,13 @@ class SearchQuery(msgspec.Struct):
 
 @endpoint(
     query=SearchQuery,
-    response=ResultPage,
+    response=SearchPage,
     tags=("search",),
     errors=(404,),
     summary='Search messages in the caller\'s chats: prefix words and "phrases", newest first, with '
     "highlight offsets (code points, end exclusive); a chat_id the caller is not in: 404",
 )
-async def search_messages(call: Call[None, SearchQuery]) -> ResultPage:
+async def search_messages(call: Call[None, SearchQuery]) -> SearchPage:
     qy = call.query
     filters = Filters(chat_id=qy.chat_id, sender_id=qy.sender_id, before=qy.before, after=qy.after)
     return await search.messages(call.services.db, call.user_id, qy.q, filters, cursor=qy.cursor, limit=qy.limit)

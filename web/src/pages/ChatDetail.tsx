@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import { sameId, type Id, type ReplyPreview } from "../api/types";
 import { Avatar, displayName, PresenceDot } from "../components/Avatar";
 import { chatTitle } from "../components/chatTitle";
+import { ChatSearch } from "../components/ChatSearch";
 import { Composer } from "../components/Composer";
 import { FormError } from "../components/Field";
 import { GroupInfo } from "../components/GroupInfo";
@@ -18,6 +19,7 @@ import { useChatMessages } from "../hooks/useChatMessages";
 import { useMembers } from "../hooks/useMembers";
 import { requestEdit } from "../composer/editLast";
 import { useOffline } from "../offline/snapshot";
+import { useJumpToMessage } from "../search/useJumpToMessage";
 import { useChats } from "../store/chats";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
@@ -61,6 +63,9 @@ export function ChatDetail({ chatId }: { chatId: string }) {
     void jump(Number(match[1]));
   }, [jump, loadedCount]);
   const title = chat ? chatTitle(chat, peer) : "Chat";
+  const [searching, setSearching] = useState(false);
+  const searchButton = useRef<HTMLButtonElement>(null);
+  useJumpToMessage(chatId);
 
   useEffect(() => {
     document.title = `${title} · messenger`;
@@ -131,6 +136,15 @@ export function ChatDetail({ chatId }: { chatId: string }) {
             )}
           </p>
         </div>
+        <button
+          type="button"
+          ref={searchButton}
+          className="secondary small search-toggle"
+          aria-expanded={searching}
+          onClick={() => setSearching((v) => !v)}
+        >
+          Search
+        </button>
         {chat && chat.kind !== "direct" && (
           <button
             type="button"
@@ -143,6 +157,15 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           </button>
         )}
       </header>
+      {searching && (
+        <ChatSearch
+          chatId={chat?.id ?? chatId}
+          onClose={() => {
+            setSearching(false);
+            searchButton.current?.focus();
+          }}
+        />
+      )}
       {infoOpen && chat && chat.kind !== "direct" && (
         <GroupInfo
           chat={chat}

@@ -2,6 +2,7 @@ import { lazy, Suspense, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 import { ChatList } from "../components/ChatList";
 import { NewChat } from "../components/NewChat";
+import { SidebarSearch } from "../components/SearchBox";
 import { usePage } from "../hooks/usePage";
 import { totalUnread } from "../chat/chats";
 import { useChats } from "../store/chats";
@@ -47,7 +48,9 @@ export function ChatsPage() {
           </p>
         )}
         {creating && <NewChat onDone={closeNewChat} />}
-        <ChatList />
+        <SidebarSearch>
+          <ChatList />
+        </SidebarSearch>
       </nav>
       <main className="detail" id="main">
         {chatId ? (

@@ -148,3 +148,17 @@ def test_histogram_percentiles_stay_within_bucket_precision_after_merge() -> Non
     assert merged.total == 100_000 and merged.max == 100_000 and merged.min == 1
     for pct, exact in ((50.0, 50_000), (99.0, 99_000), (99.9, 99_900)):
         assert exact <= merged.percentile(pct) <= exact * 1.016
+
+
+async def test_search_reports_latency_and_plans_for_every_query_kind(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "search", "--spawn", "--messages", "3000", "--chats", "30", "--users", "12",
+        "--user-chats", "5", "--vocabulary", "500", "--queries", "5",
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    assert set(data["runs"]) == {"common", "rare", "prefix", "phrase"}
+    for run in data["runs"].values():
+        assert run["statuses"] == {"200": 5} and "Limit" in run["explain"]
+    # common words of the user's chats are found (the seeded text is searchable as sent)
+    assert data["runs"]["common"]["results_per_query"] > 0

@@ -92,9 +92,7 @@ async def test_filters_by_chat_sender_and_time(client: httpx.AsyncClient, db: as
     assert "alpha from a" not in await _found(client, a, "alpha", after=m1["created_at"])
 
 
-async def test_a_non_member_finds_nothing_and_a_chat_filter_is_404(
-    client: httpx.AsyncClient, db: asyncpg.Pool
-) -> None:
+async def test_a_non_member_finds_nothing_and_a_chat_filter_is_404(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     a, _, cid = await _group(client, db)
     stranger = await make_user(db)
     await send(client, a, cid, "secret plans")

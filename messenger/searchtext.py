@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import regex
@@ -178,13 +179,16 @@ def highlights(text: str, terms: tuple[Term, ...]) -> list[tuple[int, int]]:
     (for unspaced scripts, per matched run of characters)."""
     # Fold character by character, remembering where each folded character came from, so the
     # spans found in the folded text map back to the text as sent.
-    origin: list[int] = []
-    parts: list[str] = []
-    for i, ch in enumerate(text):
-        f = fold(ch)
-        parts.append(f)
-        origin.extend([i] * len(f))
-    folded = "".join(parts)
+    if text.isascii():  # folding keeps every position: no map needed
+        folded, origin = text.lower(), range(len(text))
+    else:
+        parts: list[str] = []
+        positions: list[int] = []
+        for i, ch in enumerate(text):
+            f = fold(ch)
+            parts.append(f)
+            positions.extend([i] * len(f))
+        folded, origin = "".join(parts), positions
     spans: list[tuple[int, int]] = []
     wanted_words = [t for t in terms if not _HAS_UNSPACED.search(t.token)]
     wanted_runs = _unspaced_needles(terms)
@@ -250,7 +254,7 @@ def _pieces(word: str, offset: int) -> list[tuple[int, str, bool]]:
     return out
 
 
-def _span(origin: list[int], text: str, start: int, end: int) -> tuple[int, int]:
+def _span(origin: Sequence[int], text: str, start: int, end: int) -> tuple[int, int]:
     """Folded [start, end) to the text's code points; accents that folding dropped right after
     the span (a decomposed é is e + U+0301) belong to it."""
     first, last = origin[start], origin[end - 1] + 1

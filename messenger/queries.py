@@ -168,6 +168,10 @@ class Queries(msgspec.Struct, frozen=True):
     realtime_went: str
     realtime_presence_candidates: str
 
+    # sql/search.sql
+    search_messages: str
+    search_result_chats: str
+
     # sql/users.sql
     user_public: str
     users_public_by_ids: str

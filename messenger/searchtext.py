@@ -179,6 +179,7 @@ def highlights(text: str, terms: tuple[Term, ...]) -> list[tuple[int, int]]:
     (for unspaced scripts, per matched run of characters)."""
     # Fold character by character, remembering where each folded character came from, so the
     # spans found in the folded text map back to the text as sent.
+    origin: Sequence[int]
     if text.isascii():  # folding keeps every position: no map needed
         folded, origin = text.lower(), range(len(text))
     else:

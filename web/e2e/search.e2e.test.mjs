@@ -104,7 +104,15 @@ async function inView(page, seq) {
 async function waitInView(page, seq) {
   const deadline = Date.now() + T;
   while (!(await inView(page, seq))) {
-    if (Date.now() > deadline) throw new Error(`message ${seq} never scrolled into view`);
+    if (Date.now() > deadline) {
+      await page.screenshot({ path: join(ARTIFACTS, `search-failed-${seq}.png`) });
+      const state = await page.evaluate((s) => {
+        const el = document.querySelector(`.chat-detail li[data-seq="${s}"]`);
+        const sc = document.querySelector(".chat-detail .scroller");
+        return { found: Boolean(el), top: sc?.scrollTop, height: sc?.scrollHeight, url: location.href, n: document.querySelectorAll(".chat-detail li[data-seq]").length };
+      }, seq);
+      throw new Error(`message ${seq} never scrolled into view: ${JSON.stringify(state)}`);
+    }
     await page.waitForTimeout(100);
   }
 }

@@ -25,6 +25,10 @@ async function loadDownTo(chatId: string, seq: number): Promise<void> {
   }
 }
 
+function nextFrame(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}
+
 function reveal(seq: number): boolean {
   const el = document.querySelector<HTMLElement>(`.chat-detail li[data-seq="${seq}"]`);
   if (!el) return false;
@@ -52,9 +56,13 @@ export function useJumpToMessage(chatId: string): void {
         // the message list shows its own errors; stay where we are
       }
       if (cancelled) return;
-      // after React has drawn the loaded pages
+      // Two frames: the first draws the loaded pages and runs the list's own ResizeObserver
+      // (which pins a list that was at the bottom to the bottom); scrolling in the second frame
+      // is not undone by it, and the scroll event then tells the list it is no longer there.
+      await nextFrame();
+      await nextFrame();
+      if (!cancelled) reveal(seq);
       requestAnimationFrame(() => {
-        if (!cancelled) reveal(seq);
         setParams(
           (p) => {
             p.delete("m");

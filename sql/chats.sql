@@ -67,7 +67,7 @@ WITH page AS (
            OR (c.kind = 'direct' AND EXISTS (
                SELECT 1 FROM chat_members pm JOIN users u ON u.id = pm.user_id
                WHERE pm.chat_id = c.id AND pm.user_id <> $1
-                 AND to_tsvector('simple', unaccent(u.display_name || ' ' || u.username)) @@ $5::tsquery)))
+                 AND to_tsvector('simple', unaccent(concat_ws(' ', u.display_name, u.username))) @@ $5::tsquery)))
     ORDER BY c.last_activity DESC, c.id DESC
     LIMIT $4
 )

@@ -170,7 +170,6 @@ class Queries(msgspec.Struct, frozen=True):
 
     # sql/search.sql
     search_messages: str
-    search_result_chats: str
 
     # sql/users.sql
     user_public: str

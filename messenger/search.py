@@ -98,10 +98,11 @@ async def messages(
         limit + 1,
     )
     found = await with_attachments(db, [message_from(r) for r in records[:limit]])
-    chats: dict[int, SearchChat] = {}
-    if found:
-        rows = await db.fetch(Q.search_result_chats, sorted({m.chat_id for m in found}), user_id)
-        chats = {r["id"]: SearchChat(r["id"], r["kind"], r["title"]) for r in rows}
-    results = [SearchResult(m, chats[m.chat_id], highlights(m.text or "", parsed.terms)) for m in found]
+    results = [
+        SearchResult(
+            m, SearchChat(r["chat_id"], r["chat_kind"], r["chat_title"]), highlights(m.text or "", parsed.terms)
+        )
+        for m, r in zip(found, records[:limit], strict=True)
+    ]
     next_cursor = str(found[-1].id) if len(records) > limit else None
     return SearchPage(results, next_cursor)

@@ -10,13 +10,13 @@ folding and highlights are in `searchtext`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 import msgspec
 
 from .db import Database, Q
 from .errors import NotFound, Unprocessable
-from .messages import Message, message_from, with_attachments
+from .messages import message_from, with_attachments
+from .model import ChatKind, Message
 from .searchtext import Query, QueryError, highlights, parse
 
 MAX_QUERY = 256
@@ -30,7 +30,7 @@ _FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
 class SearchChat(msgspec.Struct, frozen=True):
     id: int
-    kind: Literal["direct", "group", "channel"]
+    kind: ChatKind
     # A direct chat's title is the other member's display name (or username).
     title: str | None
 

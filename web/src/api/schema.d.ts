@@ -266,7 +266,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's chats, newest activity first */
+        /** The caller's chats, newest activity first; q filters by word prefixes of the title or, for direct chats, of the peer's name (case and accents ignored) */
         get: operations["list_chats"];
         put?: never;
         /** Create a chat (an existing direct chat with the same peer: 200 and that chat; unknown member_ids: 422 unknown_user) */
@@ -602,6 +602,23 @@ export interface paths {
         };
         /** Online state and last-seen time of users sharing a chat with you */
         get: operations["presence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search messages in the caller's chats: prefix words and "phrases", newest first, with highlight offsets (code points, end exclusive); a chat_id the caller is not in: 404 */
+        get: operations["search_messages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1106,6 +1123,27 @@ export interface components {
         ResetBody: {
             password: string;
             token: string;
+        };
+        /** SearchChat */
+        SearchChat: {
+            id: number;
+            /** @enum {unknown} */
+            kind: "channel" | "direct" | "group";
+            title: string | null;
+        };
+        /** SearchPage */
+        SearchPage: {
+            next_cursor: string | null;
+            results: components["schemas"]["SearchResult"][];
+        };
+        /** SearchResult */
+        SearchResult: {
+            chat: components["schemas"]["SearchChat"];
+            highlights: [
+                number,
+                number
+            ][];
+            message: components["schemas"]["Message"];
         };
         /** SendBody */
         SendBody: {
@@ -2211,6 +2249,7 @@ export interface operations {
             query?: {
                 cursor?: string | null;
                 limit?: number;
+                q?: string | null;
             };
             header?: never;
             path?: never;
@@ -4279,6 +4318,70 @@ export interface operations {
             };
             /** @description Unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backing service is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_messages: {
+        parameters: {
+            query: {
+                after?: string | null;
+                before?: string | null;
+                chat_id?: number | null;
+                cursor?: string | null;
+                limit?: number;
+                q: string;
+                sender_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description Unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
-import { NavLink } from "react-router-dom";
+import { NavLink } from "react-router";
 import type { Chat } from "../api/types";
 import { searchApi } from "../search/api";
 import { matchesName } from "../search/text";

@@ -1,5 +1,5 @@
 import { useEffect } from "react";
-import { Link } from "react-router-dom";
+import { Link } from "react-router";
 import type { SearchResult } from "../api/search";
 import { realtime } from "../hooks/realtime";
 import { highlightPieces, snippetStart } from "../search/text";

@@ -4,7 +4,7 @@
  * scrolling either way just works), scroll it to the middle and flash it.
  */
 import { useEffect } from "react";
-import { useSearchParams } from "react-router-dom";
+import { useSearchParams } from "react-router";
 import { api } from "../api";
 import { oldestSeq } from "../chat/messages";
 import { useChats } from "../store/chats";

@@ -14,7 +14,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("messenger", "workers")
 
-DOMAIN = ("auth", "users", "chats", "messages", "media", "notifications", "reactions", "pins", "forwarding", "search")
+DOMAIN = (
+    "auth",
+    "users",
+    "chats",
+    "messages",
+    "media",
+    "notifications",
+    "reactions",
+    "pins",
+    "forwarding",
+    "search",
+    "admin",
+    "erasure",
+)
 EDGE = ("app", "routes", "http", "services", "api", "openapi", "asyncapi", "webapp")
 
 

@@ -10,7 +10,8 @@ chat's event stream, then publishes after commit.
 Roles: `owner` (exactly one), `admin`, `member`. Owner/admin rename and add members; only the
 owner changes roles (giving "owner" to someone transfers ownership and makes the old owner an
 admin) and deletes the chat; admins remove plain members only. Direct chats have exactly two
-members: no adding, removing or role changes, only leaving.
+members, both `member`: neither may delete the other's messages, rename, add, remove, change
+roles or delete the chat (403); either may leave.
 
 `unread_count` is `last_seq - last_read_seq`. Sending moves the sender's own marker to their
 message, and a member added later starts with everything before their arrival read, so it
@@ -212,7 +213,7 @@ async def create(
     description: str | None,
     member_ids: Sequence[int],
 ) -> tuple[Chat, bool]:
-    """Create a chat with the caller as owner; returns (chat, created).
+    """Create a chat with the caller as owner (direct chats: no owner); returns (chat, created).
 
     A direct chat with the same peer returns the existing one (created False); if one of the
     two had left it, they are members again.
@@ -257,7 +258,8 @@ async def _create_direct(
             await _check_users_exist(conn, [peer_id])
             chat_id = await conn.fetchval(Q.insert_chat, "direct", title, description, key, 2)
             if chat_id is not None:
-                await conn.execute(Q.insert_members, chat_id, [user_id, peer_id], ["owner", "member"], 0)
+                # Neither member of a direct chat has power over the other: both are plain members.
+                await conn.execute(Q.insert_members, chat_id, [user_id, peer_id], ["member", "member"], 0)
                 chat = await _view(conn, chat_id, user_id)
                 published = await _append_new_members(conn, chat, [user_id, peer_id], announce=True)
                 created = True

@@ -53,6 +53,18 @@ def _build_web_client(log: logging.Logger) -> None:
     log.info("web client built in %.0f s (web/dist)", time.monotonic() - started)
 
 
+def _migrate_at_start(dsn: str, command: str) -> bool:
+    """Apply pending migrations (as Synapse does at start); False after printing why not."""
+    try:
+        applied = asyncio.run(db.migrate(dsn))
+    except db.MigrationError as exc:
+        print(f"messenger {command}: {exc}", file=sys.stderr)
+        return False
+    if applied:
+        logging.getLogger("messenger").info("applied migration(s) %s", applied)
+    return True
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -76,11 +88,15 @@ def serve(args: argparse.Namespace) -> int:
         # Start the embedded database here, in the parent, so every worker shares it and it
         # is stopped exactly once when the server exits.
         pg = embedded.start(settings.data_dir)
-        asyncio.run(db.migrate(pg.dsn))
+        if not _migrate_at_start(pg.dsn, "serve"):
+            pg.stop()
+            return 2
         os.environ["DATABASE_URL"] = pg.dsn
         logging.getLogger("messenger").info(
             "embedded default: everything is kept in %s (back it up with `messenger backup DIR`)", settings.data_dir
         )
+    elif not args.no_migrate and not _migrate_at_start(settings.database_url, "serve"):
+        return 2
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM disposition that would kill us before the `finally` stops the embedded database.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -123,7 +139,11 @@ def migrate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    applied = asyncio.run(db.migrate(settings.database_url))
+    try:
+        applied = asyncio.run(db.migrate(settings.database_url))
+    except db.MigrationError as exc:
+        print(f"messenger migrate: {exc}", file=sys.stderr)
+        return 2
     print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ""))
     return 0
 
@@ -134,6 +154,9 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = settings_mod.load()
     _logging(settings.log_level)
+    migrating = settings.database_url is not None and not args.no_migrate
+    if migrating and not _migrate_at_start(str(settings.database_url), "worker"):
+        return 2
     return run_worker(settings, burst=args.burst)
 
 
@@ -149,11 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-web-build", action="store_true", help="never build the web client on first run (source checkouts)"
     )
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not apply pending migrations at start (deployments that run `messenger migrate` first)",
+    )
     p.set_defaults(func=serve)
     p = sub.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
     p.set_defaults(func=migrate)
     p = sub.add_parser("worker", help="run the background job worker (arq; needs REDIS_URL)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
     p.set_defaults(func=worker)
     cli_admin.add_commands(sub)
     backup.add_commands(sub)

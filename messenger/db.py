@@ -11,6 +11,7 @@ that several nodes starting at once do not race.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -114,6 +115,10 @@ class Database:
         return await self.pool.execute(sql, *args)
 
 
+class MigrationError(RuntimeError):
+    """The database cannot be migrated by this code: one line an operator can act on."""
+
+
 def migration_files() -> list[tuple[int, str, Path]]:
     found = []
     for path in sorted(SCHEMA_DIR.glob("*.sql")):
@@ -125,32 +130,71 @@ def migration_files() -> list[tuple[int, str, Path]]:
     return found
 
 
+def checksum(path: Path) -> str:
+    """sha256 of a migration file's bytes: what was applied must stay what is shipped."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 async def migrate(dsn: str) -> list[int]:
-    """Apply pending migrations; returns the versions applied. Safe to run on many nodes at once."""
+    """Apply pending migrations; returns the versions applied. Safe to run on many nodes at once.
+
+    Raises MigrationError when the database has migrations this code does not know (a newer
+    release ran against it) or when a shipped migration differs from the one applied.
+    """
     conn = await asyncpg.connect(dsn)
-    applied_now: list[int] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
         try:
-            await conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version integer PRIMARY KEY,
-                       name text NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-            for version, name, path in migration_files():
-                if version in done:
-                    continue
-                async with conn.transaction():
-                    await conn.execute(path.read_text())
-                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
-                log.debug("applied migration %04d_%s", version, name)
-                applied_now.append(version)
-            if applied_now:
-                log.info("database schema: applied %d migration(s), now at %04d", len(applied_now), applied_now[-1])
+            return await _migrate_locked(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     finally:
         await conn.close()
+
+
+async def _migrate_locked(conn: asyncpg.Connection) -> list[int]:
+    await conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version integer PRIMARY KEY,
+               name text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    # Databases migrated before checksums were recorded get theirs on first sight (below).
+    await conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+    files = migration_files()
+    shipped = {version: (name, path) for version, name, path in files}
+    done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+    unknown = sorted(v for v in done if v not in shipped)
+    if unknown:
+        raise MigrationError(
+            f"the database has migration(s) {', '.join(f'{v:04d}' for v in unknown)} that this release "
+            f"does not ship (it knows up to {max(shipped, default=0):04d}): the schema is newer than the code; "
+            "run a release at least as new as the one that migrated it"
+        )
+    for version, recorded in done.items():
+        name, path = shipped[version]
+        current = checksum(path)
+        if recorded is None:
+            await conn.execute("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", version, current)
+        elif recorded != current:
+            raise MigrationError(
+                f"migration {path.name} was changed after it was applied (checksum {recorded[:12]} recorded, "
+                f"{current[:12]} shipped); restore the applied version and put changes in a new numbered migration"
+            )
+    applied_now: list[int] = []
+    for version, name, path in files:
+        if version in done:
+            continue
+        async with conn.transaction():
+            await conn.execute(path.read_text())
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                version,
+                name,
+                checksum(path),
+            )
+        log.debug("applied migration %04d_%s", version, name)
+        applied_now.append(version)
+    if applied_now:
+        log.info("database schema: applied %d migration(s), now at %04d", len(applied_now), applied_now[-1])
     return applied_now

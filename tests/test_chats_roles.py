@@ -6,7 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
-from .chat_factories import add, cast, new_chat
+from .chat_factories import add, cast, new_chat, send
 from .factories import make_user
 
 
@@ -80,10 +80,10 @@ async def test_add_unknown_user_is_422(client: httpx.AsyncClient, db: asyncpg.Po
     assert r.status_code == 422
 
 
-async def test_add_to_direct_chat_is_409(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_add_to_direct_chat_is_403(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     a, b, c = [await make_user(db) for _ in range(3)]
     chat = await new_chat(client, a, "direct", b)
-    assert (await add(client, a, chat["id"], c)).status_code == 409
+    assert (await add(client, a, chat["id"], c)).status_code == 403
 
 
 @pytest.mark.parametrize(("role", "status"), [("owner", 200), ("admin", 403), ("member", 403)])
@@ -163,10 +163,47 @@ async def test_remove_non_member_is_404(client: httpx.AsyncClient, db: asyncpg.P
     assert r.status_code == 404
 
 
-async def test_removing_the_peer_of_a_direct_chat_is_409(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_removing_the_peer_of_a_direct_chat_is_403(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     a, b = await make_user(db), await make_user(db)
     chat = await new_chat(client, a, "direct", b)
-    assert (await client.delete(f"/v1/chats/{chat['id']}/members/{b.id}", headers=a.headers)).status_code == 409
+    assert (await client.delete(f"/v1/chats/{chat['id']}/members/{b.id}", headers=a.headers)).status_code == 403
+
+
+async def test_both_members_of_a_direct_chat_are_plain_members(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    r = await client.get(f"/v1/chats/{chat['id']}/members", headers=b.headers)
+    assert chat["role"] == "member"
+    assert sorted(m["role"] for m in r.json()["members"]) == ["member", "member"]
+
+
+async def test_direct_chat_creator_cannot_change_the_peers_role(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    r = await client.patch(f"/v1/chats/{chat['id']}/members/{b.id}", json={"role": "owner"}, headers=a.headers)
+    assert r.status_code == 403
+
+
+async def test_direct_chat_creator_cannot_delete_the_chat(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    assert (await client.delete(f"/v1/chats/{chat['id']}", headers=a.headers)).status_code == 403
+
+
+async def test_direct_chat_creator_cannot_delete_the_peers_message(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    message = await send(client, b, chat["id"], "mine")
+    r = await client.delete(f"/v1/chats/{chat['id']}/messages/{message['id']}", headers=a.headers)
+    assert r.status_code == 403
+
+
+async def test_either_member_may_leave_a_direct_chat(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "direct", b)
+    assert (await client.delete(f"/v1/chats/{chat['id']}/members/{a.id}", headers=a.headers)).status_code == 204
+    r = await client.get(f"/v1/chats/{chat['id']}", headers=b.headers)
+    assert r.json()["chat"]["member_count"] == 1
 
 
 @pytest.mark.parametrize("role", ["admin", "member"])

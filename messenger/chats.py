@@ -33,6 +33,7 @@ from .db import Connection, Database, Q
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
 from .messages import MAX_ID, message_from, with_attachments
 from .model import Chat, ChatBody, ChatKind, MemberBody, Role, User
+from .parse import ascii_int
 from .ports import Publisher
 from .users import public_by_ids
 
@@ -82,11 +83,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros_s, ident_s = raw.split(":")
-        micros, ident = int(micros_s), int(ident_s)
+        micros, ident = ascii_int(micros_s), ascii_int(ident_s)
+        if micros is None or ident is None:
+            raise ValueError(raw)
         at = _EPOCH + timedelta(microseconds=micros)
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise Unprocessable("Invalid cursor", code="invalid_cursor") from None
-    if not 0 <= ident < _ID_MAX:
+    if not ident < _ID_MAX:
         raise Unprocessable("Invalid cursor", code="invalid_cursor")
     return at, ident
 

@@ -68,6 +68,8 @@ def _migrate_at_start(dsn: str, command: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .httpd import MAX_HEADER_BYTES, BoundedHttpToolsProtocol, raise_descriptor_limit
+
     # Logging first, so what loading the settings says (a generated SECRET_KEY) is formatted too.
     _logging("INFO")
     settings = settings_mod.load()
@@ -100,6 +102,7 @@ def serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM disposition that would kill us before the `finally` stops the embedded database.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    raise_descriptor_limit()
     try:
         uvicorn.run(
             "messenger.app:create_app",
@@ -108,7 +111,9 @@ def serve(args: argparse.Namespace) -> int:
             port=port,
             workers=args.workers,
             loop="uvloop",
-            http="httptools",
+            # httptools, with bounded headers, header deadline, Host check and connection cap.
+            http=BoundedHttpToolsProtocol,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             ws="websockets-sansio",
             ws_max_size=64 * 1024,
             # Compression would deflate every fan-out frame once per recipient: the opposite of

@@ -22,6 +22,7 @@ import msgspec
 from .db import Connection, Database, Q
 from .errors import Gone, Unprocessable
 from .model import EventBody
+from .parse import ascii_int
 
 # The persisted frame types (contract, WebSocket section).
 RECEIVE_MESSAGE = "receive_message"
@@ -77,9 +78,10 @@ def encode_cursor(pos: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    if not cursor.isdigit() or len(cursor) > 18:
+    pos = ascii_int(cursor)
+    if pos is None:
         raise Unprocessable("Invalid cursor", code="invalid_cursor")
-    return int(cursor)
+    return pos
 
 
 async def append(conn: Connection, drafts: Sequence[Draft]) -> list[Event]:

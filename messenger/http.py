@@ -31,7 +31,9 @@ from .errors import (
     Unauthorized,
     Unavailable,
     Unprocessable,
+    UnsupportedMediaType,
 )
+from .parse import ascii_int
 from .services import Services
 from .tokens import Principal
 
@@ -109,11 +111,12 @@ class Call(Generic[B, Qy]):
         return self.request.client.host if self.request.client else "unknown"
 
     def path_int(self, name: str) -> int:
-        """Path ids are integers; anything else cannot name a row, so it is simply not found."""
+        """Path ids are ASCII digits; anything else cannot name a row, so it is simply not found."""
         raw = self.request.path_params[name]
-        if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
+        value = ascii_int(raw) if isinstance(raw, str) else None
+        if value is None:
             raise NotFound()
-        return int(raw)
+        return value
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class EndpointSpec:
     tags: tuple[str, ...]
     errors: tuple[int, ...]
     extra_statuses: tuple[int, ...]
+    # The body is raw bytes of any type (the embedded store's signed upload), not JSON.
+    raw_body: bool = False
 
 
 Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
@@ -161,17 +166,22 @@ def endpoint(
     errors: tuple[int, ...] = (),
     extra_statuses: tuple[int, ...] = (),
     body_optional: bool = False,
+    raw_body: bool = False,
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """`body_optional`: an empty body reads as `{}` (for bodies whose fields are all optional)."""
-    spec = EndpointSpec(body, query, response, status, auth, summary, tags, errors, extra_statuses)
+    """`body_optional`: an empty body reads as `{}` (for bodies whose fields are all optional).
+    `raw_body`: the body is raw bytes of any type, not JSON (no 415 for other types)."""
+    spec = EndpointSpec(body, query, response, status, auth, summary, tags, errors, extra_statuses, raw_body)
 
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         body_decoder = _decoder(body) if body is not None else None
+        int_fields = _int_fields(query) if query is not None else frozenset()
 
         @functools.wraps(fn)
         async def handler(request: Request) -> Response:
             services: Services = request.app.state.services
             try:
+                if not raw_body and _has_body(request) and not _is_json(request.headers.get("content-type")):
+                    raise UnsupportedMediaType("A request body must be application/json")
                 principal = await authenticate(request, services) if auth else None
                 decoded_body: Any = None
                 if body_decoder is not None:
@@ -181,7 +191,7 @@ def endpoint(
                     decoded_body = _decode_body(body_decoder, raw)
                 decoded_query: Any = None
                 if query is not None:
-                    decoded_query = _decode_query(request, query)
+                    decoded_query = _decode_query(request, query, int_fields)
                 result = await fn(Call(request, services, decoded_body, decoded_query, principal))
             except AppError as exc:
                 return error_response(exc)
@@ -204,9 +214,24 @@ def endpoint(
     return wrap
 
 
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length != "0") or "transfer-encoding" in request.headers
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json or application/<anything>+json, parameters (charset=...) allowed."""
+    if content_type is None:
+        return False
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json") and len(media_type) > 17
+    )
+
+
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    declared = ascii_int(request.headers.get("content-length") or "")
+    if declared is not None and declared > MAX_BODY:
         raise TooLarge("Request body too large")
     chunks = []
     size = 0
@@ -235,10 +260,29 @@ def _decode_body(decoder: msgspec.json.Decoder[Any], raw: bytes) -> Any:
         raise BadRequest("Malformed JSON: nested too deeply") from None
 
 
-def _decode_query(request: Request, tp: type) -> Any:
+def _int_fields(tp: type) -> frozenset[str]:
+    """The query fields that hold integers: they are parsed by `ascii_int`, not by msgspec
+    (which would take `1e2`, `5.0` or `-1` as numbers)."""
+    info = msgspec.inspect.type_info(tp)
+    assert isinstance(info, msgspec.inspect.StructType)
+    found = set()
+    for f in info.fields:
+        options = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
+        if any(isinstance(t, msgspec.inspect.IntType) for t in options):
+            found.add(f.encode_name)
+    return frozenset(found)
+
+
+def _decode_query(request: Request, tp: type, int_fields: frozenset[str]) -> Any:
     params: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():
-        params[key] = value
+        if key in int_fields:
+            number = ascii_int(value)
+            if number is None:
+                raise Unprocessable(f"`{key}` must be a number of ASCII digits", code="validation_error")
+            params[key] = number
+        else:
+            params[key] = value
     try:
         return msgspec.convert(params, tp, strict=False)
     except msgspec.ValidationError as exc:

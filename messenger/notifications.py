@@ -40,6 +40,7 @@ from .db import Database, Q, row, rowcount, rows
 from .errors import NotFound, Unprocessable
 from .mail import Mail, Mailer
 from .model import Notification
+from .parse import ascii_int
 from .ports import Jobs
 from .settings import Settings
 
@@ -167,9 +168,10 @@ async def create_for_messages(
 def _cursor(cursor: str | None) -> int:
     if cursor is None or cursor == "":
         return 2**63 - 1
-    if not cursor.isdigit() or len(cursor) > 18:
+    before = ascii_int(cursor)
+    if before is None:
         raise Unprocessable("Invalid cursor", code="invalid_cursor")
-    return int(cursor)
+    return before
 
 
 async def page(db: Database, user_id: int, *, cursor: str | None, limit: int, unread: bool) -> NotificationPage:

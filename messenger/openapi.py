@@ -120,6 +120,9 @@ def build(app: Starlette) -> dict[str, Any]:
         statuses.add(422 if spec.body is not None or spec.query is not None else 404)
         if spec.body is not None:
             statuses.update((400, 413))
+        if not spec.raw_body:
+            # Any body not declared as JSON (messenger/http.py), even where none is expected.
+            statuses.add(415)
         if spec.auth:
             statuses.add(401)
         # Any operation may meet an unreachable database (messenger/http.py: UNAVAILABLE_ERRORS).

@@ -100,6 +100,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The From: of every mail; defaults to noreply@ the PUBLIC_URL host.
     mail_from: str = "noreply@localhost"
     log_level: str = "INFO"
+    # Open connections per server process (WebSockets included); 0: the descriptor limit less
+    # a reserve (messenger/httpd.py). Headers must be complete this many seconds after the
+    # connection opens or the previous response ends.
+    http_max_connections: int = 0
+    http_header_timeout: int = 10
     # Every Redis key and channel starts with this, so nodes of one deployment (or one test
     # run) can share a Redis server with others.
     redis_prefix: str = "messenger:"
@@ -250,5 +255,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         mail_from=mail_from,
         media_allowed_types=media_types,
         log_level=level,
+        http_max_connections=_int(env, "HTTP_MAX_CONNECTIONS", 0, minimum=0),
+        http_header_timeout=_int(env, "HTTP_HEADER_TIMEOUT", 10, minimum=1),
         redis_prefix=env.get("REDIS_PREFIX") or "messenger:",
     )

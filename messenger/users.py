@@ -21,9 +21,17 @@ from .model import User
 # Field rules, shared by the request Structs of registration and profile edits.
 USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,32}$"
 Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN, description="3-32 of A-Z a-z 0-9 _ .")]
+# Characters that make a name pose as another (bidi overrides/isolates reorder what follows;
+# zero-width ones make two names look alike). Usernames exclude them by being ASCII; display
+# names and chat titles exclude them explicitly (a regex character range, shared).
+SPOOFING_CHARS = r"\u202a-\u202e\u2066-\u2069\u200b-\u200d\u2060\ufeff"
 # No control characters in a one-line name (and never NUL, which PostgreSQL text cannot hold).
+_NAME_CHAR = rf"[^\x00-\x1f\x7f{SPOOFING_CHARS}]"
 DisplayName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=64, pattern=rf"^{_NAME_CHAR}*[^\s\x00-\x1f\x7f{SPOOFING_CHARS}]{_NAME_CHAR}*$"
+    ),
 ]
 Bio = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f.]+$")]

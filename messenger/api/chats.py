@@ -15,9 +15,11 @@ from ..chats import ChatPage, Member, MemberPage
 from ..http import Call, Reply, endpoint
 from ..messages import MAX_ID
 from ..model import Chat, ChatKind, Role
+from ..users import SPOOFING_CHARS
 
-# No NUL (PostgreSQL text cannot hold it); anything else is kept as sent.
-Title = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+# No NUL (PostgreSQL text cannot hold it) and no bidi or zero-width spoofing characters
+# (as display names); anything else is kept as sent.
+Title = Annotated[str, Meta(min_length=1, max_length=128, pattern=rf"^[^\x00{SPOOFING_CHARS}]*$")]
 Description = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00]*$")]
 Limit = Annotated[int, Meta(ge=1, le=100)]
 UserId = Annotated[int, Meta(ge=1, le=MAX_ID)]

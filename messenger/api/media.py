@@ -15,6 +15,7 @@ from .. import media, mediastore
 from ..http import Call, endpoint
 from ..media import Upload
 from ..model import MediaOut
+from ..parse import ascii_int
 
 
 class CreateMedia(msgspec.Struct):
@@ -56,7 +57,7 @@ async def get(call: Call[None, None]) -> MediaEnvelope:
     )
 
 
-@endpoint(query=Signed, auth=False, status=204, tags=("media",), errors=(403, 404, 409, 413, 415))
+@endpoint(query=Signed, auth=False, status=204, tags=("media",), errors=(403, 404, 409, 413, 415), raw_body=True)
 async def upload(call: Call[None, Signed]) -> Response | None:
     """The embedded store's upload target: PUT the raw bytes (the URL's signature authorizes)."""
     headers = call.request.headers
@@ -69,7 +70,7 @@ async def upload(call: Call[None, Signed]) -> Response | None:
             call.query.expires,
             call.query.sig,
             headers.get("content-type"),
-            int(length) if length is not None and length.isdigit() else None,
+            ascii_int(length) if length is not None else None,
             call.request.stream(),
         )
     except ClientDisconnect:

@@ -1,0 +1,185 @@
+"""The HTTP/1.1 protocol `messenger serve` runs: uvicorn's httptools protocol, bounded.
+
+uvicorn with httptools puts no cap on header size (httptools buffers a header line until it
+ends, so one request with a 64 MiB header holds 64 MiB), no deadline on slow headers and no
+cap on connections. This subclass adds, per the contract's "Conventions, tightened":
+
+- at most `MAX_HEADER_BYTES` from the end of one request to the end of the next one's headers
+  (request line included): bytes are fed to the parser in slices of what is still allowed, so
+  the parser never holds more; beyond it, 431 and close;
+- headers complete within `HTTP_HEADER_TIMEOUT` seconds of the connection opening or of the
+  previous response (trickling bytes does not extend it); else the connection is closed;
+- no `Host` or more than one: 400 and close;
+- at most `HTTP_MAX_CONNECTIONS` open connections (WebSockets included) per process: one more
+  is answered 503 and closed at once, before it costs anything but the accept. There is
+  deliberately no per-address cap: behind a load balancer every client has the same address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from . import settings as settings_mod
+from .errors import AppError, BadRequest, Unavailable
+from .http import encode
+
+log = logging.getLogger("messenger.httpd")
+
+MAX_HEADER_BYTES = 16 * 1024
+# Descriptors kept back from the connection cap for the database pool, Redis, media and logs.
+FD_RESERVE = 128
+
+
+class HeadersTooLarge(AppError):
+    status, code, message = 431, "headers_too_large", "Request headers exceed 16 KiB"
+
+
+def connection_cap(settings: settings_mod.Settings) -> int:
+    """HTTP_MAX_CONNECTIONS, or (0, the default) the descriptor limit less a reserve."""
+    if settings.http_max_connections > 0:
+        return settings.http_max_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 65536
+    return max(32, soft - FD_RESERVE)
+
+
+def raise_descriptor_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard one (as Synapse does), so the cap can be high."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the descriptor limit from %s to %s: %s", soft, hard, exc)
+
+
+def _response(exc: AppError) -> bytes:
+    body = encode(exc.body())
+    return b"".join(
+        (
+            STATUS_LINE[exc.status],
+            b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n" % len(body),
+            b"retry-after: 1\r\n\r\n" if exc.status == 503 else b"\r\n",
+            body,
+        )
+    )
+
+
+_FULL = _response(Unavailable("The server has as many connections as it takes; retry shortly"))
+_TOO_LARGE = _response(HeadersTooLarge())
+_BAD_HOST = _response(BadRequest("A request needs exactly one Host header"))
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request that was answered and closed."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    # Read once per process (each `--workers` process loads its settings the same way).
+    _limits: ClassVar[tuple[int, float] | None] = None
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if BoundedHttpToolsProtocol._limits is None:
+            settings = settings_mod.load()
+            BoundedHttpToolsProtocol._limits = (connection_cap(settings), float(settings.http_header_timeout))
+        self.max_connections, self.header_timeout = BoundedHttpToolsProtocol._limits
+        self.refused = False
+        # Waiting for (the rest of) a request's headers, and how many more bytes they may take.
+        self.awaiting_headers = True
+        self.header_budget = MAX_HEADER_BYTES
+        self.header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.max_connections:
+            self.transport = transport
+            self.refuse(_FULL)
+            return
+        super().connection_made(transport)
+        self.arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.cancel_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        self._unset_keepalive_if_required()
+        while data:
+            if self.awaiting_headers:
+                if self.header_budget <= 0:
+                    self.refuse(_TOO_LARGE)
+                    return
+                chunk, data = data[: self.header_budget], data[self.header_budget :]
+                self.header_budget -= len(chunk)
+            else:
+                chunk, data = data, b""
+            try:
+                self.parser.feed_data(chunk)
+            except httptools.HttpParserUpgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                else:
+                    self._unsupported_upgrade_warning()
+                return
+            except httptools.HttpParserError:
+                if not self.refused:
+                    self.logger.warning("Invalid HTTP request received.")
+                    self.send_400_response("Invalid HTTP request received.")
+                return
+
+    def on_headers_complete(self) -> None:
+        self.awaiting_headers = False
+        self.cancel_header_timer()
+        if sum(1 for name, _ in self.headers if name == b"host") != 1:
+            self.refuse(_BAD_HOST)
+            raise _Refused
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        # The next request's headers may take a fresh budget from here on.
+        self.awaiting_headers = True
+        self.header_budget = MAX_HEADER_BYTES
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.awaiting_headers and not self.transport.is_closing():
+            self.arm_header_timer()
+
+    def refuse(self, response: bytes) -> None:
+        self.refused = True
+        self.cancel_header_timer()
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+    def arm_header_timer(self) -> None:
+        self.cancel_header_timer()
+        self.header_timer = self.loop.call_later(self.header_timeout, self.headers_too_slow)
+
+    def cancel_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def headers_too_slow(self) -> None:
+        self.header_timer = None
+        if self.awaiting_headers and not self.transport.is_closing():
+            self.transport.close()

@@ -1,4 +1,4 @@
-"""rest: login, list chats, page messages and send over REST, wrk-style.
+"""rest: login, list chats, page messages, send and sync over REST, wrk-style.
 
 Each operation runs for `--duration` seconds on `--concurrency` keep-alive connections spread
 over the client processes, each connection in a closed loop (one request in flight). Users
@@ -28,7 +28,7 @@ from ..seed import PASSWORD, SeedUser
 from .common import target_for, topology
 from .ws import kinds
 
-OPS = ("login", "chats", "messages", "conversation", "send")
+OPS = ("login", "chats", "messages", "conversation", "send", "sync")
 
 
 class RestPlan(msgspec.Struct):
@@ -69,6 +69,10 @@ def _request(plan: RestPlan, op: str, user: SeedUser, k: int) -> tuple[str, str,
     if op == "send":
         cmid = f"{plan.index:08x}-{user.id & 0xFFFF:04x}-4000-8000-{k:012x}"
         return "POST", f"/v1/chats/{chat}/messages", auth, _encode({"client_msg_id": cmid, "text": "rest bench " * 8})
+    if op == "sync":
+        # A device catching up from the start of the stream: the events of the `send` phase
+        # (run it first), 100 per page, as REST sync returns them.
+        return "GET", "/v1/sync?since=0&limit=100", auth, None
     return "GET", "/http", {}, None  # baseline
 
 

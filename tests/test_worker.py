@@ -184,23 +184,28 @@ async def test_cleanup_jobs_remove_what_expired_and_nothing_else(
     http: httpx.AsyncClient, pg: asyncpg.Pool, env: dict[str, str]
 ) -> None:
     alice, bob = await make_user(pg), await make_user(pg)
+    # No mail for bob: a digest scan runs in each burst, concurrently with the other jobs, and
+    # whether it found bob's notifications due would decide which digests exist below.
+    r = await http.patch("/v1/users/me/settings", json={"email_direct_messages": False}, headers=bob.headers)
+    assert r.status_code == 200, r.text
     chat = await new_chat(http, alice, "direct", bob)
     old_msg = await send(http, alice, chat["id"], "old")
     new_msg = await send(http, alice, chat["id"], "new")
     assert await finish(start_worker(env, burst=True)) == 0  # bob's two notifications
     await pg.execute(
-        # (no email: the digest scan of the same run is not what this test is about)
-        """UPDATE notifications SET email = false,
-               created_at = now() - CASE WHEN message_id = $1 THEN interval '91 days' ELSE interval '89 days' END
+        """UPDATE notifications
+           SET created_at = now() - CASE WHEN message_id = $1 THEN interval '91 days' ELSE interval '89 days' END
            WHERE user_id = $2""",
         old_msg["id"],
         bob.id,
     )
+    # The unfinished digest waits for a retry later than this run: were it due, the digest scan
+    # (running alongside the cleanup) could finish it first and make it old enough to delete.
     digests = await pg.fetch(
-        """INSERT INTO digest_emails (user_id, window_start, created_at, outcome) VALUES
-           ($1, now() - interval '100 days', now() - interval '100 days', 'sent'),
-           ($1, now() - interval '99 days', now() - interval '99 days', NULL),
-           ($1, now() - interval '1 day', now() - interval '1 day', 'sent')
+        """INSERT INTO digest_emails (user_id, window_start, created_at, outcome, next_attempt_at) VALUES
+           ($1, now() - interval '100 days', now() - interval '100 days', 'sent', now()),
+           ($1, now() - interval '99 days', now() - interval '99 days', NULL, now() + interval '1 hour'),
+           ($1, now() - interval '1 day', now() - interval '1 day', 'sent', now())
            RETURNING id""",
         bob.id,
     )

@@ -119,6 +119,12 @@ def _shared(chat: Chat) -> Chat:
     return msgspec.structs.replace(chat, role=None, unread_count=0, last_read_seq=0, others_read_seq=0)
 
 
+def _chat_updated(chat: Chat) -> events.Draft:
+    """A chat_updated event, indexed by its last message (re-rendered if that is edited or deleted)."""
+    last = chat.last_message.id if chat.last_message is not None else None
+    return events.Draft(chat.id, events.CHAT_UPDATED, ChatBody(_shared(chat)), message_id=last)
+
+
 async def _members_from(db: Database, records: Sequence[asyncpg.Record]) -> list[Member]:
     """Members with their public user objects (one query for all of them)."""
     users = await public_by_ids(db, [r["user_id"] for r in records])
@@ -244,7 +250,7 @@ async def _append_new_members(
     """Append chat_updated (if `announce`) and member_added events and open the new spans.
 
     The spans start at the first event, so each new member sees the chat and every addition."""
-    drafts = [events.Draft(chat.id, events.CHAT_UPDATED, ChatBody(_shared(chat)))] if announce else []
+    drafts = [_chat_updated(chat)] if announce else []
     drafts += [events.Draft(chat.id, events.MEMBER_ADDED, MemberBody(chat.id, u), u) for u in user_ids]
     appended = await events.append(conn, drafts)
     await events.open_spans(conn, chat.id, user_ids, appended[0])
@@ -313,7 +319,7 @@ async def update(
             description if set_description else None,
         )
         chat = await _view(conn, chat_id, user_id)
-        published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
+        published = await events.append(conn, [_chat_updated(chat)])
     await publisher.publish(published)
     return chat
 
@@ -387,7 +393,7 @@ async def set_role(
         member_row = await conn.fetchrow(Q.member_row, chat_id, target_id)
         # Roles are not in the shared chat view; chat_updated tells members to refresh them.
         chat = await _view(conn, chat_id, user_id)
-        published = await events.append(conn, [events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat)))])
+        published = await events.append(conn, [_chat_updated(chat)])
     await publisher.publish(published)
     assert member_row is not None  # written above under the chat lock
     (member,) = await _members_from(db, [member_row])
@@ -439,7 +445,7 @@ async def _leave_locked(conn: Connection, chat_id: int, user_id: int, role: str)
     chat = await _view(conn, chat_id, successor)
     drafts = [
         events.Draft(chat_id, events.MEMBER_REMOVED, MemberBody(chat_id, user_id), user_id),
-        events.Draft(chat_id, events.CHAT_UPDATED, ChatBody(_shared(chat))),
+        _chat_updated(chat),
     ]
     appended = await events.append(conn, drafts)
     await events.close_span(conn, chat_id, user_id, appended[0])

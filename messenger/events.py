@@ -38,12 +38,16 @@ _encoder = msgspec.json.Encoder()
 
 
 class Draft(msgspec.Struct, frozen=True):
-    """An event before it has a position. `body` is the frame's fields except type/cursor."""
+    """An event before it has a position. `body` is the frame's fields except type/cursor.
+
+    `message_id` names the message the event shows (or embeds, as a chat's last_message), so
+    an edit or delete can re-render it (messages.rerender_events)."""
 
     chat_id: int
     type: str
     body: EventBody
     user_id: int | None = None
+    message_id: int | None = None
 
 
 class Event(msgspec.Struct, frozen=True):
@@ -95,6 +99,7 @@ async def append(conn: Connection, drafts: Sequence[Draft]) -> list[Event]:
         [d.type for d in drafts],
         payloads,
         [d.user_id for d in drafts],
+        [d.message_id for d in drafts],
     )
     return [
         Event(base + i, d.chat_id, d.type, payload, d.user_id)

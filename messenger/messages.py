@@ -19,7 +19,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-from . import events, forwarding, media, notifications, searchtext
+from . import events, forwarding, media, notifications, redaction, searchtext
 from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .model import (
@@ -395,7 +395,9 @@ async def _send_locked(
         first_result = results[first]
         assert isinstance(first_result, Sent)
         results[i] = Sent(first_result.message, created=False)
-    drafts = [events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(shared_view(m))) for m in messages]
+    drafts = [
+        events.Draft(m.chat_id, events.RECEIVE_MESSAGE, MessageBody(shared_view(m)), message_id=m.id) for m in messages
+    ]
     return await events.append(conn, drafts)
 
 
@@ -461,14 +463,18 @@ async def page(
     return MessagePage(await with_attachments(db, [rendered_from(r) for r in reversed(records[:limit])]), has_more)
 
 
-async def after_change(conn: Connection, message_id: int) -> None:
-    """A message's text changed or it was deleted: what shows it elsewhere must follow.
+async def after_change(conn: Connection, message_id: int, *, revised_pos: int | None = None) -> None:
+    """A message was edited or deleted: its stored events and those of replies quoting it are
+    re-rendered (deletion is final). After the append; `revised_pos`: the edit's position."""
+    await rerender_events(conn, [message_id], revised_pos=revised_pos)
+    await rerender_events(conn, [r["id"] for r in await conn.fetch(Q.replies_of, message_id)])
 
-    Pages render reply previews from the current row, so they follow already. Persisted events
-    that quote this message (replies' receive_message) are re-rendered by the event index of
-    "deletion is final" once it exists; this is the one place that will call it.
-    """
-    del conn, message_id
+
+async def rerender_events(conn: Connection, message_ids: Sequence[int], *, revised_pos: int | None = None) -> None:
+    """Re-render the stored events of these message ids from their current rows."""
+    if message_ids:
+        current = {i: shared_view(m) for i, m in (await rendered(conn, message_ids, NOBODY)).items()}
+        await redaction.rewrite(conn, current, revised_pos=revised_pos)
 
 
 async def edit(
@@ -488,9 +494,11 @@ async def edit(
         (mentions,) = await _resolve_mentions(conn, [(chat_id, text)])
         await conn.execute(Q.edit_message, message_id, text, mentions, searchtext.index_vector(text))
         edited = (await rendered(conn, [message_id], user_id))[message_id]
-        await after_change(conn, message_id)
         body = MessageBody(shared_view(edited))
-        published = await events.append(conn, [events.Draft(chat_id, events.MESSAGE_EDITED, body)])
+        draft = events.Draft(chat_id, events.MESSAGE_EDITED, body, message_id=message_id)
+        published = await events.append(conn, [draft])
+        # After the append: readers who left before this edit's position get it redacted.
+        await after_change(conn, message_id, revised_pos=published[0].pos)
     await publisher.publish(published)
     # Notify the members the edit newly mentions.
     await notifications.after_edit(jobs, edited.id, [u for u in edited.mentions if u not in current.mentions])
@@ -515,10 +523,10 @@ async def delete(
         if current.deleted:
             return
         was_pinned = await conn.fetchval(Q.tombstone_message, message_id)
-        await after_change(conn, message_id)
         drafts = [events.Draft(chat_id, events.MESSAGE_DELETED, MessageDeletedBody(chat_id, message_id, current.seq))]
         if was_pinned:
             unpinned = PinsChangedBody(chat_id, message_id, False, user_id)
             drafts.append(events.Draft(chat_id, events.PINS_CHANGED, unpinned))
         published = await events.append(conn, drafts)
+        await after_change(conn, message_id)
     await publisher.publish(published)

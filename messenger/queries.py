@@ -80,6 +80,8 @@ class Queries(msgspec.Struct, frozen=True):
     close_all_spans: str
     stream_state: str
     events_for_user: str
+    events_of_messages: str
+    rewrite_events: str
     trim_events: str
 
     # sql/maintenance.sql
@@ -114,6 +116,7 @@ class Queries(msgspec.Struct, frozen=True):
     messages_rendered: str
     pinned_messages: str
     lock_message: str
+    replies_of: str
     edit_message: str
     tombstone_message: str
 

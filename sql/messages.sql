@@ -184,6 +184,10 @@ SELECT id, chat_id, seq, sender_id, client_msg_id, text, reply_to_id, mentions,
        created_at, edited_at, deleted_at IS NOT NULL AS deleted
 FROM messages WHERE id = $1 AND chat_id = $2 FOR UPDATE
 
+-- name: replies_of
+-- Messages quoting $1 (their events carry its preview).
+SELECT id FROM messages WHERE reply_to_id = $1
+
 -- name: edit_message
 -- The search index follows the text ($4, a tsvector literal): only the current text matches.
 UPDATE messages SET text = $2, mentions = $3::bigint[], search = $4::tsvector, edited_at = now() WHERE id = $1

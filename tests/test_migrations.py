@@ -159,3 +159,50 @@ async def test_existing_direct_chats_lose_their_owner(fresh: str) -> None:
         (group, "owner"),
         (group, "member"),
     ]
+
+
+async def test_events_persisted_before_0011_are_rendered_from_current_rows(fresh: str) -> None:
+    conn = await asyncpg.connect(fresh)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now(), checksum text)"
+        )
+        for version, name, path in dbmod.migration_files():
+            if version < 11:
+                await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+        user = await conn.fetchval(
+            "INSERT INTO users (email, username, display_name, password_hash) VALUES ('u', 'u', 'u', 'x') RETURNING id"
+        )
+        chat = await conn.fetchval("INSERT INTO chats (kind, title) VALUES ('group', 'g') RETURNING id")
+        ids = []
+        for seq, text in ((1, "deleted secret"), (2, "old wording")):
+            ids.append(
+                await conn.fetchval(
+                    "INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, text)"
+                    " VALUES ($1, $2::bigint, $3, 'c' || $2::bigint, $4) RETURNING id",
+                    chat,
+                    seq,
+                    user,
+                    text,
+                )
+            )
+            payload = (
+                f'{{"message":{{"id":{ids[-1]},"chat_id":{chat},"seq":{seq},"text":"{text}",'
+                f'"attachments":[],"mentions":[],"edited_at":null,"deleted":false}}}}'
+            )
+            await conn.execute(
+                "INSERT INTO events (pos, chat_id, type, payload) VALUES ($1, $2, 'receive_message', $3)",
+                seq,
+                chat,
+                payload.encode(),
+            )
+        await conn.execute("UPDATE messages SET text = NULL, deleted_at = now() WHERE id = $1", ids[0])
+        await conn.execute("UPDATE messages SET text = 'new wording', edited_at = now() WHERE id = $1", ids[1])
+        await dbmod.migrate(fresh)
+        stored = [bytes(r["payload"]).decode() for r in await conn.fetch("SELECT payload FROM events ORDER BY pos")]
+    finally:
+        await conn.close()
+    assert "deleted secret" not in stored[0] and '"deleted": true' in stored[0]
+    assert "old wording" not in stored[1] and "new wording" in stored[1]

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from . import db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, tasks
 from . import settings as settings_mod
@@ -154,7 +155,19 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(NotFound())
     if exc.status_code == 405:
-        return error_response(MethodNotAllowed())
+        # Every method the path takes (the route that answered knows only its own).
+        path = request.url.path
+        allowed = sorted(
+            {
+                m
+                for r in request.app.routes
+                if isinstance(r, Route) and r.methods and r.path_regex.match(path)
+                for m in r.methods
+            }
+        )
+        response = error_response(MethodNotAllowed())
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     body = ErrorResponse(ErrorBody("http_error", str(exc.detail)))
     return json_response(body, exc.status_code, dict(exc.headers or {}))
 

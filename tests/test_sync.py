@@ -50,8 +50,11 @@ async def test_events_come_in_order_as_frames(client: httpx.AsyncClient, db: asy
     assert body["has_more"] is False
     assert frames[0]["chat"] == {**chat, "role": None, "unread_count": 0}
     assert {(f["chat_id"], f["user_id"]) for f in frames[1:3]} == {(cid, a.id), (cid, b.id)}
-    assert frames[3]["message"] == msg
-    assert frames[4]["message"] == edited
+    # Deletion is final: the earlier events of the message come back in its redacted form.
+    tombstone = {**edited, "text": None, "deleted": True, "mentions": [], "attachments": []}
+    assert (msg["text"], edited["text"]) == ("hello", "hello!")
+    assert frames[3]["message"] == tombstone
+    assert frames[4]["message"] == tombstone
     assert frames[5] == {
         "type": "message_deleted",
         "cursor": frames[5]["cursor"],

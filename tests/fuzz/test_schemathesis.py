@@ -2,7 +2,8 @@
 
 Every operation gets valid and invalid data (positive and negative generation), sent with a real
 user's bearer token, and every response must be: not a 5xx, a status the schema declares, a body
-matching the declared schema, and a 4xx for data the schema says is invalid. A finding is fixed in
+(and content type) matching the declared schema, a 4xx for data the schema says is invalid, 405
+with `Allow` for a method the path does not take, and a 4xx when a required header is missing. A finding is fixed in
 the app (or in the schema generator), never excluded here.
 
 The document is generated in-process at collection time (schemathesis needs the operations to
@@ -24,15 +25,27 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    missing_required_header,
     negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from ..rig import Server
 from .world import DOC, World, make_world
 
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    content_type_conformance,
+    # Coverage phase: an undeclared method is 405 with Allow; a missing required header a 4xx.
+    unsupported_method,
+    missing_required_header,
+]
 # Bounded so the whole run fits the CI budget (~40 operations in about a minute or two).
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 

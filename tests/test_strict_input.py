@@ -10,6 +10,8 @@ import pytest
 
 from .chat_factories import new_chat
 from .factories import make_user
+from .rig import Server
+from .wsclient import WsClient
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
@@ -105,3 +107,19 @@ async def test_names_in_any_script_are_still_welcome(client: httpx.AsyncClient, 
     a = await make_user(db)
     r = await client.patch("/v1/users/me", json={"display_name": "Зоя 名前 שרה"}, headers=a.headers)
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("cursor", ["²", "٣", "-1", " 1"])
+async def test_a_resume_cursor_of_anything_but_ascii_digits_is_bad_frame_and_the_socket_stays(
+    server: Server, db: asyncpg.Pool, cursor: str
+) -> None:
+    a = await make_user(db)
+    ws = await WsClient.open(server.ws_url, a.token)
+    try:
+        await ws.send({"type": "resume", "cursor": cursor, "ref": "r"})
+        error = await ws.expect("error")
+        await ws.send({"type": "ping", "ref": "p"})
+        await ws.expect("pong")
+    finally:
+        await ws.close()
+    assert (error["code"], error["ref"]) == ("bad_frame", "r")

@@ -27,6 +27,7 @@ from ..errors import AppError, ErrorBody, ErrorResponse
 from ..messages import SendRequest, Sent
 from ..model import Forward
 from ..observability import WS_CONNECTIONS
+from ..parse import ascii_int
 from ..settings import Settings
 from ..tokens import Principal, TokenSigner
 from . import frames
@@ -389,8 +390,12 @@ class Connection:
 
     async def _resume(self, cursor: str | int, ref: frames.Ref) -> None:
         peer = self.peer
+        # ASCII digits only (an integer cursor as well): anything else is a malformed frame.
+        position = ascii_int(cursor) if isinstance(cursor, str) else (cursor if cursor >= 0 else None)
+        if position is None:
+            self._error("bad_frame", "cursor must be a cursor from ready or sync (ASCII digits)", ref)
+            return
         try:
-            position = events.decode_cursor(str(cursor))
             await self.hub.resume(peer, position)
         except ResumeLate:
             self._error(

@@ -22,11 +22,9 @@ import asyncpg
 
 from messenger import db as dbmod
 from messenger import events, messages
-from messenger.frames import event_msgpack
-from messenger.hub import REPLAY_PAGE
 from messenger.messages import MessageBody, message_from
-from messenger.services import Services
-from messenger.settings import load
+from messenger.realtime.frames import event_msgpack
+from messenger.realtime.hub import REPLAY_PAGE
 
 EVENTS = 1000
 
@@ -72,24 +70,31 @@ async def _seed(pool: dbmod.Database) -> int:
 
 
 class _NoSubscribers:
-    """The hub of a process nobody is connected to: publishing reaches no one."""
+    """A process nobody is connected to: publishing reaches no one, no job is queued."""
 
-    async def publish(self, published: object) -> None:
+    async def publish(self, events: object) -> None:
+        return None
+
+    async def publish_read(self, chat_id: int, user_id: int, seq: int, *, origin: object = None) -> None:
+        return None
+
+    async def enqueue(self, function: str, *args: object, job_id: str | None = None) -> None:
         return None
 
 
 async def _edit_and_delete(dsn: str) -> None:
     """Every 10th message edited, every 10th (others) deleted, through messenger.messages."""
     database = await dbmod.Database.connect(dsn, min_size=1, max_size=2)
+    nobody = _NoSubscribers()
     try:
-        services = Services(load({"SECRET_KEY": "x" * 32, "DATABASE_URL": dsn}), database, None)
-        services.hub = _NoSubscribers()
         rows = await database.fetch("SELECT id, chat_id, sender_id, seq FROM messages ORDER BY seq")
         for r in rows:
             if r["seq"] % 10 == 3:
-                await messages.edit(services, r["sender_id"], r["chat_id"], r["id"], f"edited {r['seq']}")
+                await messages.edit(
+                    database, nobody, nobody, r["sender_id"], r["chat_id"], r["id"], f"edited {r['seq']}"
+                )
             elif r["seq"] % 10 == 7:
-                await messages.delete(services, r["sender_id"], r["chat_id"], r["id"])
+                await messages.delete(database, nobody, r["sender_id"], r["chat_id"], r["id"])
     finally:
         await database.close()
 

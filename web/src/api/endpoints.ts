@@ -6,14 +6,18 @@ import type {
   ChatPage,
   Id,
   Media,
+  ChatSettings,
   Member,
   Message,
   MessagePage,
   Role,
+  NotificationPage,
   Session,
   SyncPage,
   TokenPair,
   User,
+  UserPresence,
+  UserSettings,
 } from "./types";
 
 const enc = encodeURIComponent;
@@ -34,6 +38,9 @@ export type ResetRequest = { token: string; password: string };
 export type ProfileRequest = { display_name?: string; bio?: string };
 export type ReadRequest = { seq: number };
 export type EditRequest = { text: string };
+export type UserSettingsRequest = Partial<UserSettings>;
+export type ChatSettingsRequest = Partial<ChatSettings>;
+export type NotificationsReadRequest = { ids?: number[]; all?: boolean };
 
 export function endpoints(api: ApiClient) {
   return {
@@ -61,6 +68,18 @@ export function endpoints(api: ApiClient) {
         api.request<{ user: User }>("PATCH", "/v1/users/me", { body }),
       get: (id: Id) => api.request<{ user: User }>("GET", `/v1/users/${enc(String(id))}`),
       search: (q: string, limit = 10) => api.request<{ users: User[] }>("GET", "/v1/users", { query: { q, limit } }),
+      presence: (ids: Id[]) =>
+        api.request<{ presence: UserPresence[] }>("GET", "/v1/presence", { query: { user_ids: ids.map(String).join(",") } }),
+      settings: () => api.request<{ settings: UserSettings }>("GET", "/v1/users/me/settings"),
+      updateSettings: (body: UserSettingsRequest) =>
+        api.request<{ settings: UserSettings }>("PATCH", "/v1/users/me/settings", { body }),
+    },
+    notifications: {
+      list: (opts: { cursor?: string | null; limit?: number; unread?: boolean } = {}) =>
+        api.request<NotificationPage>("GET", "/v1/notifications", {
+          query: { cursor: opts.cursor, limit: opts.limit ?? 30, ...(opts.unread ? { unread: "true" } : {}) },
+        }),
+      markRead: (body: NotificationsReadRequest) => api.request<void>("POST", "/v1/notifications/read", { body }),
     },
     chats: {
       list: (cursor?: string | null, limit = 50) =>
@@ -83,6 +102,9 @@ export function endpoints(api: ApiClient) {
         api.request<void>("DELETE", `/v1/chats/${enc(String(id))}/members/${enc(String(userId))}`),
       markRead: (id: Id, seq: number) =>
         api.request<void>("POST", `/v1/chats/${enc(String(id))}/read`, { body: { seq } satisfies ReadRequest }),
+      settings: (id: Id) => api.request<{ settings: ChatSettings }>("GET", `/v1/chats/${enc(String(id))}/settings`),
+      updateSettings: (id: Id, body: ChatSettingsRequest) =>
+        api.request<{ settings: ChatSettings }>("PATCH", `/v1/chats/${enc(String(id))}/settings`, { body }),
     },
     messages: {
       page: (chatId: Id, opts: { before?: number; after?: number; limit?: number } = {}) =>

@@ -21,6 +21,8 @@ export interface User {
   avatar_url: string | null;
   created_at: string;
   email?: string;
+  /** GET /v1/users/me only */
+  unread_notifications?: number;
 }
 
 export interface Media {
@@ -95,12 +97,40 @@ export interface Chat {
   last_message: Message | null;
   last_seq: number;
   unread_count: number;
+  /** our read marker; 0 in `chat_updated` frames (the shared view) */
+  last_read_seq: number;
+  /** the highest read marker of any other member ("Seen"); 0 in `chat_updated` frames */
+  others_read_seq: number;
 }
 
 export interface Member {
   user: User;
   role: Role;
   joined_at: string;
+  last_read_seq: number;
+}
+
+export interface UserPresence {
+  user_id: Id;
+  online: boolean;
+  last_seen_at: string | null;
+}
+
+export interface UserSettings {
+  email_mentions: boolean;
+  email_direct_messages: boolean;
+  email_group_messages: boolean;
+  show_last_seen: boolean;
+}
+
+export interface ChatSettings {
+  muted: boolean;
+  notify_all: boolean;
+}
+
+export interface NotificationPage {
+  notifications: Notification[];
+  next_cursor: string | null;
 }
 
 export interface Session {
@@ -168,7 +198,7 @@ export interface Notification {
 
 export type ServerFrame =
   | PersistedFrame
-  | { type: "ready"; user_id: Id; cursor: string }
+  | { type: "ready"; user_id: Id; cursor: string; presence?: Id[] }
   | { type: "ack"; client_msg_id: string; message: Message; ref?: string }
   | { type: "read"; chat_id: Id; user_id: Id; seq: number }
   | { type: "typing"; chat_id: Id; user_id: Id }

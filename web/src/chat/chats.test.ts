@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { Chat, Message } from "../api/types";
-import { advanceMarker, applyChatUpdated, applyIncomingMessage, applyOwnRead, sortChats, totalUnread, upsertChats } from "./chats";
+import {
+  advanceMarker,
+  applyChatUpdated,
+  applyIncomingMessage,
+  applyOthersRead,
+  applyOwnRead,
+  sortChats,
+  totalUnread,
+  upsertChats,
+} from "./chats";
 
 function chat(id: number, over: Partial<Chat> = {}): Chat {
   return {
@@ -14,6 +23,8 @@ function chat(id: number, over: Partial<Chat> = {}): Chat {
     last_message: null,
     last_seq: 0,
     unread_count: 0,
+    last_read_seq: 0,
+    others_read_seq: 0,
     ...over,
   };
 }
@@ -80,6 +91,27 @@ describe("chat list", () => {
     const { chats, known } = applyChatUpdated(mine, chat(1, { title: "New name", role: null, unread_count: 0, last_seq: 3 }));
     expect(known).toBe(true);
     expect(chats[0]).toMatchObject({ title: "New name", role: "owner", unread_count: 3 });
+  });
+
+  it("keeps read markers when a shared chat_updated (markers 0) arrives", () => {
+    const mine = [chat(1, { last_read_seq: 4, others_read_seq: 3, last_seq: 4 })];
+    const { chats } = applyChatUpdated(mine, chat(1, { title: "x", last_seq: 4 }));
+    expect(chats[0]).toMatchObject({ last_read_seq: 4, others_read_seq: 3 });
+  });
+
+  it("moves others_read_seq with a peer's message and a peer's read marker", () => {
+    let chats = applyIncomingMessage([chat(1, { last_seq: 2 })], message(1, 3, 2), { me: 9, viewing: null }).chats;
+    expect(chats[0]?.others_read_seq).toBe(3);
+    chats = applyOthersRead(chats, 1, 2);
+    expect(chats[0]?.others_read_seq).toBe(3);
+    chats = applyOthersRead(chats, 1, 5);
+    expect(chats[0]?.others_read_seq).toBe(5);
+  });
+
+  it("does not let a stale REST copy move read markers back", () => {
+    const live = [chat(1, { last_read_seq: 7, others_read_seq: 6, last_seq: 7 })];
+    const merged = upsertChats(live, [chat(1, { last_read_seq: 5, others_read_seq: 2, last_seq: 7 })]);
+    expect(merged[0]).toMatchObject({ last_read_seq: 7, others_read_seq: 6 });
   });
 
   it("reports a chat_updated for a chat we do not have yet", () => {

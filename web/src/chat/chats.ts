@@ -26,7 +26,13 @@ export function upsertChats(list: readonly Chat[], incoming: readonly Chat[]): C
       const old = out[i] as Chat;
       // a chat_updated frame may be older than what a live message already told us
       const keepLast = old.last_seq > c.last_seq;
-      out[i] = keepLast ? { ...c, last_message: old.last_message, last_seq: old.last_seq, unread_count: old.unread_count } : c;
+      const next = keepLast ? { ...c, last_message: old.last_message, last_seq: old.last_seq, unread_count: old.unread_count } : c;
+      // read markers only move forward (a live `read` frame may be newer than the REST copy)
+      out[i] = {
+        ...next,
+        last_read_seq: Math.max(next.last_read_seq ?? 0, old.last_read_seq ?? 0),
+        others_read_seq: Math.max(next.others_read_seq ?? 0, old.others_read_seq ?? 0),
+      };
     }
   }
   return sortChats(out);
@@ -47,6 +53,8 @@ export function applyChatUpdated(list: readonly Chat[], shared: Chat): { chats: 
     ...shared,
     role: old.role,
     unread_count: old.unread_count,
+    last_read_seq: old.last_read_seq,
+    others_read_seq: old.others_read_seq,
     last_message: newer ? shared.last_message : old.last_message,
     last_seq: newer ? shared.last_seq : old.last_seq,
   };
@@ -87,6 +95,10 @@ export function applyIncomingMessage(
     last_message: message,
     last_seq: message.seq,
     unread_count: own || viewing ? chat.unread_count : chat.unread_count + 1,
+    // sending moves the sender's marker to their message: others have read up to it
+    ...(own
+      ? { last_read_seq: Math.max(chat.last_read_seq ?? 0, message.seq) }
+      : { others_read_seq: Math.max(chat.others_read_seq ?? 0, message.seq) }),
   };
   return { chats: sortChats(out), known: true };
 }
@@ -96,8 +108,14 @@ export function applyOwnRead(list: readonly Chat[], chatId: Id, seq: number): Ch
   return list.map((c) => {
     if (!sameId(c.id, chatId)) return c;
     const unread = Math.max(0, Math.min(c.unread_count, c.last_seq - seq));
-    return unread === c.unread_count ? c : { ...c, unread_count: unread };
+    const marker = Math.max(c.last_read_seq ?? 0, seq);
+    return unread === c.unread_count && marker === c.last_read_seq ? c : { ...c, unread_count: unread, last_read_seq: marker };
   });
+}
+
+/** Another member's read marker moved: "Seen" follows the highest one. */
+export function applyOthersRead(list: readonly Chat[], chatId: Id, seq: number): Chat[] {
+  return list.map((c) => (sameId(c.id, chatId) && seq > (c.others_read_seq ?? 0) ? { ...c, others_read_seq: seq } : c));
 }
 
 export function totalUnread(list: readonly Chat[]): number {

@@ -32,7 +32,9 @@ function useLastSender(chat: Chat): string | null {
 
 function ChatListItem({ chat }: { chat: Chat }) {
   const peer = useChats((s) => s.peers[String(chat.id)]);
-  const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
+  const online = useRealtime((s) =>
+    peer ? (s.presence[String(peer.id)] ?? (s.presenceKnown ? false : undefined)) : undefined,
+  );
   const active = useChats((s) => sameId(s.activeChatId, chat.id));
   useEffect(() => {
     if (chat.kind === "direct" && !peer) void realtime.loadPeer(chat.id);

@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from "react";
 import { describeError } from "../api";
 import type { ChatMessage } from "../chat/messages";
 import { pin, react } from "../hooks/conversation";
@@ -46,6 +46,10 @@ interface Props {
   grouped?: boolean;
   /** the reader's username, to highlight mentions of them */
   myUsername?: string | null;
+  /** replaces "Sent"/"Seen" on a sent message (groups: "Seen by N") */
+  receipt?: ReactNode;
+  /** opened from the inbox or a notification: drawn highlighted */
+  highlighted?: boolean;
 }
 
 function statusText(m: ChatMessage, seen: boolean): string {
@@ -69,6 +73,8 @@ export const MessageBubble = memo(function MessageBubble({
   current = true,
   grouped = false,
   myUsername = null,
+  receipt,
+  highlighted = false,
 }: Props) {
   const tab = current ? 0 : -1;
   const [editing, setEditing] = useState(false);
@@ -186,8 +192,9 @@ export const MessageBubble = memo(function MessageBubble({
 
   return (
     <li
-      className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}${grouped ? " grouped" : ""}`}
+      className={`message ${own ? "own" : "theirs"} ${m.status}${mentionsMe ? " mentions-me" : ""}${grouped ? " grouped" : ""}${highlighted ? " highlighted" : ""}`}
       data-seq={m.seq ?? undefined}
+      data-id={m.id ?? undefined}
       data-status={m.status}
       data-key={m.key}
       tabIndex={tab}
@@ -269,7 +276,9 @@ export const MessageBubble = memo(function MessageBubble({
         <span className="meta">
           <time dateTime={m.created_at}>{timeLabel(m.created_at)}</time>
           {m.edited_at && !m.deleted && <span> · edited</span>}
-          {own && (showDelivery || m.status !== "sent") && <span className="delivery"> · {statusText(m, seen)}</span>}
+          {own && (showDelivery || m.status !== "sent") && (
+            <span className="delivery"> · {receipt && m.status === "sent" ? receipt : statusText(m, seen)}</span>
+          )}
         </span>
       </div>
       {!m.deleted && <ReactionChips message={m} tabIndex={tab} />}

@@ -5,6 +5,7 @@ import type { ChatMessage } from "../chat/messages";
 import { continuesRun, dayKey, dayLabel } from "../format/timeline";
 import { displayName } from "./Avatar";
 import { MessageBubble, type MessageActions } from "./MessageBubble";
+import { SeenBy } from "./SeenBy";
 
 interface Props {
   messages: ChatMessage[];
@@ -21,6 +22,14 @@ interface Props {
   showSenders: boolean;
   /** the reader's username, to highlight mentions of them */
   myUsername?: string | null;
+  /** our read marker when the chat opened with unread messages: "New messages" goes after it */
+  dividerAfter?: number | null;
+  /** a message id to scroll to and highlight (opened from the inbox) */
+  focusId?: string | null;
+  /** the first pages are in: place the view (divider, focused message or bottom) once */
+  ready?: boolean;
+  /** groups: other members' read markers (user id -> seq), for "Seen by N" */
+  readers?: Record<string, number> | null;
 }
 
 const NEAR_BOTTOM_PX = 120;
@@ -40,6 +49,7 @@ export function MessageList(props: Props) {
   const { messages, me, users, othersRead, hasMoreBefore, loadingOlder, onLoadOlder, actions, canModerate, canPin, showSenders } =
     props;
   const myUsername = props.myUsername ?? null;
+  const { dividerAfter = null, focusId = null, ready = true, readers = null } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -48,9 +58,31 @@ export function MessageList(props: Props) {
   const [current, setCurrent] = useState<string | null>(null);
   const currentKey = current !== null && messages.some((m) => m.key === current) ? current : (messages[messages.length - 1]?.key ?? null);
 
+  // what the view was last placed for (the focused message id, or "-" for divider/bottom)
+  const placed = useRef<string | null>(null);
+  // scrolled up: the "jump to latest" button, with the number of messages that arrived since
+  const [away, setAway] = useState(false);
+  const [arrived, setArrived] = useState(0);
+
   const onScroll = useCallback(() => {
     const el = scroller.current;
-    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    setAway(!atBottom.current);
+    if (atBottom.current) setArrived(0);
+  }, []);
+
+  const jumpToLatest = useCallback(() => {
+    const el = scroller.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
+    setAway(false);
+    setArrived(0);
+    // the newest message takes the list's tab stop and the focus (the button goes away)
+    const newest = content.current?.querySelector<HTMLElement>(":scope > li.message:last-of-type");
+    if (newest?.dataset.key) setCurrent(newest.dataset.key);
+    newest?.focus({ preventScroll: true });
   }, []);
 
   useLayoutEffect(() => {
@@ -60,15 +92,41 @@ export function MessageList(props: Props) {
     const lastMsg = messages[messages.length - 1];
     const last = lastMsg?.key ?? null;
     const p = prev.current;
-    if (p.first !== null && first !== p.first && last === p.last) {
+    const placeKey = focusId ?? "-";
+    if (ready && placed.current !== placeKey && messages.length > 0) {
+      // first placement: the focused message, else the first unread, else the newest
+      placed.current = placeKey;
+      const target = focusId
+        ? el.querySelector<HTMLElement>(`li.message[data-id="${CSS.escape(focusId)}"]`)
+        : dividerAfter !== null
+          ? el.querySelector<HTMLElement>("li.unread-divider")
+          : null;
+      if (target) {
+        // below the sticky day label, which would cover it otherwise
+        const sticky = el.querySelector<HTMLElement>(".day-separator")?.offsetHeight ?? 0;
+        el.scrollTop = Math.max(0, target.offsetTop - (focusId ? el.clientHeight / 3 : sticky + 12));
+        atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+        setAway(!atBottom.current);
+      } else {
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+      }
+    } else if (p.first !== null && first !== p.first && last === p.last) {
       // older messages were prepended: keep what the reader was looking at in place
       el.scrollTop += el.scrollHeight - p.height;
     } else if (last !== p.last && (atBottom.current || (lastMsg && sameId(lastMsg.sender_id, me)))) {
       el.scrollTop = el.scrollHeight;
       atBottom.current = true;
+      setAway(false);
+      setArrived(0);
+    } else if (last !== p.last && p.last !== null) {
+      // scrolled up while messages arrive: count them for the "jump to latest" button
+      const from = messages.findIndex((m) => m.key === p.last);
+      const added = messages.slice(from + 1).filter((m) => !sameId(m.sender_id, me)).length;
+      if (added > 0) setArrived((n) => n + added);
     }
     prev.current = { first, last, height: el.scrollHeight };
-  }, [messages, me]);
+  }, [messages, me, ready, focusId, dividerAfter]);
 
   // the viewport changed (rotation, keyboard, window resize) or the content grew after render
   // (an image, an edit, a late font): stay pinned to the newest message
@@ -128,63 +186,89 @@ export function MessageList(props: Props) {
     if (m.seq <= othersRead) lastOwnSeen = i;
   });
 
+  // drawn once the pages back to it are in (before that the first loaded message is not it)
+  const firstUnread = dividerAfter === null || !ready ? -1 : messages.findIndex((m) => m.seq !== null && m.seq > dividerAfter);
+  let seenBy: string[] = [];
+  if (readers && lastOwnSent >= 0) {
+    const seq = messages[lastOwnSent]?.seq ?? Infinity;
+    seenBy = Object.entries(readers)
+      .filter(([uid, s]) => !sameId(uid, me) && s >= seq)
+      .map(([uid]) => uid);
+  }
+
   return (
-    <div className="scroller" ref={scroller} onScroll={onScroll} aria-label="Message history">
-      <div ref={sentinel} className="sentinel">
-        {hasMoreBefore ? (
-          <button type="button" className="link small" onClick={onLoadOlder} disabled={loadingOlder}>
-            {loadingOlder ? "Loading older messages…" : "Load older messages"}
-          </button>
-        ) : (
-          messages.length > 0 && <span className="muted small">Beginning of the conversation</span>
-        )}
+    <div className="message-pane">
+      <div className="scroller" ref={scroller} onScroll={onScroll} aria-label="Message history">
+        <div ref={sentinel} className="sentinel">
+          {hasMoreBefore ? (
+            <button type="button" className="link small" onClick={onLoadOlder} disabled={loadingOlder}>
+              {loadingOlder ? "Loading older messages…" : "Load older messages"}
+            </button>
+          ) : (
+            messages.length > 0 && <span className="muted small">Beginning of the conversation</span>
+          )}
+        </div>
+        {/* the live region wraps the list (a role on the <ol> would take its list semantics away) */}
+        <div role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
+          <ol
+            className="messages"
+            ref={content}
+            onKeyDown={onKeyDown}
+            onFocus={(e) => {
+              const key = (e.target as HTMLElement).closest<HTMLElement>("li.message")?.dataset.key;
+              if (key && key !== currentKey) setCurrent(key);
+            }}
+          >
+            {messages.flatMap((m, i) => {
+              const own = sameId(m.sender_id, me);
+              const sender = users[String(m.sender_id)];
+              const prevMsg = messages[i - 1];
+              const day = dayKey(m.created_at);
+              const grouped = continuesRun(prevMsg, m);
+              const separator =
+                !prevMsg || dayKey(prevMsg.created_at) !== day ? (
+                  <li key={`day-${day}`} className="day-separator">
+                    <span>{dayLabel(m.created_at)}</span>
+                  </li>
+                ) : null;
+              const bubble = (
+                <MessageBubble
+                  key={m.key}
+                  message={m}
+                  own={own}
+                  senderName={displayName(sender)}
+                  showSender={showSenders && !grouped}
+                  grouped={grouped}
+                  myUsername={myUsername}
+                  mentionsMe={m.mentions.some((u) => sameId(u, me))}
+                  seen={i === lastOwnSeen}
+                  showDelivery={i === lastOwnSent || i === lastOwnSeen}
+                  canModerate={canModerate}
+                  canPin={canPin}
+                  replySenderName={replyName(m, me, users)}
+                  actions={actions}
+                  current={m.key === currentKey}
+                  highlighted={focusId !== null && String(m.id) === focusId}
+                  {...(readers && i === lastOwnSent ? { receipt: <SeenBy readers={seenBy} users={users} /> } : {})}
+                />
+              );
+              const divider =
+                i === firstUnread ? (
+                  <li key="unread-divider" className="unread-divider" role="separator" aria-label="New messages">
+                    <span>New messages</span>
+                  </li>
+                ) : null;
+              return [separator, divider, bubble].filter((x) => x !== null);
+            })}
+          </ol>
+        </div>
       </div>
-      {/* the live region wraps the list (a role on the <ol> would take its list semantics away) */}
-      <div role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
-        <ol
-          className="messages"
-          ref={content}
-          onKeyDown={onKeyDown}
-          onFocus={(e) => {
-            const key = (e.target as HTMLElement).closest<HTMLElement>("li.message")?.dataset.key;
-            if (key && key !== currentKey) setCurrent(key);
-          }}
-        >
-          {messages.flatMap((m, i) => {
-            const own = sameId(m.sender_id, me);
-            const sender = users[String(m.sender_id)];
-            const prevMsg = messages[i - 1];
-            const day = dayKey(m.created_at);
-            const grouped = continuesRun(prevMsg, m);
-            const separator =
-              !prevMsg || dayKey(prevMsg.created_at) !== day ? (
-                <li key={`day-${day}`} className="day-separator">
-                  <span>{dayLabel(m.created_at)}</span>
-                </li>
-              ) : null;
-            const bubble = (
-              <MessageBubble
-                key={m.key}
-                message={m}
-                own={own}
-                senderName={displayName(sender)}
-                showSender={showSenders && !grouped}
-                grouped={grouped}
-                myUsername={myUsername}
-                mentionsMe={m.mentions.some((u) => sameId(u, me))}
-                seen={i === lastOwnSeen}
-                showDelivery={i === lastOwnSent || i === lastOwnSeen}
-                canModerate={canModerate}
-                canPin={canPin}
-                replySenderName={replyName(m, me, users)}
-                actions={actions}
-                current={m.key === currentKey}
-              />
-            );
-            return separator ? [separator, bubble] : [bubble];
-          })}
-        </ol>
-      </div>
+      {away && (
+        <button type="button" className="jump-latest" onClick={jumpToLatest}>
+          <span aria-hidden="true">↓</span> Jump to latest
+          {arrived > 0 && <span className="badge">{arrived > 99 ? "99+" : arrived} new</span>}
+        </button>
+      )}
     </div>
   );
 }

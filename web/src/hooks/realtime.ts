@@ -7,8 +7,10 @@ import type { Chat, Id, Media, Message, ReplyPreview, ServerFrame } from "../api
 import { sameId } from "../api/types";
 import { RealtimeSocket, wsUrl } from "../api/socket";
 import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages, type ChatMessage } from "../chat/messages";
+import { notifyDesktop } from "../notify/desktop";
 import { useChats } from "../store/chats";
 import { onConversationFrame } from "./conversation";
+import { useNotifications } from "../store/notifications";
 import { useRealtime } from "../store/realtime";
 import { useSession } from "../store/session";
 
@@ -105,6 +107,7 @@ class Realtime {
     this.readTimers.clear();
     this.readSent.clear();
     useRealtime.getState().reset();
+    useNotifications.getState().reset();
   }
 
   /** The first chat list load retries (server restarting, 5xx) instead of leaving "Loading…". */
@@ -201,8 +204,16 @@ class Realtime {
           void this.loadUser(f.user_id); // the indicator names them
         }
         break;
+      case "ready":
+        // who was online before we connected; `presence` frames update it from here on
+        if (f.presence) useRealtime.getState().presenceSnapshot(f.presence);
+        break;
       case "presence":
         useRealtime.getState().setPresence(f.user_id, f.online);
+        break;
+      case "notification":
+        useNotifications.getState().received(f.notification);
+        void notifyDesktop(f.notification);
         break;
       case "ack":
         this.clearAck(f.client_msg_id);

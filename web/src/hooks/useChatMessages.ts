@@ -8,23 +8,40 @@ import { useChats } from "../store/chats";
 import { realtime } from "./realtime";
 
 const NONE: ChatMessage[] = [];
+// Pages of 50 loaded back at most to reach the first unread or a message opened from the inbox.
+const MAX_BACK_PAGES = 20;
 
-export function useChatMessages(chatId: Id | null) {
+/** Load older pages until `done` holds for the loaded list (bounded). */
+async function loadBackUntil(chatId: Id, done: (list: ChatMessage[]) => boolean): Promise<void> {
+  for (let i = 0; i < MAX_BACK_PAGES; i++) {
+    const s = useChats.getState();
+    const list = s.messages[String(chatId)] ?? [];
+    if (done(list) || s.hasMoreBefore[String(chatId)] === false) return;
+    const before = oldestSeq(list);
+    if (before === null || before <= 1) return;
+    await realtime.loadOlder(chatId, before);
+  }
+}
+
+/**
+ * `focus`: a message id to bring into view (opened from the inbox or a notification).
+ * `divider`: our read marker when the chat was opened with unread messages (the "New messages"
+ * line goes after it), taken before the chat is marked read.
+ */
+export function useChatMessages(chatId: Id | null, focus: string | null = null) {
   const key = chatId === null ? "" : String(chatId);
   const messages = useChats((s) => (chatId === null ? NONE : (s.messages[key] ?? NONE)));
   const loaded = useChats((s) => Boolean(s.loaded[key]));
   const hasMoreBefore = useChats((s) => s.hasMoreBefore[key] ?? true);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const chatsLoaded = useChats((s) => s.chatsLoaded);
+  const [divider, setDivider] = useState<number | null>(null);
+  const [ready, setReady] = useState(false);
 
   useEffect(() => {
     if (chatId === null) return;
     useChats.getState().setActive(chatId);
-    setError(null);
-    realtime.loadNewest(chatId).then(
-      () => realtime.markActiveRead(),
-      (err: unknown) => setError(describeError(err)),
-    );
     return () => {
       if (useChats.getState().activeChatId !== null && String(useChats.getState().activeChatId) === key) {
         useChats.getState().setActive(null);
@@ -32,11 +49,36 @@ export function useChatMessages(chatId: Id | null) {
     };
   }, [chatId, key]);
 
+  // Once the chat list is in (it carries our read marker), load the newest page, then back to
+  // the first unread message (or the focused one), and only then mark the chat read.
+  useEffect(() => {
+    if (chatId === null || !chatsLoaded) return;
+    let live = true;
+    const chat = useChats.getState().chats.find((c) => String(c.id) === key);
+    const marker = chat && chat.unread_count > 0 ? chat.last_read_seq : null;
+    setDivider(marker);
+    setError(null);
+    setReady(false);
+    (async () => {
+      await realtime.loadNewest(chatId);
+      if (focus !== null) await loadBackUntil(chatId, (list) => list.some((m) => String(m.id) === focus));
+      else if (marker !== null) await loadBackUntil(chatId, (list) => (oldestSeq(list) ?? 0) <= marker + 1);
+      if (!live) return;
+      setReady(true);
+      realtime.markActiveRead();
+    })().catch((err: unknown) => {
+      if (live) setError(describeError(err));
+    });
+    return () => {
+      live = false;
+    };
+  }, [chatId, key, chatsLoaded, focus]);
+
   // new messages while the chat is open and visible count as read
   const newest = messages.length > 0 ? messages[messages.length - 1]?.seq : null;
   useEffect(() => {
-    if (loaded && newest != null) realtime.markActiveRead();
-  }, [loaded, newest]);
+    if (ready && newest != null) realtime.markActiveRead();
+  }, [ready, newest]);
 
   const loadOlder = useCallback(async () => {
     // before the newest page is in, "older" has no anchor yet
@@ -95,5 +137,5 @@ export function useChatMessages(chatId: Id | null) {
     [retry],
   );
 
-  return { messages, loaded, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing, actions };
+  return { messages, loaded, ready, divider, hasMoreBefore, loadingOlder, error, loadOlder, send, retry, typing, actions };
 }

@@ -15,6 +15,8 @@ function chat(id: number): Chat {
     last_message: null,
     last_seq: 0,
     unread_count: 0,
+    last_read_seq: 0,
+    others_read_seq: 0,
   };
 }
 

@@ -1,6 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
+import { api } from "../api";
 import { sameId, type Id, type ReplyPreview } from "../api/types";
+import { ChatSettingsPanel } from "../components/ChatSettingsPanel";
+import { presenceText, useNow } from "../components/lastSeen";
 import { Avatar, displayName, PresenceDot } from "../components/Avatar";
 import { chatTitle } from "../components/chatTitle";
 import { ChatSearch } from "../components/ChatSearch";
@@ -33,8 +36,18 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   const users = useChats((s) => s.users);
   const markers = useChats((s) => s.readMarkers[chatId] ?? NO_MARKERS);
   const me = useSession((s) => s.user);
-  const online = useRealtime((s) => (peer ? s.presence[String(peer.id)] : undefined));
-  const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions } = useChatMessages(chatId);
+  const online = useRealtime((s) =>
+    peer ? (s.presence[String(peer.id)] ?? (s.presenceKnown ? false : undefined)) : undefined,
+  );
+  const lastSeen = useRealtime((s) => (peer ? s.lastSeen[String(peer.id)] : undefined));
+  const presence = useRealtime((s) => s.presence);
+  const now = useNow();
+  const [params] = useSearchParams();
+  const focus = params.get("message");
+  const { messages, hasMoreBefore, loadingOlder, error, loadOlder, send, typing, actions, divider, ready } =
+    useChatMessages(chatId, focus);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const settingsButton = useRef<HTMLButtonElement>(null);
   const saved = useOffline((s) => s.showingSaved);
   const { members, reload: reloadMembers } = useMembers(chatId);
   const [infoOpen, setInfoOpen] = useState(false);
@@ -83,6 +96,17 @@ export function ChatDetail({ chatId }: { chatId: string }) {
   useEffect(() => {
     if (chat?.kind === "direct" && !peer) void realtime.loadPeer(chat.id);
   }, [chat?.kind, chat?.id, peer]);
+  // "last seen …" for a peer who is not online (again after they go offline)
+  const peerId = peer ? String(peer.id) : null;
+  useEffect(() => {
+    if (peerId === null || online === true) return;
+    api.users.presence([peerId]).then(
+      ({ presence: list }) => {
+        for (const p of list) useRealtime.getState().setLastSeen(p.user_id, p.last_seen_at);
+      },
+      () => undefined,
+    );
+  }, [peerId, online]);
 
   // names for senders we have not seen yet (groups)
   const senders = new Set(messages.map((m) => String(m.sender_id)));
@@ -91,8 +115,21 @@ export function ChatDetail({ chatId }: { chatId: string }) {
     for (const id of senderKey.split(",")) if (id && !users[id]) void realtime.loadUser(id);
   }, [senderKey, users]);
 
-  let othersRead = 0;
+  let othersRead = chat?.others_read_seq ?? 0;
   for (const [uid, seq] of Object.entries(markers)) if (!sameId(uid, me?.id) && seq > othersRead) othersRead = seq;
+  // each member's marker: from the member list, live `read` frames, and their own messages
+  let readers: Record<string, number> | null = null;
+  const group = chat !== undefined && chat.kind !== "direct";
+  if (group && members.length > 0) {
+    readers = {};
+    for (const m of members) if (!sameId(m.user.id, me?.id)) readers[String(m.user.id)] = m.last_read_seq;
+    for (const [uid, seq] of Object.entries(markers)) if (uid in readers) readers[uid] = Math.max(readers[uid] ?? 0, seq);
+    for (const m of messages) {
+      const uid = String(m.sender_id);
+      if (m.seq !== null && uid in readers) readers[uid] = Math.max(readers[uid] ?? 0, m.seq);
+    }
+  }
+  const onlineCount = group ? members.filter((m) => !sameId(m.user.id, me?.id) && presence[String(m.user.id)]).length : 0;
 
   if (chatsLoaded && !chat) {
     return (
@@ -121,16 +158,16 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           </h1>
           <p className="muted small">
             {chat?.kind === "direct" ? (
-              // presence is known only after the server's first `presence` frame for the peer
+              // presence is known from `ready.presence` on, and from `presence` frames
               peer && online !== undefined ? (
-                <>
-                  <PresenceDot online={online} /> {online ? "online" : "offline"}
-                </>
+                <span data-testid="peer-presence">
+                  <PresenceDot online={online} /> {presenceText(online, lastSeen, now)}
+                </span>
               ) : (
                 peer?.username && `@${peer.username}`
               )
             ) : chat ? (
-              `${chat.member_count} members`
+              `${chat.member_count} members${onlineCount > 0 ? `, ${onlineCount} online` : ""}`
             ) : (
               ""
             )}
@@ -156,6 +193,17 @@ export function ChatDetail({ chatId }: { chatId: string }) {
             {chat.kind === "channel" ? "Channel info" : "Group info"}
           </button>
         )}
+        {chat && (
+          <button
+            type="button"
+            ref={settingsButton}
+            className="secondary small chat-settings-button"
+            aria-expanded={settingsOpen}
+            onClick={() => setSettingsOpen((v) => !v)}
+          >
+            Chat settings
+          </button>
+        )}
       </header>
       {searching && (
         <ChatSearch
@@ -175,6 +223,15 @@ export function ChatDetail({ chatId }: { chatId: string }) {
           onClose={() => {
             setInfoOpen(false);
             infoButton.current?.focus();
+          }}
+        />
+      )}
+      {chat && settingsOpen && (
+        <ChatSettingsPanel
+          chat={chat}
+          onClose={() => {
+            setSettingsOpen(false);
+            settingsButton.current?.focus();
           }}
         />
       )}
@@ -198,6 +255,10 @@ export function ChatDetail({ chatId }: { chatId: string }) {
         canPin={chat?.kind === "direct" || chat?.role === "owner" || chat?.role === "admin"}
         showSenders={chat?.kind !== "direct"}
         myUsername={me?.username ?? null}
+        dividerAfter={divider}
+        focusId={focus}
+        ready={ready}
+        readers={readers}
       />
       <TypingIndicator chatId={chatId} />
       {forwarding && (

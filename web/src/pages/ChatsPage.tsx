@@ -1,6 +1,9 @@
-import { lazy, Suspense, useRef, useState } from "react";
-import { Link, useParams } from "react-router";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
 import { ChatList } from "../components/ChatList";
+import { DesktopPrompt } from "../components/DesktopPrompt";
+import { NotificationsInbox, openPath } from "../components/NotificationsInbox";
+import { useNotifications } from "../store/notifications";
 import { NewChat } from "../components/NewChat";
 import { SidebarSearch } from "../components/SearchBox";
 import { usePage } from "../hooks/usePage";
@@ -20,6 +23,14 @@ export function ChatsPage() {
   const [creating, setCreating] = useState(false);
   const me = useSession((s) => s.user);
   const newChatButton = useRef<HTMLButtonElement>(null);
+  const openRequest = useNotifications((s) => s.open);
+  const navigate = useNavigate();
+  // a desktop notification was clicked: open its message
+  useEffect(() => {
+    if (openRequest === null) return;
+    useNotifications.getState().requestOpen(null);
+    navigate(openPath(openRequest.chatId, openRequest.messageId));
+  }, [openRequest, navigate]);
   const closeNewChat = () => {
     setCreating(false);
     newChatButton.current?.focus(); // back where the keyboard user was (an opened chat takes it next)
@@ -35,6 +46,7 @@ export function ChatsPage() {
           <button type="button" ref={newChatButton} onClick={() => setCreating((v) => !v)} aria-expanded={creating}>
             New chat
           </button>
+          <NotificationsInbox />
           <Link to="/profile" className="button secondary">
             Profile
           </Link>
@@ -47,6 +59,7 @@ export function ChatsPage() {
             </span>
           </p>
         )}
+        <DesktopPrompt />
         {creating && <NewChat onDone={closeNewChat} />}
         <SidebarSearch>
           <ChatList />

@@ -6,6 +6,7 @@ import { Avatar, displayName } from "../components/Avatar";
 import { AvatarCrop } from "../components/AvatarCrop";
 import { Field, FormError, FormNotice } from "../components/Field";
 import { describeUserAgent } from "../format/userAgent";
+import { NotificationSettings } from "../components/NotificationSettings";
 import { useAuth } from "../hooks/useAuth";
 import { usePage } from "../hooks/usePage";
 import { useSession } from "../store/session";
@@ -107,6 +108,7 @@ export function Profile() {
           Save
         </button>
       </form>
+      <NotificationSettings email={user?.email} />
       <section className="card" aria-labelledby="sessions-h">
         <h2 id="sessions-h">Signed-in devices</h2>
         {sessions === null ? (

@@ -5,7 +5,15 @@
 import { create } from "zustand";
 import type { Chat, Id, Message, User } from "../api/types";
 import { sameId } from "../api/types";
-import { advanceMarker, applyChatUpdated, applyIncomingMessage, applyOwnRead, removeChat, upsertChats } from "../chat/chats";
+import {
+  advanceMarker,
+  applyChatUpdated,
+  applyIncomingMessage,
+  applyOthersRead,
+  applyOwnRead,
+  removeChat,
+  upsertChats,
+} from "../chat/chats";
 import {
   applyAck,
   applyDeleted,
@@ -148,7 +156,7 @@ export const useChats = create<ChatsState>((set, get) => ({
     const k = String(chatId);
     set((s) => ({
       readMarkers: { ...s.readMarkers, [k]: advanceMarker(s.readMarkers[k] ?? {}, userId, seq) },
-      chats: sameId(userId, me) ? applyOwnRead(s.chats, chatId, seq) : s.chats,
+      chats: sameId(userId, me) ? applyOwnRead(s.chats, chatId, seq) : applyOthersRead(s.chats, chatId, seq),
     }));
   },
   setPeer: (chatId, user) =>

@@ -10,6 +10,13 @@ export interface RealtimeState {
   /** chat id -> user id -> epoch ms until which the user counts as typing */
   typing: Record<string, Record<string, number>>;
   presence: Record<string, boolean>;
+  /** `ready.presence` arrived: a user absent from it (and from later frames) is offline */
+  presenceKnown: boolean;
+  /** user id -> last seen (GET /v1/presence); null when hidden or never seen */
+  lastSeen: Record<string, string | null>;
+  /** `ready.presence`: exactly these are online now (replaces what an earlier socket said) */
+  presenceSnapshot(online: Id[]): void;
+  setLastSeen(userId: Id, at: string | null): void;
   setStatus(status: ConnStatus): void;
   typingFrom(chatId: Id, userId: Id, now?: number): void;
   stopTyping(chatId: Id, userId: Id): void;
@@ -22,6 +29,18 @@ export const useRealtime = create<RealtimeState>((set, get) => ({
   status: "idle",
   typing: {},
   presence: {},
+  presenceKnown: false,
+  lastSeen: {},
+  presenceSnapshot(online) {
+    const presence: Record<string, boolean> = {};
+    for (const id of online) presence[String(id)] = true;
+    set({ presence, presenceKnown: true });
+  },
+  setLastSeen(userId, at) {
+    const k = String(userId);
+    if (get().lastSeen[k] === at) return;
+    set((s) => ({ lastSeen: { ...s.lastSeen, [k]: at } }));
+  },
   setStatus: (status) => {
     if (get().status !== status) set({ status });
   },
@@ -56,5 +75,5 @@ export const useRealtime = create<RealtimeState>((set, get) => ({
     if (get().presence[k] === online) return;
     set((s) => ({ presence: { ...s.presence, [k]: online } }));
   },
-  reset: () => set({ status: "idle", typing: {}, presence: {} }),
+  reset: () => set({ status: "idle", typing: {}, presence: {}, presenceKnown: false, lastSeen: {} }),
 }));

@@ -1,0 +1,139 @@
+import { useEffect, useRef, useState } from "react";
+import { useNavigate } from "react-router";
+import { api, describeError } from "../api";
+import type { Notification } from "../api/types";
+import { sameId } from "../api/types";
+import { useChats } from "../store/chats";
+import { useNotifications } from "../store/notifications";
+import { chatTitle } from "./chatTitle";
+import { relativeTime, useNow } from "./lastSeen";
+
+export function openPath(chatId: string | number, messageId: string | number | null): string {
+  const base = `/chats/${encodeURIComponent(String(chatId))}`;
+  return messageId === null ? base : `${base}?message=${encodeURIComponent(String(messageId))}`;
+}
+
+/** The bell with the unread count, and the inbox it opens: mentions and messages, newest first. */
+export function NotificationsInbox() {
+  const unread = useNotifications((s) => s.unread);
+  const items = useNotifications((s) => s.items);
+  const loaded = useNotifications((s) => s.itemsLoaded);
+  const chats = useChats((s) => s.chats);
+  const peers = useChats((s) => s.peers);
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const bell = useRef<HTMLButtonElement>(null);
+  const panel = useRef<HTMLDivElement>(null);
+  const navigate = useNavigate();
+  const now = useNow();
+
+  useEffect(() => {
+    api.users.me().then(
+      ({ user }) => useNotifications.getState().setUnread(user.unread_notifications ?? 0),
+      () => undefined,
+    );
+  }, []);
+
+  useEffect(() => {
+    if (!open) return;
+    setError(null);
+    api.notifications.list({ limit: 30 }).then(
+      (page) => useNotifications.getState().setItems(page.notifications),
+      (err: unknown) => setError(describeError(err)),
+    );
+    panel.current?.focus();
+  }, [open]);
+
+  function close() {
+    setOpen(false);
+    bell.current?.focus();
+  }
+
+  async function openItem(n: Notification) {
+    setOpen(false);
+    if (!n.read) {
+      useNotifications.getState().markRead([n.id]);
+      api.notifications.markRead({ ids: [Number(n.id)] }).catch(() => undefined);
+    }
+    navigate(openPath(n.chat_id, n.message_id));
+  }
+
+  async function markAll() {
+    useNotifications.getState().markAllRead();
+    try {
+      await api.notifications.markRead({ all: true });
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }
+
+  function label(n: Notification): string {
+    const chat = chats.find((c) => sameId(c.id, n.chat_id));
+    const title = chat ? chatTitle(chat, peers[String(chat.id)]) : "a chat";
+    return n.kind === "mention" ? `Mentioned you in ${title}` : `New message in ${title}`;
+  }
+
+  return (
+    <div className="inbox">
+      <button
+        type="button"
+        ref={bell}
+        className="secondary bell"
+        aria-expanded={open}
+        aria-haspopup="dialog"
+        aria-label={`Notifications${unread > 0 ? `, ${unread} unread` : ""}`}
+        onClick={() => setOpen((v) => !v)}
+      >
+        <span aria-hidden="true">🔔</span>
+        {unread > 0 && (
+          <span className="badge" aria-hidden="true" data-testid="inbox-badge">
+            {unread > 99 ? "99+" : unread}
+          </span>
+        )}
+      </button>
+      {open && (
+        <div
+          className="inbox-panel card"
+          role="dialog"
+          aria-label="Notifications"
+          tabIndex={-1}
+          ref={panel}
+          onKeyDown={(e) => {
+            if (e.key === "Escape") close();
+          }}
+        >
+          <div className="inbox-head">
+            <h2>Notifications</h2>
+            <button type="button" className="link small" onClick={() => void markAll()} disabled={unread === 0}>
+              Mark all read
+            </button>
+          </div>
+          {error && (
+            <p className="field-error" role="alert">
+              {error}
+            </p>
+          )}
+          {!loaded ? (
+            <p className="muted small">Loading…</p>
+          ) : items.length === 0 ? (
+            <p className="muted small">No notifications yet. Mentions and direct messages show up here.</p>
+          ) : (
+            <ul className="inbox-list">
+              {items.map((n) => (
+                <li key={String(n.id)}>
+                  <button type="button" className={`inbox-item${n.read ? "" : " unread"}`} onClick={() => void openItem(n)}>
+                    <span className="inbox-kind">{label(n)}</span>
+                    <time className="muted small" dateTime={n.created_at}>
+                      {relativeTime(n.created_at, now)}
+                    </time>
+                    {!n.read && <span className="visually-hidden"> (unread)</span>}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}

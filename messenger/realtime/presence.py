@@ -139,9 +139,10 @@ class PresenceTracker:
         try:
             others = [n for n in self._alive if n != self.node_id]
             if others:
+                names = [str(u) for u in rest]
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for node in others:
-                        pipe.smismember(self._node_key(node), [str(u) for u in rest])
+                        pipe.smismember(self._node_key(node), names)
                     replies = await pipe.execute()
                 for reply in replies:
                     found.update(u for u, hit in zip(rest, reply, strict=True) if hit)

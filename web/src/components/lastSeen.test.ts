@@ -18,7 +18,7 @@ describe("last seen", () => {
     expect(presenceText(false, "2026-03-10T11:55:00Z", NOW)).toBe("last seen 5 min ago");
   });
 
-  it("says recently when the time is hidden", () => {
-    expect(presenceText(false, null, NOW)).toBe("last seen recently");
+  it("says offline when the time is hidden or unknown", () => {
+    expect(presenceText(false, null, NOW)).toBe("offline");
   });
 });

@@ -17,11 +17,11 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
   return `on ${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })}`;
 }
 
-/** A presence line: "online", "last seen 5 min ago", or "last seen recently" when hidden. */
+/** A presence line: "online", "last seen 5 min ago", or "offline" when the time is hidden or unknown. */
 export function presenceText(online: boolean | undefined, lastSeen: string | null | undefined, now: number): string {
   if (online) return "online";
   if (lastSeen) return `last seen ${relativeTime(lastSeen, now)}`;
-  return online === false ? "last seen recently" : "";
+  return online === false ? "offline" : "";
 }
 
 /** The current time, re-rendering every `intervalMs` (relative times stay true). */

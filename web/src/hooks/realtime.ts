@@ -8,6 +8,7 @@ import { sameId } from "../api/types";
 import { RealtimeSocket, wsUrl } from "../api/socket";
 import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages, type ChatMessage } from "../chat/messages";
 import { notifyDesktop } from "../notify/desktop";
+import { refreshUnreadSoon } from "../notify/inbox";
 import { useChats } from "../store/chats";
 import { onConversationFrame } from "./conversation";
 import { useNotifications } from "../store/notifications";
@@ -178,6 +179,7 @@ class Realtime {
         if (!known) void this.fetchChat(f.message.chat_id);
         if (f.type === "receive_message" && !sameId(f.message.sender_id, self)) {
           useRealtime.getState().stopTyping(f.message.chat_id, f.message.sender_id);
+          void notifyDesktop(f.message, self);
           if (sameId(chats.activeChatId, f.message.chat_id) && isVisible()) this.markRead(f.message.chat_id, f.message.seq);
         }
         break;
@@ -213,7 +215,6 @@ class Realtime {
         break;
       case "notification":
         useNotifications.getState().received(f.notification);
-        void notifyDesktop(f.notification);
         break;
       case "ack":
         this.clearAck(f.client_msg_id);
@@ -406,6 +407,7 @@ class Realtime {
         if (!this.socket?.send({ type: "read", chat_id: canonical(chatId), seq: upto })) {
           api.chats.markRead(canonical(chatId), upto).catch(() => this.readSent.delete(k));
         }
+        refreshUnreadSoon();
       }, READ_DEBOUNCE_MS),
     );
   }

@@ -4,7 +4,7 @@
  * the tab and opens the message.
  */
 import { api } from "../api";
-import type { Chat, Id, Notification as Item } from "../api/types";
+import type { Chat, Id, Message } from "../api/types";
 import { sameId } from "../api/types";
 import { chatTitle } from "../components/chatTitle";
 import { useChats } from "../store/chats";
@@ -52,31 +52,35 @@ async function isMuted(chatId: Id): Promise<boolean> {
   }
 }
 
-function bodyOf(chat: Chat | undefined, messageId: Id): string {
-  const m = chat?.last_message;
-  if (m && sameId(m.id, messageId)) {
-    if (m.text) return m.text.length > 140 ? `${m.text.slice(0, 139)}…` : m.text;
-    if (m.attachments.length > 0) return "Attachment";
-  }
-  return "New message";
+// A replay after a reconnect brings older messages again: only fresh ones notify.
+const FRESH_MS = 120_000;
+
+function bodyOf(m: Message): string {
+  if (m.text) return m.text.length > 140 ? `${m.text.slice(0, 139)}…` : m.text;
+  return m.attachments.length > 0 ? "Attachment" : "New message";
 }
 
-/** A `notification` frame arrived: show it on the desktop if it should be. */
-export async function notifyDesktop(item: Item): Promise<void> {
+/**
+ * A message arrived over the socket: notify on the desktop if the tab is hidden, it is a direct
+ * message or mentions us, and the chat is not muted. (The server's `notification` frames do not
+ * cover direct messages to online users, who get the message itself.)
+ */
+export async function notifyDesktop(m: Message, me: Id | null): Promise<void> {
   if (desktopPermission() !== "granted" || document.visibilityState === "visible") return;
+  if (sameId(m.sender_id, me) || m.deleted || Date.now() - Date.parse(m.created_at) > FRESH_MS) return;
   const store = useChats.getState();
-  const chat = store.chats.find((c) => sameId(c.id, item.chat_id));
-  const direct = chat?.kind === "direct";
-  if (item.kind !== "mention" && !direct) return; // mentions and direct messages only
-  if (await isMuted(item.chat_id)) return;
+  const chat: Chat | undefined = store.chats.find((c) => sameId(c.id, m.chat_id));
+  const mention = m.mentions.some((u) => sameId(u, me));
+  if (!mention && chat?.kind !== "direct") return;
+  if (await isMuted(m.chat_id)) return;
   const title = chat ? chatTitle(chat, store.peers[String(chat.id)]) : "messenger";
-  const shown = new window.Notification(item.kind === "mention" ? `${title}: you were mentioned` : title, {
-    body: bodyOf(chat, item.message_id),
-    tag: `message-${String(item.message_id)}`,
+  const shown = new window.Notification(mention && chat?.kind !== "direct" ? `${title}: you were mentioned` : title, {
+    body: bodyOf(m),
+    tag: `message-${String(m.id)}`,
   });
   shown.onclick = () => {
     window.focus();
-    useNotifications.getState().requestOpen({ chatId: item.chat_id, messageId: item.message_id });
+    useNotifications.getState().requestOpen({ chatId: m.chat_id, messageId: m.id });
     shown.close();
   };
 }

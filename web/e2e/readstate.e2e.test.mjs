@@ -97,6 +97,7 @@ async function say(who, chatId, text) {
 // Records `new Notification(...)` and permission requests; `window.__hidden` fakes a background tab.
 const NOTIFICATION_SPY = () => {
   window.__notes = [];
+  window.__noteObjects = [];
   window.__permissionAsks = 0;
   const Real = window.Notification;
   if (Real) {
@@ -104,6 +105,7 @@ const NOTIFICATION_SPY = () => {
       constructor(title, options) {
         super(title, options);
         window.__notes.push({ title, body: options?.body ?? "" });
+        window.__noteObjects.push(this);
       }
     }
     Object.defineProperty(Spy, "permission", { get: () => Real.permission });
@@ -315,6 +317,11 @@ test("desktop notifications for a direct message in a background tab, none from 
   // Messages are handled in order: Carol's (muted) came first and produced nothing.
   const notes = await a.page.evaluate(() => window.__notes);
   assert.deepEqual(notes, [{ title: "Bob", body: "hello from Bob" }]);
+  // Clicking it opens the chat with Bob at that message.
+  await a.page.evaluate(() => window.__noteObjects[0].onclick(new Event("click")));
+  await a.page.getByRole("heading", { name: "Bob", level: 1 }).waitFor({ timeout: T });
+  await log(a.page).locator("li.message.highlighted", { hasText: "hello from Bob" }).waitFor({ timeout: T });
+  assert.match(new URL(a.page.url()).pathname, new RegExp(`/chats/${withBob}$`));
   await a.context.close();
 });
 

@@ -233,7 +233,7 @@ test("a chat with unread messages opens at a New messages divider; jump to lates
   const divider = log(a.page).getByRole("separator", { name: "New messages" });
   await divider.waitFor({ timeout: T });
   // The first unread message follows the divider, and the view opened there, not at the bottom.
-  const firstUnread = log(a.page).locator("li.unread-divider + li.message p.text");
+  const firstUnread = log(a.page).locator("li.unread-divider + li.message .text");
   await firstUnread.waitFor({ timeout: T });
   assert.equal(await firstUnread.textContent(), "unread 1");
   await log(a.page).getByText("unread 1", { exact: true }).waitFor({ state: "visible", timeout: T });

@@ -167,7 +167,7 @@ test("someone who was online before we connected shows as online, then last seen
   // Bob is connected before Alice: only ready.presence can tell Alice he is online.
   await entry(b.page, "Alice").waitFor({ timeout: T });
   const a = await open(alice);
-  await entry(a.page, "Bob, online").waitFor({ timeout: T });
+  await entry(a.page, "Bob").locator(".presence.online").waitFor({ timeout: T });
   await a.page.goto(`/chats/${chatId}`);
   await a.page.getByTestId("peer-presence").getByText("online").waitFor({ timeout: T });
   // The in-app prompt asks first; nothing asked the browser on load.

@@ -21,6 +21,12 @@ export function NotificationSettings({ email }: { email: string | undefined }) {
   const [settings, setSettings] = useState<UserSettings | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [desktop, setDesktop] = useState<DesktopPermission>(() => desktopPermission());
+  const [address, setAddress] = useState<string | undefined>(email);
+
+  useEffect(() => {
+    if (email) setAddress(email);
+    else api.users.me().then(({ user }) => setAddress(user.email), () => undefined);
+  }, [email]);
 
   useEffect(() => {
     api.users.settings().then(
@@ -41,7 +47,7 @@ export function NotificationSettings({ email }: { email: string | undefined }) {
   return (
     <section className="card" aria-labelledby="notify-h">
       <h2 id="notify-h">Notifications and privacy</h2>
-      {email && <p className="small">Emails go to {email}.</p>}
+      {address && <p className="small">Emails go to {address}.</p>}
       {settings === null ? (
         <p className="muted">Loading…</p>
       ) : (

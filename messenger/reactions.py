@@ -66,7 +66,9 @@ async def _changed(
 ) -> list[events.Event]:
     counts = [ReactionCount(r["emoji"], r["count"]) for r in await conn.fetch(Q.reaction_summary, message_id)]
     body = ReactionsChangedBody(chat_id, message_id, seq, user_id, emoji, added, counts)
-    return await events.append(conn, [events.Draft(chat_id, events.REACTIONS_CHANGED, body)])
+    # Indexed by message, so deleting it can empty the counts of this event too (deletion is final).
+    draft = events.Draft(chat_id, events.REACTIONS_CHANGED, body, message_id=message_id)
+    return await events.append(conn, [draft])
 
 
 async def add(db: Database, publisher: Publisher, user_id: int, chat_id: int, message_id: int, emoji: str) -> None:

@@ -1,9 +1,10 @@
 """Deletion is final, edits supersede: rewriting the stored events that show a message.
 
 Layer: domain. Events carry rendered messages (`receive_message`, `message_edited`, a
-`chat_updated`'s `last_message`), indexed by `events.message_id` (sql/schema/0011). When a
-message changes, `messages.rerender_events` renders it from its current row and hands it here;
-only those few events are rewritten, never the log, and reads stay "copy the stored bytes".
+`chat_updated`'s `last_message`) or a message's reaction counts (`reactions_changed`), indexed
+by `events.message_id` (sql/schema/0011). When a message changes, `messages.rerender_events`
+renders it from its current row and hands it here; only those few events are rewritten, never
+the log, and reads stay "copy the stored bytes".
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _with_last_message(payload: bytes, message: Message) -> bytes:
     return _encoder.encode(body)
 
 
+def _without_reactions(payload: bytes) -> bytes:
+    """A reactions_changed payload of a deleted message: its counts go, the rest stays."""
+    body = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])
+    body["reactions"] = msgspec.Raw(b"[]")
+    return _encoder.encode(body)
+
+
 async def rewrite(conn: Connection, current: Mapping[int, Message], *, revised_pos: int | None = None) -> None:
     """Store `current` (message id -> its shared view now) in every event that shows it.
 
@@ -49,7 +57,12 @@ async def rewrite(conn: Connection, current: Mapping[int, Message], *, revised_p
     hidden: list[bytes | None] = []
     for r in await conn.fetch(Q.events_of_messages, list(current)):
         message = current[r["message_id"]]
-        if r["type"] == events.CHAT_UPDATED:
+        if r["type"] == events.REACTIONS_CHANGED:
+            # Counts at that moment stay true after an edit; only a deletion empties them.
+            if not message.deleted:
+                continue
+            payload, hide = _without_reactions(r["payload"]), None
+        elif r["type"] == events.CHAT_UPDATED:
             payload = _with_last_message(r["payload"], message)
             hide = _with_last_message(r["payload"], redacted(message)) if revised_pos is not None else None
         else:

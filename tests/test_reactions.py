@@ -162,6 +162,36 @@ async def test_deleting_a_message_removes_its_reactions(client: httpx.AsyncClien
     assert await db.fetchval("SELECT count(*) FROM reactions") == 0
 
 
+async def test_sync_after_a_delete_returns_its_reactions_changed_events_empty(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    a, b = await make_user(db), await make_user(db)
+    chat = await new_chat(client, a, "group", b)
+    message = await send(client, a, chat["id"])
+    start = await cursor_now(client, b)
+    await react(client, a, message, "👍")
+    await react(client, b, message, "🎉")
+    await client.delete(f"/v1/chats/{chat['id']}/messages/{message['id']}", headers=a.headers)
+    frames = [f for f in (await sync(client, b, start))["events"] if f["type"] == "reactions_changed"]
+    assert [(f["user_id"], f["emoji"], f["reactions"]) for f in frames] == [(a.id, "👍", []), (b.id, "🎉", [])]
+
+
+async def test_an_edit_keeps_the_counts_of_earlier_reactions_changed_events(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    a = await make_user(db)
+    chat = await new_chat(client, a, "group")
+    message = await send(client, a, chat["id"])
+    start = await cursor_now(client, a)
+    await react(client, a, message, "👍")
+    r = await client.patch(
+        f"/v1/chats/{chat['id']}/messages/{message['id']}", json={"text": "edited"}, headers=a.headers
+    )
+    assert r.status_code == 200
+    frames = [f for f in (await sync(client, a, start))["events"] if f["type"] == "reactions_changed"]
+    assert [f["reactions"] for f in frames] == [[{"emoji": "👍", "count": 1}]]
+
+
 async def test_users_of_one_emoji_are_paginated(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     owner = await make_user(db)
     people = [await make_user(db) for _ in range(5)]

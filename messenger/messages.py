@@ -465,16 +465,20 @@ async def page(
 
 async def after_change(conn: Connection, message_id: int, *, revised_pos: int | None = None) -> None:
     """A message was edited or deleted: its stored events and those of replies quoting it are
-    re-rendered (deletion is final). After the append; `revised_pos`: the edit's position."""
+    re-rendered (deletion is final). After the append; `revised_pos`: the edit's position, so
+    readers who left before it get the message, and the replies' quotes of it, redacted."""
     await rerender_events(conn, [message_id], revised_pos=revised_pos)
-    await rerender_events(conn, [r["id"] for r in await conn.fetch(Q.replies_of, message_id)])
+    replies = [r["id"] for r in await conn.fetch(Q.replies_of, message_id)]
+    await rerender_events(conn, replies, revised_pos=revised_pos, quoting=True)
 
 
-async def rerender_events(conn: Connection, message_ids: Sequence[int], *, revised_pos: int | None = None) -> None:
+async def rerender_events(
+    conn: Connection, message_ids: Sequence[int], *, revised_pos: int | None = None, quoting: bool = False
+) -> None:
     """Re-render the stored events of these message ids from their current rows."""
     if message_ids:
         current = {i: shared_view(m) for i, m in (await rendered(conn, message_ids, NOBODY)).items()}
-        await redaction.rewrite(conn, current, revised_pos=revised_pos)
+        await redaction.rewrite(conn, current, revised_pos=revised_pos, quoting=quoting)
 
 
 async def edit(

@@ -39,6 +39,18 @@ def _with_last_message(payload: bytes, message: Message) -> bytes:
     return _encoder.encode(body)
 
 
+def _quote_hidden(message: Message) -> Message:
+    """A reply as a reader who left before its original's edit gets it: the quote redacted, and
+    the reply itself too if it was ever edited (one `redacted` form per event cannot tell that
+    reader's span from the reply's own edit, so it errs on hiding)."""
+    if message.edited_at is not None:
+        return redacted(message)
+    if message.reply_to is None:
+        return message
+    quote = msgspec.structs.replace(message.reply_to, text=None, deleted=True, has_attachments=False)
+    return msgspec.structs.replace(message, reply_to=quote)
+
+
 def _without_reactions(payload: bytes) -> bytes:
     """A reactions_changed payload of a deleted message: its counts go, the rest stays."""
     body = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])
@@ -46,12 +58,17 @@ def _without_reactions(payload: bytes) -> bytes:
     return _encoder.encode(body)
 
 
-async def rewrite(conn: Connection, current: Mapping[int, Message], *, revised_pos: int | None = None) -> None:
+async def rewrite(
+    conn: Connection, current: Mapping[int, Message], *, revised_pos: int | None = None, quoting: bool = False
+) -> None:
     """Store `current` (message id -> its shared view now) in every event that shows it.
 
     `revised_pos`: the position of the edit doing this; a reader whose membership ended before
     it is served the redacted form instead (events_for_user), so they never learn of the edit.
+    `quoting`: the edit is of the message these replies quote, so that reader gets the quote
+    redacted rather than the whole reply.
     """
+    hide_as = _quote_hidden if quoting else redacted
     positions: list[int] = []
     payloads: list[bytes] = []
     hidden: list[bytes | None] = []
@@ -64,10 +81,10 @@ async def rewrite(conn: Connection, current: Mapping[int, Message], *, revised_p
             payload, hide = _without_reactions(r["payload"]), None
         elif r["type"] == events.CHAT_UPDATED:
             payload = _with_last_message(r["payload"], message)
-            hide = _with_last_message(r["payload"], redacted(message)) if revised_pos is not None else None
+            hide = _with_last_message(r["payload"], hide_as(message)) if revised_pos is not None else None
         else:
             payload = _encoder.encode(MessageBody(message))
-            hide = _encoder.encode(MessageBody(redacted(message))) if revised_pos is not None else None
+            hide = _encoder.encode(MessageBody(hide_as(message))) if revised_pos is not None else None
         positions.append(r["pos"])
         payloads.append(payload)
         hidden.append(hide)

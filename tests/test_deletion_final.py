@@ -121,6 +121,24 @@ async def test_a_reader_who_left_gets_a_later_edit_redacted(client: httpx.AsyncC
     assert {m["text"] for m in bobs} == {"after carol left"}
 
 
+async def test_a_reader_who_left_gets_a_later_edit_of_a_quoted_message_redacted_in_the_quote(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    alice, bob, carol = await make_user(db), await make_user(db), await make_user(db)
+    chat = await new_chat(client, alice, "group", bob, carol)
+    cursor = await cursor_now(client, carol)
+    original = await send(client, alice, chat["id"], "before")
+    reply = await send(client, bob, chat["id"], "a reply", reply_to_id=original["id"])
+    r = await client.delete(f"/v1/chats/{chat['id']}/members/{carol.id}", headers=carol.headers)
+    assert r.status_code == 204
+    await _edit(client, alice, original, "after carol left")
+    carols = [m for m in _messages_in((await sync(client, carol, cursor))["events"]) if m["id"] == reply["id"]]
+    bobs = [m for m in _messages_in((await sync(client, bob, cursor))["events"]) if m["id"] == reply["id"]]
+    assert "after carol left" not in str(carols)
+    assert {(m["text"], m["reply_to"]["text"], m["reply_to"]["deleted"]) for m in carols} == {("a reply", None, True)}
+    assert {m["reply_to"]["text"] for m in bobs} == {"after carol left"}
+
+
 async def test_a_reader_who_left_after_an_edit_still_sees_it(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     alice, bob = await make_user(db), await make_user(db)
     chat = await new_chat(client, alice, "group", bob)

@@ -226,8 +226,20 @@ async def test_user_online_when_the_window_ends_is_mailed_only_after_going_offli
         await asyncio.sleep(WINDOW + 0.2)
         await run_worker(env)
         assert mailbox.to(bob.email) == []
+    # Closing the socket starts presence's reconnect grace: bob is offline only after it.
+    await _wait_offline(http, alice, bob.id)
     await run_worker(env)
     await mailbox.wait_for(bob.email)
+
+
+async def _wait_offline(http: httpx.AsyncClient, viewer: User, user_id: int) -> None:
+    for _ in range(300):
+        r = await http.get("/v1/presence", params={"user_ids": str(user_id)}, headers=viewer.headers)
+        assert r.status_code == 200, r.text
+        if not r.json()["presence"][0]["online"]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"user {user_id} is still online")
 
 
 async def test_notifications_read_before_the_window_ends_get_no_email(

@@ -40,8 +40,13 @@ def is_integer(schema: dict[str, Any]) -> bool:
 
 
 def is_string(schema: dict[str, Any]) -> bool:
+    """A string field, or a reference to a string schema (an enum), not to an object."""
     options = schema.get("anyOf", [schema])
-    return any(o.get("type") == "string" or "$ref" in o for o in options)
+    return any(o.get("type") == "string" or ("$ref" in o and not _is_object(o["$ref"])) for o in options)
+
+
+def _is_object(ref: str) -> bool:
+    return bool(DOC["components"]["schemas"][ref.rsplit("/", 1)[-1]].get("type") == "object")
 
 
 def is_integer_list(schema: dict[str, Any]) -> bool:

@@ -174,7 +174,7 @@ test("keyboard: Shift+F10 and the menu key open the menu, arrows move, Esc close
   await a.page.keyboard.press("Shift+F10");
   const items = a.page.getByRole("menuitem");
   await items.first().waitFor({ timeout: T });
-  assert.equal(await a.page.evaluate(() => document.activeElement?.textContent), "Reply");
+  await a.page.waitForFunction(() => document.activeElement?.textContent === "Reply", null, { timeout: T });
   await a.page.keyboard.press("ArrowDown");
   assert.equal(await a.page.evaluate(() => document.activeElement?.textContent), "React");
   await a.page.keyboard.press("End");
@@ -183,7 +183,7 @@ test("keyboard: Shift+F10 and the menu key open the menu, arrows move, Esc close
   await shot(a.page, "conversation-keyboard-menu-1366x768");
   await a.page.keyboard.press("Escape");
   await items.first().waitFor({ state: "detached", timeout: T });
-  assert.ok(await a.page.evaluate(() => document.activeElement?.matches("li.message")), "focus back on the message");
+  await a.page.waitForFunction(() => document.activeElement?.matches("li.message"), null, { timeout: T });
 
   // the menu key, then Reply from the keyboard; Esc in the composer cancels the reply
   await a.page.keyboard.press("ContextMenu");
@@ -191,7 +191,9 @@ test("keyboard: Shift+F10 and the menu key open the menu, arrows move, Esc close
   await a.page.keyboard.press("Enter");
   const replying = a.page.getByRole("group", { name: /Replying to/ });
   await replying.waitFor({ timeout: T });
-  assert.ok(await a.page.evaluate(() => document.activeElement?.getAttribute("placeholder") === "Write a message"));
+  await a.page.waitForFunction(() => document.activeElement?.getAttribute("placeholder") === "Write a message", null, {
+    timeout: T,
+  });
   await a.page.keyboard.press("Escape");
   await replying.waitFor({ state: "detached", timeout: T });
 
@@ -205,7 +207,7 @@ test("keyboard: Shift+F10 and the menu key open the menu, arrows move, Esc close
   await a.page.waitForFunction(() => document.querySelector(".emoji-grid button")?.textContent === "👍", null, { timeout: T });
   await a.page.keyboard.press("Enter");
   await last.locator(".chip-reaction", { hasText: "👍" }).waitFor({ timeout: T });
-  assert.ok(await a.page.evaluate(() => document.activeElement?.matches("li.message")), "focus back after picking");
+  await a.page.waitForFunction(() => document.activeElement?.matches("li.message"), null, { timeout: T });
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });

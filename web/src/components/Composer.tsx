@@ -149,9 +149,10 @@ export function Composer({
     box.current?.focus();
   }
 
-  // choosing "Reply" puts the cursor in the box
+  // choosing "Reply" puts the cursor in the box, in the same task that shows the quote (a layout
+  // effect): the menu that chose it has just unmounted and left the focus on <body>
   const replyingTo = replyTo?.preview.id;
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (replyingTo !== undefined) box.current?.focus();
   }, [replyingTo]);
 

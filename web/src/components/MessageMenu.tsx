@@ -1,4 +1,4 @@
-import { useEffect, useRef, type KeyboardEvent } from "react";
+import { useEffect, useLayoutEffect, useRef, type KeyboardEvent } from "react";
 import { useFlipUp } from "./flip";
 
 export interface MenuItem {
@@ -28,7 +28,9 @@ export function MessageMenu({ items, open, onOpenChange, returnFocus, tabIndex, 
   const trigger = useRef<HTMLButtonElement>(null);
   const up = useFlipUp(menu, open);
 
-  useEffect(() => {
+  // a layout effect, so focus is on the first item in the same task that shows the menu: with a
+  // plain effect a key pressed right after opening could still reach the bubble
+  useLayoutEffect(() => {
     if (open) menu.current?.querySelector<HTMLButtonElement>("[role=menuitem]")?.focus();
   }, [open]);
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable
@@ -129,11 +130,25 @@ def main(argv: list[str] | None = None) -> int:
     from .server import raise_nofile
 
     raise_nofile()
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    load_start = os.getloadavg()
     data, problems = _scenario(args.scenario)(args)
     data["params"] = {k: v for k, v in vars(args).items() if k != "secret_key"}
     data["problems"] = problems
     data["ok"] = not problems
+    history = report.history_rows(
+        args.scenario,
+        sys.argv[1:] if argv is None else argv,
+        data.get("headline", []),
+        started=started,
+        load_start=load_start,
+        load_end=os.getloadavg(),
+    )
+    data["history_rows"] = history
     path = report.write_json(args.scenario, data, Path(args.out) if args.out else None)
+    if history:
+        # Ready to append to the history table of bench/README.md.
+        print("\nhistory rows (bench/README.md):\n" + "\n".join(history))
     print(f"\nresults: {path}")
     behind = [p for p in problems if "fell behind" in p]
     broken = [p for p in problems if p not in behind]

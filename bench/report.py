@@ -93,3 +93,81 @@ def ratio(value: float | None, ceiling: float | None) -> str:
     if not ceiling or value is None:
         return ""
     return f"{100.0 * value / ceiling:.0f}%"
+
+
+# -- the history table of bench/README.md ---------------------------------------------------
+
+
+class Headline(dict[str, Any]):
+    """One figure of a run for the history table: messenger's value, the baseline's from the
+    same run (None without one), and their ratio."""
+
+    def __init__(self, figure: str, value: float | None, baseline: float | None = None, unit: str = "") -> None:
+        super().__init__(figure=figure, value=value, baseline=baseline, unit=unit, ratio=ratio(value, baseline) or None)
+
+
+def commit() -> str:
+    """The commit the bench ran from; `+dirty` when tracked files differ from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=9", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as a reader would retype it (without the output directory)."""
+    import shlex
+
+    args: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--out":
+            skip = True
+            continue
+        if a.startswith("--out="):
+            continue
+        args.append(a)
+    return "python -m bench " + shlex.join(args)
+
+
+def load_text(start: tuple[float, float, float], end: tuple[float, float, float]) -> str:
+    return f"{start[0]:.1f}-{end[0]:.1f}"
+
+
+def history_rows(
+    scenario: str,
+    argv: list[str],
+    headlines: list[dict[str, Any]],
+    *,
+    started: str,
+    load_start: tuple[float, float, float],
+    load_end: tuple[float, float, float],
+    git_commit: str | None = None,
+) -> list[str]:
+    """Markdown rows for the history table in bench/README.md:
+    | date (UTC) | commit | scenario | command | figure | value | baseline | ratio | load |"""
+    rev = git_commit or commit()
+    cmd = command_line(argv).replace("|", "\\|")
+    load = load_text(load_start, load_end)
+    out = []
+    for h in headlines:
+        unit = f" {h['unit']}" if h.get("unit") else ""
+        value = "-" if h.get("value") is None else fmt(h["value"]) + unit
+        base = "-" if h.get("baseline") is None else fmt(h["baseline"]) + unit
+        out.append(
+            f"| {started} | {rev} | {scenario} | `{cmd}` | {h['figure']} | {value} | {base} | {h.get('ratio') or '-'} "
+            f"| {load} |"
+        )
+    return out

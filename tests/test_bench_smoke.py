@@ -68,6 +68,11 @@ async def test_open_loop_throughput_is_reported_against_the_baseline(database: s
     for run in data["runs"].values():
         assert run["mode"] == "open" and run["acked"] > 0 and run["ok"]
     assert "messenger/baseline" in out
+    # Every figure of the history table comes with the baseline's from the same run and the ratio.
+    acked = next(row for row in data["history_rows"] if "| msgs acked/s |" in row)
+    cells = [c.strip() for c in acked.split("|")[1:-1]]
+    assert cells[2] == "throughput" and "--baseline" in cells[3] and cells[7].endswith("%"), acked
+    assert acked in out
 
 
 async def test_fanout_reaches_every_member_of_the_room(database: str, tmp_path: Path) -> None:

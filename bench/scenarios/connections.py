@@ -72,4 +72,20 @@ def connections(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             row.append(report.ratio(values[0], values[1]) if with_ratio else "")
         rows.append(row)
     print(report.table(f"connections: {args.sockets} idle authenticated sockets, held {args.hold:g} s", headers, rows))
-    return {"scenario": "connections", "runs": runs, "environment": report.environment()}, problems
+    first = runs[names[0]]
+    base = runs.get("baseline") if names[0] != "baseline" else None
+    headline = [
+        report.Headline(
+            "server RSS per idle socket",
+            first.get("server_rss_per_socket_kb"),
+            base.get("server_rss_per_socket_kb") if base else None,
+            "KB",
+        ),
+        report.Headline(
+            "connect + auth rate /s",
+            first["connect"]["connect_rate_per_s"],
+            base["connect"]["connect_rate_per_s"] if base else None,
+        ),
+    ]
+    data = {"scenario": "connections", "runs": runs, "environment": report.environment(), "headline": headline}
+    return data, problems

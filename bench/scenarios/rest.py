@@ -276,4 +276,10 @@ def rest(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             ]
         )
     print(report.table(f"rest: {args.concurrency} connections, {args.duration:g} s per operation", headers, rows))
-    return {"scenario": "rest", "runs": runs, "environment": report.environment()}, problems
+    headline = [
+        report.Headline(f"{name} ok req/s", r["ok_per_s"], ceiling if name != "baseline GET" else None)
+        for name, r in runs.items()
+        if name != "baseline GET" or len(runs) == 1
+    ] + [report.Headline(f"{name} p99", r["latency_ms"]["p99"], None, "ms") for name, r in runs.items()]
+    data = {"scenario": "rest", "runs": runs, "environment": report.environment(), "headline": headline}
+    return data, problems

@@ -243,4 +243,7 @@ def search(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     )
     for kind, r in runs.items():
         print(f"\n-- {kind}: {r['example']}\n{r['explain']}")
-    return {"scenario": "search", "runs": runs, "environment": report.environment()}, problems
+    # No baseline: a bare app has no search to compare with.
+    headline = [report.Headline(f"{k} p95", r["latency_ms"]["p95"], None, "ms") for k, r in runs.items()]
+    data = {"scenario": "search", "runs": runs, "environment": report.environment(), "headline": headline}
+    return data, problems

@@ -85,6 +85,28 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
     return headers, rows
 
 
+def ws_headlines(runs: dict[str, dict[str, Any]], where: str = "") -> list[dict[str, Any]]:
+    """The history-table figures of one comparison: messenger (or the first run) against the
+    baseline (or the second run) when there is one."""
+    names = list(runs)
+    first = runs[names[0]]
+    other = runs[names[1]] if len(names) > 1 else None
+    label = f"{names[0]} vs {names[1]}" if other is not None and names[1] != "baseline" else ""
+    suffix = "".join(f", {x}" for x in (where, label) if x)
+    spec: list[tuple[str, Any, str]] = [
+        ("msgs acked/s", lambda r: r["acked_per_s"], ""),
+        ("frames delivered/s", lambda r: r["delivered_per_s"], ""),
+        ("msgs per server CPU-s", lambda r: r.get("acked_per_server_cpu_s"), ""),
+        ("frames per server CPU-s", lambda r: r.get("delivered_per_server_cpu_s"), ""),
+        ("ack p99", lambda r: r["ack_latency_ms"]["p99"], "ms"),
+        ("delivery p99", lambda r: r["delivery_latency_ms"]["p99"], "ms"),
+    ]
+    return [
+        report.Headline(f"{figure}{suffix}", get(first), get(other) if other is not None else None, unit)
+        for figure, get, unit in spec
+    ]
+
+
 def _one_run(
     args: argparse.Namespace, kind: str, n_users: int, room_size: int, n_senders: int, *, mode: str, rate: float
 ) -> dict[str, Any]:
@@ -122,13 +144,15 @@ def throughput(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     print(report.table(title, headers, rows))
     saturation_note(runs)
     problems = [f"{k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
-    return {"scenario": "throughput", "runs": runs, "environment": _env(args, runs)}, problems
+    data = {"scenario": "throughput", "runs": runs, "environment": _env(args, runs), "headline": ws_headlines(runs)}
+    return data, problems
 
 
 def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     mode = "open" if args.rate else "closed"
     out: dict[str, Any] = {}
     problems: list[str] = []
+    headline: list[dict[str, Any]] = []
     for size in args.room_sizes:
         runs = {k: _one_run(args, k, size, size, 1, mode=mode, rate=args.rate or 0.0) for k in kinds(args)}
         headers, rows = ws_rows(runs)
@@ -137,8 +161,10 @@ def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         saturation_note(runs)
         print()
         out[str(size)] = runs
+        headline += [h for h in ws_headlines(runs, f"room of {size}") if not h["figure"].startswith("msgs acked")]
         problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
-    return {"scenario": "fanout", "room_sizes": out, "environment": _env(args, next(iter(out.values())))}, problems
+    env = _env(args, next(iter(out.values())))
+    return {"scenario": "fanout", "room_sizes": out, "environment": env, "headline": headline}, problems
 
 
 def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
@@ -204,6 +230,13 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "plot": str(png),
         "servers": infos,
         "environment": report.environment(),
+        "headline": [
+            report.Headline(
+                f"highest offered msgs/s with ack p99 <= {args.p99_ms:g} ms",
+                best.get("messenger", best.get("baseline")),
+                best.get("baseline") if "messenger" in best else None,
+            )
+        ],
     }
     return data, problems
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httptools
 from uvicorn.config import Config
@@ -105,12 +105,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.header_budget = MAX_HEADER_BYTES
         self.header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio.Protocol's signature. A stream server hands a stream transport; the narrowing is a
+        # cast, not an isinstance check, because uvloop's TCPTransport does not subclass
+        # asyncio.Transport (it only behaves like one).
+        stream = cast(asyncio.Transport, transport)
         if len(self.connections) >= self.max_connections:
-            self.transport = transport
+            self.transport = stream
             self.refuse(_FULL)
             return
-        super().connection_made(transport)
+        super().connection_made(stream)
         self.arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -102,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--vocabulary", type=int, default=50_000, help="distinct words (Zipf frequencies)")
     s.add_argument("--queries", type=int, default=200, help="queries per kind")
     s.add_argument("--limit", type=int, default=20, help="results per page")
+    s.add_argument(
+        "--data-dir",
+        default=None,
+        help="keep the spawned server's data (embedded PostgreSQL) here; a later run with the same "
+        "directory and sizes reuses the seeded history instead of seeding again",
+    )
     return p
 
 

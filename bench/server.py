@@ -157,11 +157,17 @@ def _popen(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes]
     return proc, log_path
 
 
-def spawn_messenger(workers: int = 1, *, extra_env: dict[str, str] | None = None) -> Target:
+def spawn_messenger(
+    workers: int = 1, *, extra_env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Target:
+    """`data_dir`: keep the server's data (the embedded PostgreSQL too) there, to reuse a seeded
+    database in a later run; a fresh temporary directory otherwise."""
     from messenger import db as dbmod
 
     stops: list[Callable[[], None]] = []
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-messenger-"))
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="bench-messenger-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     dsn = os.environ.get("DATABASE_URL")
     db_pid = None
     if not dsn:

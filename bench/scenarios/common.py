@@ -30,7 +30,8 @@ def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
     elif args.url:
         target = remote(args.url, args.database_url, args.secret_key, args.server_pid)
     else:
-        target = spawn_messenger(args.workers)
+        data_dir = getattr(args, "data_dir", None)
+        target = spawn_messenger(args.workers, data_dir=Path(data_dir) if data_dir else None)
     try:
         yield target
     finally:

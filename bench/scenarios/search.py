@@ -67,11 +67,8 @@ async def _copy_messages(
     chat_ids: list[int],
     members: dict[int, list[int]],
     total: int,
-    mine: set[int],
-) -> list[str]:
-    """COPY `total` messages spread evenly over the chats; returns a sample of the texts in
-    the measured user's chats (where phrases come from)."""
-    sample: list[str] = []
+) -> None:
+    """COPY `total` messages spread evenly over the chats."""
     per_chat = total // len(chat_ids)
     extra = total - per_chat * len(chat_ids)
 
@@ -81,8 +78,6 @@ async def _copy_messages(
             senders = members[chat_id]
             for seq in range(1, per_chat + (1 if n < extra else 0) + 1):
                 text = corpus.text()
-                if chat_id in mine and len(sample) < 2000 and corpus.rng.random() < 0.05:
-                    sample.append(text)
                 vector = index_vector(text)
                 batch.append(f"{chat_id}\t{seq}\t{senders[seq % len(senders)]}\ts{chat_id}-{seq}\t{text}\t{vector}\n")
                 if len(batch) >= 5000:
@@ -97,11 +92,63 @@ async def _copy_messages(
         columns=["chat_id", "seq", "sender_id", "client_msg_id", "text", "search"],
         format="text",
     )
-    return sample
+
+
+_TITLE = "search bench "
+
+
+async def phrase_sample(conn: asyncpg.Connection, user_id: int) -> list[str]:
+    """Texts from the measured user's chats that phrases are cut from: every 20th message by
+    id, so a reused database gives the same queries as the run that seeded it."""
+    rows = await conn.fetch(
+        """SELECT m.text FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id
+           WHERE cm.user_id = $1 AND m.id % 20 = 0 ORDER BY m.id LIMIT 2000""",
+        user_id,
+    )
+    return [r["text"] for r in rows]
+
+
+async def reuse_history(target: Target, args: argparse.Namespace) -> tuple[SeedUser, list[str]] | None:
+    """The measured user and phrase sample of a history an earlier run seeded into this
+    database (`--data-dir`), or None when there is none."""
+    assert target.dsn is not None and target.secret_key is not None
+    from messenger.tokens import TokenSigner
+
+    conn = await asyncpg.connect(target.dsn)
+    try:
+        chats = await conn.fetchval("SELECT count(*) FROM chats WHERE title LIKE $1", _TITLE + "%")
+        if not chats:
+            return None
+        messages = await conn.fetchval("SELECT count(*) FROM messages")
+        if chats != args.chats or messages < args.messages:
+            raise SystemExit(
+                f"bench: the database holds a search history of {messages:,} messages in {chats:,} chats, "
+                f"not {args.messages:,} in {args.chats:,}: use another --data-dir"
+            )
+        # The measured user is the one member of many of them (the others are in a few each).
+        row = await conn.fetchrow(
+            """SELECT u.id, u.username, array_agg(cm.chat_id ORDER BY cm.chat_id) AS chats
+               FROM chat_members cm JOIN chats c ON c.id = cm.chat_id JOIN users u ON u.id = cm.user_id
+               WHERE c.title LIKE $1 GROUP BY u.id ORDER BY count(*) DESC LIMIT 1""",
+            _TITLE + "%",
+        )
+        session_id = await conn.fetchval(
+            "UPDATE sessions SET last_used_at = now() WHERE id = "
+            "(SELECT min(id) FROM sessions WHERE user_id = $1 AND ended_at IS NULL) RETURNING id",
+            row["id"],
+        )
+        token = TokenSigner(target.secret_key, ttl=3600).issue_access(row["id"], session_id)
+        print(f"reusing the seeded history: {messages:,} messages in {chats:,} chats")
+        return SeedUser(row["id"], row["username"], token, list(row["chats"])), await phrase_sample(conn, row["id"])
+    finally:
+        await conn.close()
 
 
 async def seed_history(target: Target, args: argparse.Namespace, corpus: Corpus) -> tuple[SeedUser, list[str]]:
     assert target.dsn is not None and target.secret_key is not None
+    reused = await reuse_history(target, args)
+    if reused is not None:
+        return reused
     # Users with live sessions (no rooms): the first one is the measured user.
     topo = await seed(target.dsn, target.secret_key, args.users, 0)
     users = topo.users
@@ -113,8 +160,9 @@ async def seed_history(target: Target, args: argparse.Namespace, corpus: Corpus)
         async with conn.transaction():
             rows = await conn.fetch(
                 """INSERT INTO chats (kind, title, member_count)
-                   SELECT 'group', 'search bench ' || i, 3 FROM generate_series(1, $1) AS i RETURNING id""",
+                   SELECT 'group', $2 || i, 3 FROM generate_series(1, $1) AS i RETURNING id""",
                 args.chats,
+                _TITLE,
             )
             chat_ids = sorted(r["id"] for r in rows)
             mine = set(rng.sample(chat_ids, min(args.user_chats, len(chat_ids))))
@@ -134,7 +182,7 @@ async def seed_history(target: Target, args: argparse.Namespace, corpus: Corpus)
             await conn.copy_records_to_table(
                 "member_spans", records=[(c, u, pos) for c, u in pairs], columns=["chat_id", "user_id", "from_pos"]
             )
-            sample = await _copy_messages(conn, corpus, chat_ids, members, args.messages, mine)
+            await _copy_messages(conn, corpus, chat_ids, members, args.messages)
             await conn.execute(
                 """UPDATE chats SET last_seq = x.n FROM (
                        SELECT chat_id, max(seq) AS n FROM messages WHERE chat_id = ANY($1::bigint[]) GROUP BY chat_id
@@ -145,6 +193,7 @@ async def seed_history(target: Target, args: argparse.Namespace, corpus: Corpus)
         await conn.execute("ANALYZE member_spans")
         await conn.execute("ANALYZE chat_members")
         print(f"seeded {args.messages:,} messages in {args.chats:,} chats in {time.monotonic() - started:.0f} s")
+        sample = await phrase_sample(conn, me.id)
     finally:
         await conn.close()
     return me, sample

@@ -167,3 +167,13 @@ async def test_search_reports_latency_and_plans_for_every_query_kind(database: s
         assert run["statuses"] == {"200": 5} and "Limit" in run["explain"]
     # common words of the user's chats are found (the seeded text is searchable as sent)
     assert data["runs"]["common"]["results_per_query"] > 0
+
+
+async def test_search_with_a_data_dir_reuses_the_seeded_history(database: str, tmp_path: Path) -> None:
+    args = ("search", "--spawn", "--messages", "3000", "--chats", "30", "--users", "12", "--user-chats", "5",
+            "--vocabulary", "500", "--queries", "3", "--data-dir", str(tmp_path / "data"))  # fmt: skip
+    first = await run_bench(database, tmp_path, *args)
+    second = await run_bench(database, tmp_path, *args)
+    assert first[0] == 0 and second[0] == 0, first[1] + second[1]
+    assert "reusing the seeded history" in second[1] and "seeded 3,000" not in second[1]
+    assert second[2] is not None and second[2]["runs"]["common"]["results_per_query"] > 0

@@ -146,7 +146,8 @@ async def reuse_history(target: Target, args: argparse.Namespace) -> tuple[SeedU
 
 async def seed_history(target: Target, args: argparse.Namespace, corpus: Corpus) -> tuple[SeedUser, list[str]]:
     assert target.dsn is not None and target.secret_key is not None
-    reused = await reuse_history(target, args)
+    # Only on request: a shared database may hold another run's history.
+    reused = await reuse_history(target, args) if args.data_dir else None
     if reused is not None:
         return reused
     # Users with live sessions (no rooms): the first one is the measured user.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 import asyncpg
@@ -24,16 +25,20 @@ from .db import Connection, Database, Q
 from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .model import (
     Forward,
-    ForwardedFrom,
     MediaOut,
     Message,
     MessageBody,
     MessageDeletedBody,
     PinsChangedBody,
-    Reaction,
     ReplyPreview,
 )
 from .ports import Jobs, Publisher
+from .rendering import NOBODY as NOBODY
+from .rendering import message_from as message_from
+from .rendering import rendered as rendered
+from .rendering import rendered_from as rendered_from
+from .rendering import shared_view as shared_view
+from .rendering import with_attachments as with_attachments
 
 # Ids and seqs are PostgreSQL bigints; anything larger cannot name a row.
 MAX_ID = 2**63 - 1
@@ -49,9 +54,7 @@ _SEQ_MAX = 2**62
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.]*)")
 
 
-# The reader id that renders the shared view persisted events carry: nobody's `me`, no
-# forwarded origin (see "Forwarding" in docs/api.md).
-NOBODY = 0
+_encoder = msgspec.json.Encoder()
 
 
 class SendRequest(msgspec.Struct, frozen=True):
@@ -78,90 +81,6 @@ SendResult: TypeAlias = Sent | AppError
 class MessagePage(msgspec.Struct, frozen=True):
     messages: list[Message]
     has_more: bool
-
-
-def message_from(record: asyncpg.Record, prefix: str = "") -> Message:
-    """A Message from a row selecting the message columns (optionally with a column prefix)."""
-    p = prefix
-    return Message(
-        id=record[p + "id"],
-        chat_id=record[p + "chat_id"],
-        seq=record[p + "seq"],
-        sender_id=record[p + "sender_id"],
-        client_msg_id=record[p + "client_msg_id"],
-        text=record[p + "text"],
-        reply_to_id=record[p + "reply_to_id"],
-        attachments=[],
-        mentions=list(record[p + "mentions"]),
-        created_at=record[p + "created_at"],
-        edited_at=record[p + "edited_at"],
-        deleted=record[p + "deleted"],
-    )
-
-
-_reactions_decoder = msgspec.json.Decoder(list[Reaction])
-
-
-def rendered_from(record: asyncpg.Record) -> Message:
-    """A Message from a "rendered" row (sql/messages.sql): base columns plus what its reader sees."""
-    reply_to = None
-    if record["r_seq"] is not None:
-        reply_to = ReplyPreview(
-            id=record["reply_to_id"],
-            seq=record["r_seq"],
-            sender_id=record["r_sender_id"],
-            text=None if record["r_deleted"] else record["r_text"],
-            deleted=record["r_deleted"],
-            has_attachments=record["r_files"],
-        )
-    forwarded = None
-    if record["fwd_sender_id"] is not None:
-        visible = record["fwd_visible"]
-        forwarded = ForwardedFrom(
-            sender_id=record["fwd_sender_id"],
-            sender_name=record["fwd_sender_name"],
-            chat_id=record["fwd_chat_id"] if visible else None,
-            message_id=record["fwd_message_id"] if visible else None,
-            created_at=record["fwd_created_at"],
-        )
-    raw_reactions = record["reactions"]
-    return Message(
-        id=record["id"],
-        chat_id=record["chat_id"],
-        seq=record["seq"],
-        sender_id=record["sender_id"],
-        client_msg_id=record["client_msg_id"],
-        text=record["text"],
-        reply_to_id=record["reply_to_id"],
-        attachments=[],
-        mentions=list(record["mentions"]),
-        created_at=record["created_at"],
-        edited_at=record["edited_at"],
-        deleted=record["deleted"],
-        reply_to=reply_to,
-        reactions=_reactions_decoder.decode(raw_reactions) if raw_reactions is not None else [],
-        forwarded_from=forwarded,
-        pinned=record["pinned"],
-    )
-
-
-def shared_view(message: Message) -> Message:
-    """The view every member shares (persisted events): no `me`, no forwarded origin ids."""
-    reactions = message.reactions
-    if any(r.me for r in reactions):
-        reactions = [Reaction(r.emoji, r.count) for r in reactions]
-    forwarded = message.forwarded_from
-    if forwarded is not None and forwarded.chat_id is not None:
-        forwarded = msgspec.structs.replace(forwarded, chat_id=None, message_id=None)
-    if reactions is message.reactions and forwarded is message.forwarded_from:
-        return message
-    return msgspec.structs.replace(message, reactions=reactions, forwarded_from=forwarded)
-
-
-async def rendered(conn: Database | Connection, message_ids: Sequence[int], reader_id: int) -> dict[int, Message]:
-    """Messages by id as `reader_id` sees them (NOBODY: the shared view), attachments included."""
-    records = await conn.fetch(Q.messages_rendered, list(message_ids), reader_id)
-    return {m.id: m for m in await with_attachments(conn, [rendered_from(r) for r in records])}
 
 
 def check_text(text: str | None, *, has_attachments: bool) -> None:
@@ -248,8 +167,10 @@ async def send_batch(
         except AppError as exc:
             results[i] = exc
     pending = [i for i, r in enumerate(results) if r is None]
-    published: list[events.Event] = []
-    if pending:
+    published: list[events.Event] | None = None
+    if pending and not any(requests[i].attachment_ids for i in pending):
+        published = await _send_plain(db, requests, results, pending)
+    if pending and published is None:
         async with db.transaction() as conn:
             published = await _send_locked(conn, requests, results, pending)
     if published:
@@ -261,6 +182,133 @@ async def send_batch(
         assert r is not None
         out.append(r)
     return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ID_AT = b'{"message":{"id":'
+_SEQ_AT = b',"seq":'
+_CREATED_AT = b',"created_at":"'
+_EPOCH_JSON = b"1970-01-01T00:00:00Z"
+
+
+def _payload_pieces(message: Message) -> tuple[bytes, bytes, bytes, bytes]:
+    """The receive_message payload of a message not inserted yet, cut where the database puts
+    its id, seq and created_at (sql/schema/0012_send_batch.sql splices them in).
+
+    `message` carries id 0, seq 0 and created_at at the epoch. The cuts are found by key: a JSON
+    string never holds an unescaped quote, so `,"seq":` and `,"created_at":"` can only be keys,
+    and the message's own come first (strings and lists precede them; nested objects follow)."""
+    body = _encoder.encode(MessageBody(shared_view(message)))
+    if not body.startswith(_ID_AT + b"0,"):
+        raise AssertionError("receive_message payload does not start with the message id")
+    after_id_start = len(_ID_AT) + 1
+    seq_at = body.index(_SEQ_AT + b"0,", after_id_start) + len(_SEQ_AT)
+    created_at = body.index(_CREATED_AT + _EPOCH_JSON + b'"', seq_at) + len(_CREATED_AT)
+    return (
+        _ID_AT,
+        body[after_id_start:seq_at],
+        body[seq_at + 1 : created_at],
+        body[created_at + len(_EPOCH_JSON) :],
+    )
+
+
+async def _send_plain(
+    db: Database, requests: Sequence[SendRequest], results: list[SendResult | None], pending: list[int]
+) -> list[events.Event] | None:
+    """A batch without attachments in one statement (`send_messages`, migration 0012), which
+    commits on its own: one round trip for the whole batch instead of a transaction of seven.
+
+    Reply targets, forwards and mentions are read first, as `_send_locked` does before it takes
+    the locks. Returns None, having changed nothing, when a forward would copy attachments: those
+    take the transaction (`_send_locked`), where the media rows are share-locked until commit."""
+    async with db.connection() as conn:
+        reply_ids = sorted({rid for i in pending if (rid := requests[i].reply_to_id) is not None})
+        replies: dict[int, asyncpg.Record] = {}
+        if reply_ids:
+            replies = {r["id"]: r for r in await conn.fetch(Q.reply_targets, reply_ids)}
+        copies = await forwarding.resolve(
+            conn, [(i, requests[i].sender_id, fwd) for i in pending if (fwd := requests[i].forward) is not None]
+        )
+        if any(isinstance(c, forwarding.Copy) and c.attachments for c in copies.values()):
+            return None
+        resolved = await _resolve_mentions(conn, [(requests[i].chat_id, requests[i].text) for i in pending])
+
+        drafts: list[Message | AppError] = []
+        for i, mentioned in zip(pending, resolved, strict=True):
+            req = requests[i]
+            copy = copies.get(i)
+            if isinstance(copy, AppError):
+                drafts.append(copy)
+            elif req.reply_to_id is not None and (
+                req.reply_to_id not in replies or replies[req.reply_to_id]["chat_id"] != req.chat_id
+            ):
+                drafts.append(Unprocessable("reply_to_id is not a message of this chat", code="invalid_reply"))
+            else:
+                message = Message(
+                    0, req.chat_id, 0, req.sender_id, req.client_msg_id, _text_of(req, copy), req.reply_to_id,
+                    [], mentioned, _EPOCH, None, False,
+                )  # fmt: skip
+                drafts.append(_decorated(message, replies, copy))
+        pieces = [_payload_pieces(d) if isinstance(d, Message) else (b"", b"", b"", b"") for d in drafts]
+        records = await conn.fetch(
+            Q.send_messages,
+            [requests[i].chat_id for i in pending],
+            [requests[i].sender_id for i in pending],
+            [requests[i].client_msg_id for i in pending],
+            [d.text if isinstance(d, Message) else None for d in drafts],
+            [requests[i].reply_to_id for i in pending],
+            [isinstance(d, AppError) for d in drafts],
+            [_pg_array(d.mentions) if isinstance(d, Message) else "{}" for d in drafts],
+            [searchtext.index_vector(d.text) if isinstance(d, Message) else None for d in drafts],
+            *forwarding.origin_columns([copies.get(i) for i in pending]),
+            [p[0] for p in pieces],
+            [p[1] for p in pieces],
+            [p[2] for p in pieces],
+            [p[3] for p in pieces],
+        )
+
+        published: list[events.Event] = []
+        created: dict[tuple[int, int, str], Message] = {}
+        existing: dict[int, int] = {}
+        repeats: list[int] = []
+        for record, i, draft in zip(records, pending, drafts, strict=True):
+            req = requests[i]
+            outcome = record["outcome"]
+            if outcome == "created":
+                assert isinstance(draft, Message)
+                message = msgspec.structs.replace(
+                    draft, id=record["id"], seq=record["seq"], created_at=record["created_at"]
+                )
+                created[(req.chat_id, req.sender_id, req.client_msg_id)] = message
+                results[i] = Sent(message, created=True)
+                published.append(events.Event(record["pos"], req.chat_id, events.RECEIVE_MESSAGE, record["payload"]))
+            elif outcome == "repeat":
+                repeats.append(i)
+            elif outcome == "existing":
+                existing[i] = record["id"]
+            elif outcome == "not_found":
+                results[i] = NotFound("Chat not found")
+            elif outcome == "read_only_channel":
+                results[i] = Forbidden("Only the owner and admins post in a channel", code="read_only_channel")
+            else:
+                assert outcome == "checked" and isinstance(draft, AppError)
+                results[i] = draft
+        for i in repeats:
+            req = requests[i]
+            results[i] = Sent(created[(req.chat_id, req.sender_id, req.client_msg_id)], created=False)
+        if existing:
+            # Retries of earlier sends (committed before ours): rendered for their senders.
+            keys = [(requests[i].chat_id, requests[i].sender_id, requests[i].client_msg_id) for i in existing]
+            records = await conn.fetch(
+                Q.messages_by_keys, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+            )
+            found = {
+                (m.chat_id, m.sender_id, m.client_msg_id): m
+                for m in await with_attachments(conn, [rendered_from(r) for r in records])
+            }
+            for i, key in zip(existing, keys, strict=True):
+                results[i] = Sent(found[key], created=False)
+    return published
 
 
 async def _send_locked(
@@ -417,14 +465,6 @@ def _decorated(
     if reply_to is None and origin is None:
         return message
     return msgspec.structs.replace(message, reply_to=reply_to, forwarded_from=origin)
-
-
-async def with_attachments(conn: Database | Connection, messages: list[Message]) -> list[Message]:
-    """The messages with their attachments filled in (one query for all of them)."""
-    files = await media.for_messages(conn, [m.id for m in messages if not m.deleted])
-    if not files:
-        return messages
-    return [msgspec.structs.replace(m, attachments=files[m.id]) if m.id in files else m for m in messages]
 
 
 async def send(db: Database, publisher: Publisher, jobs: Jobs, request: SendRequest) -> Sent:

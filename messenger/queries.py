@@ -110,6 +110,7 @@ class Queries(msgspec.Struct, frozen=True):
     forward_sources: str
     mentioned_members: str
     insert_messages: str
+    send_messages: str
     messages_latest: str
     messages_before: str
     messages_after: str

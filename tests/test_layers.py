@@ -19,6 +19,7 @@ DOMAIN = (
     "users",
     "chats",
     "messages",
+    "rendering",
     "media",
     "notifications",
     "reactions",

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 
 from messenger import jobs, messages
@@ -14,6 +15,7 @@ from messenger.db import Database
 from messenger.errors import AppError
 from messenger.events import Event
 from messenger.messages import SendRequest, Sent
+from messenger.model import MessageBody
 from messenger.services import Services
 from messenger.settings import Settings
 
@@ -135,3 +137,73 @@ async def test_concurrent_overlapping_batches_stay_gap_free(
     for chat_id in chats:
         seqs = [r["seq"] for r in await db.fetch("SELECT seq FROM messages WHERE chat_id = $1 ORDER BY seq", chat_id)]
         assert seqs == list(range(1, 13))
+
+
+async def test_batch_without_attachments_judges_each_request_in_one_statement(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    # No attachments: the batch goes through send_messages (migration 0012) in one statement.
+    a, b = await make_user(db), await make_user(db)
+    group = (await new_chat(client, a, "group", b))["id"]
+    channel = (await new_chat(client, a, "channel", b))["id"]
+    foreign = (await new_chat(client, b, "group"))["id"]
+    elsewhere = await send(client, a, channel, "earlier")
+    earlier = await send(client, a, group, "sent before", client_msg_id="k0")
+    reqs = [
+        SendRequest(a.id, group, "k1", "one"),
+        SendRequest(b.id, group, "k2", f"two @{a.username}"),
+        SendRequest(a.id, group, "k1", "one again"),
+        SendRequest(b.id, channel, "k3", "members cannot post"),
+        SendRequest(a.id, foreign, "k4", "not a member"),
+        SendRequest(a.id, channel, "k6", "announcement"),
+        SendRequest(a.id, group, "k7", "bad reply", reply_to_id=elsewhere["id"]),
+        SendRequest(a.id, group, "k0", "retry of an earlier send"),
+        SendRequest(b.id, group, "k8", "reply", reply_to_id=earlier["id"]),
+        SendRequest(a.id, group, "k7", "the key again, now valid"),
+    ]
+    results = await messages.send_batch(services.db, services.hub, services.jobs, reqs)
+    errors = {i: (r.status, r.code) for i, r in enumerate(results) if isinstance(r, AppError)}
+    assert errors == {3: (403, "read_only_channel"), 4: (404, "not_found"), 6: (422, "invalid_reply")}
+    ok = {i: r for i, r in enumerate(results) if isinstance(r, Sent)}
+    assert {i: r.created for i, r in ok.items()} == {0: True, 1: True, 2: False, 5: True, 7: False, 8: True, 9: True}
+    assert [ok[i].message.seq for i in (0, 1, 8, 9)] == [2, 3, 4, 5]
+    assert ok[2].message == ok[0].message
+    assert (ok[7].message.id, ok[7].message.text) == (earlier["id"], "sent before")
+    assert ok[1].message.mentions == [a.id]
+    assert ok[8].message.reply_to is not None and ok[8].message.reply_to.text == "sent before"
+    assert ok[9].message.text == "the key again, now valid"
+    assert (ok[5].message.chat_id, ok[5].message.seq) == (channel, 2)
+    assert await db.fetchval("SELECT last_seq FROM chats WHERE id = $1", group) == 5
+    marker = "SELECT last_read_seq FROM chat_members WHERE chat_id = $1 AND user_id = $2"
+    assert await db.fetchval(marker, group, b.id) == 4
+    hub = services.hub
+    assert isinstance(hub, RecordingHub)
+    assert [e.pos for e in hub.published] == sorted(e.pos for e in hub.published)
+    assert len(hub.published) == 5
+
+
+async def test_stored_receive_message_is_the_ack_encoded_once(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    # The database splices id, seq and created_at into the payload made in Python: the stored
+    # bytes must be exactly what encoding the acknowledged message gives (live == replay).
+    a, b = await make_user(db), await make_user(db)
+    group = (await new_chat(client, a, "group", b))["id"]
+    original = await send(client, a, group, 'quote "me" \\ \u00e9\U0001f600')
+    reqs = [
+        SendRequest(a.id, group, f"e{i}", text, reply_to_id=original["id"] if i % 2 else None)
+        for i, text in enumerate(["plain", f'hi @{b.username} ,"seq":0, ,"created_at":"x"', "\u2028\t"] * 4)
+    ]
+    results = await messages.send_batch(services.db, services.hub, services.jobs, reqs)
+    hub = services.hub
+    assert isinstance(hub, RecordingHub)
+    stored = {r["message_id"]: bytes(r["payload"]) for r in await db.fetch("SELECT message_id, payload FROM events")}
+    for result, event in zip(results, hub.published, strict=True):
+        assert isinstance(result, Sent)
+        expected = msgspec.json.encode(MessageBody(messages.shared_view(result.message)))
+        assert (event.payload, stored[result.message.id]) == (expected, expected)
+    # created_at with and without microseconds is written as msgspec writes it.
+    for instant in ("2026-01-02 03:04:05+00", "2026-01-02 03:04:05.12+00", "2026-01-02 03:04:05.000001+00"):
+        value = await db.fetchval("SELECT $1::text::timestamptz", instant)
+        written = await db.fetchval("SELECT json_instant($1::text::timestamptz)", instant)
+        assert written == msgspec.json.encode(value).decode()[1:-1]

@@ -1,11 +1,23 @@
-"""Group commit for WebSocket sends: one writer task per node, one transaction per batch.
+"""Group commit for WebSocket sends: batches of what arrived, several transactions in flight.
 
 Layer: realtime (it calls the domain's `messages.send_batch` through the `SendBatch` it is given).
 
-Requests that arrive while a batch is committing wait and go together in the next one, so the
-cost of a commit (and of the event-stream row lock, see sql/schema/0002_events.sql) is shared by
-everything that arrived meanwhile. There is no timer: an idle writer starts a batch at once, so a
-single message is not delayed at low load.
+Requests that arrive within one turn of the event loop go together in one batch, one
+transaction, so the cost of a commit (and of the event-stream row lock, see
+sql/schema/0002_events.sql) is shared. There is no timer: the batch starts at the end of the
+loop turn that queued its first request, so a single message is not delayed at low load.
+
+Pipelining: up to `max_inflight` batches commit at once, each on its own connection. A commit
+is mostly the wait for the WAL flush (fsync), and PostgreSQL flushes concurrent commits
+together, so a request that arrives while one batch commits starts its own at once instead of
+waiting a whole commit for its turn. Two rules keep what a single serial writer guaranteed:
+
+- A chat is in at most one batch in flight. Its later requests wait, in arrival order, for the
+  next batch after that one, so a sender's messages in one chat get `seq`s in the order they
+  were sent (the database alone would order two concurrent batches of one chat arbitrarily).
+- Each batch publishes after its own commit (`send_batch` does), without waiting for the
+  others. Event positions are taken at commit (the event-stream row lock), and the hub delivers
+  in position order whatever order the batches report in.
 """
 
 from __future__ import annotations
@@ -29,6 +41,9 @@ SendBatch = Callable[[Sequence[SendRequest]], Awaitable[list[SendResult]]]
 Done = Callable[[SendResult], None]
 
 MAX_BATCH: Final = 512
+# Batches committing at once. Two already hide one commit's wait behind another's; more adds
+# connections and smaller batches (database CPU per message) for little latency.
+MAX_INFLIGHT: Final = 2
 
 BATCH_SIZE = Histogram(
     "messenger_group_commit_batch_size",
@@ -47,17 +62,21 @@ COMMIT_SECONDS = Histogram(
 
 
 class GroupCommitWriter:
-    def __init__(self, send_batch: SendBatch, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, send_batch: SendBatch, *, max_batch: int = MAX_BATCH, max_inflight: int = MAX_INFLIGHT) -> None:
         self._send_batch = send_batch
         self.max_batch = max_batch
+        self.max_inflight = max_inflight
         self._queue: list[tuple[SendRequest, Done]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # Chats with a batch in flight: their requests wait for the next batch (see above).
+        self._busy: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+        self._started = False
         self._closing = False
-        self._inflight = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+        self._started = True
+        self._schedule()
 
     def submit(self, request: SendRequest, done: Done) -> None:
         """Queue a send; `done` is called with its result after commit (or with its error)."""
@@ -65,19 +84,43 @@ class GroupCommitWriter:
             done(Unavailable("The server is shutting down; resend after reconnecting", code="shutting_down"))
             return
         self._queue.append((request, done))
-        self._wake.set()
+        self._schedule()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                await self._commit(batch)
+    def _schedule(self) -> None:
+        # Dispatch at the end of this loop turn, so requests read in the same turn (many
+        # sockets' frames) share a batch instead of the first one going alone.
+        if not self._scheduled and self._started:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def _commit(self, batch: list[tuple[SendRequest, Done]]) -> None:
-        self._inflight += 1
+    def _dispatch(self) -> None:
+        self._scheduled = False
+        while self._queue and len(self._tasks) < self.max_inflight:
+            batch = self._take()
+            if not batch:
+                return
+            chats = {request.chat_id for request, _ in batch}
+            self._busy |= chats
+            task = asyncio.create_task(self._commit(batch, chats), name="group-commit")
+            self._tasks.add(task)
+
+    def _take(self) -> list[tuple[SendRequest, Done]]:
+        """The next batch: queued requests of chats not in flight, in arrival order."""
+        busy = self._busy
+        if not busy and len(self._queue) <= self.max_batch:
+            everything, self._queue = self._queue, []
+            return everything
+        batch: list[tuple[SendRequest, Done]] = []
+        rest: list[tuple[SendRequest, Done]] = []
+        for item in self._queue:
+            if len(batch) < self.max_batch and item[0].chat_id not in busy:
+                batch.append(item)
+            else:
+                rest.append(item)
+        self._queue = rest
+        return batch
+
+    async def _commit(self, batch: list[tuple[SendRequest, Done]], chats: set[int]) -> None:
         started = time.perf_counter()
         try:
             results = await self._send_batch([request for request, _ in batch])
@@ -89,8 +132,13 @@ class GroupCommitWriter:
             error: SendResult = AppError("Sending failed; retry with the same client_msg_id", code="send_failed")
             results = [error] * len(batch)
         finally:
-            self._inflight -= 1
             COMMIT_SECONDS.observe(time.perf_counter() - started)
+            self._busy -= chats
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
+            if self._queue:
+                self._schedule()
         SENDS.inc(len(batch))
         BATCH_SIZE.observe(len(batch))
         for (_, done), result in zip(batch, results, strict=True):
@@ -103,10 +151,10 @@ class GroupCommitWriter:
         """Commit everything queued (drain), then stop."""
         self._closing = True
         for _ in range(200):
-            if not self._queue and not self._inflight:
+            if not self._queue and not self._tasks:
                 break
             await asyncio.sleep(0.05)
-        if self._task is not None:
-            self._task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task

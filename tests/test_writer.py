@@ -1,0 +1,158 @@
+"""The group-commit writer's pipelining rules, with a send_batch the test holds open.
+
+The writer's own logic (which requests go in which batch, how many commit at once) is tested
+here in-process; that batches commit and publish correctly is test_messages_batch.py's and
+test_ws.py's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from messenger.errors import AppError
+from messenger.messages import SendRequest, SendResult
+from messenger.realtime.writer import GroupCommitWriter
+
+
+class HeldBatches:
+    """A send_batch whose every call waits until the test releases it; echoes each request back."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.gates: list[asyncio.Future[None]] = []
+        self.called = asyncio.Event()
+
+    async def __call__(self, requests: Sequence[SendRequest]) -> list[SendResult]:
+        gate = asyncio.get_running_loop().create_future()
+        self.calls.append([r.client_msg_id for r in requests])
+        self.gates.append(gate)
+        self.called.set()
+        await gate
+        return [AppError(r.client_msg_id, code="echo") for r in requests]
+
+    async def wait_calls(self, n: int) -> None:
+        while len(self.calls) < n:
+            self.called.clear()
+            await self.called.wait()
+
+    def release(self, i: int, error: Exception | None = None) -> None:
+        if error is None:
+            self.gates[i].set_result(None)
+        else:
+            self.gates[i].set_exception(error)
+
+
+class Acks:
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self.changed = asyncio.Event()
+
+    def done_for(self, key: str) -> Callable[[SendResult], None]:
+        def done(result: SendResult) -> None:
+            assert isinstance(result, AppError)
+            self.got.append((key, result.code))
+            self.changed.set()
+
+        return done
+
+    async def wait(self, n: int) -> None:
+        while len(self.got) < n:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+def submit(writer: GroupCommitWriter, acks: Acks, chat_id: int, key: str) -> None:
+    writer.submit(SendRequest(1, chat_id, key, "x"), acks.done_for(key))
+
+
+async def test_requests_of_one_loop_turn_share_a_batch() -> None:
+    held, acks = HeldBatches(), Acks()
+    writer = GroupCommitWriter(held)
+    writer.start()
+    for i in range(5):
+        submit(writer, acks, 10 + i, f"m{i}")
+    await held.wait_calls(1)
+    held.release(0)
+    await acks.wait(5)
+    assert held.calls == [["m0", "m1", "m2", "m3", "m4"]]
+    await writer.close()
+
+
+async def test_a_chat_in_flight_waits_while_other_chats_commit_beside_it() -> None:
+    held, acks = HeldBatches(), Acks()
+    writer = GroupCommitWriter(held, max_inflight=2)
+    writer.start()
+    submit(writer, acks, 1, "a1")
+    await held.wait_calls(1)
+    submit(writer, acks, 1, "a2")
+    submit(writer, acks, 2, "b1")
+    submit(writer, acks, 1, "a3")
+    await held.wait_calls(2)
+    # Chat 1 is in flight: its later sends wait, in order; chat 2 starts at once.
+    assert held.calls == [["a1"], ["b1"]]
+    held.release(1)
+    await acks.wait(1)
+    assert held.calls == [["a1"], ["b1"]]
+    held.release(0)
+    await held.wait_calls(3)
+    assert held.calls[2] == ["a2", "a3"]
+    held.release(2)
+    await acks.wait(4)
+    assert acks.got == [("b1", "echo"), ("a1", "echo"), ("a2", "echo"), ("a3", "echo")]
+    await writer.close()
+
+
+async def test_no_more_than_max_inflight_batches_commit_at_once() -> None:
+    held, acks = HeldBatches(), Acks()
+    writer = GroupCommitWriter(held, max_inflight=2)
+    writer.start()
+    submit(writer, acks, 1, "a")
+    await held.wait_calls(1)
+    submit(writer, acks, 2, "b")
+    await held.wait_calls(2)
+    submit(writer, acks, 3, "c")
+    submit(writer, acks, 4, "d")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(held.calls) == 2
+    held.release(0)
+    await held.wait_calls(3)
+    assert held.calls[2] == ["c", "d"]
+    held.release(1)
+    held.release(2)
+    await acks.wait(4)
+    await writer.close()
+
+
+async def test_a_failed_batch_fails_only_its_own_requests() -> None:
+    held, acks = HeldBatches(), Acks()
+    writer = GroupCommitWriter(held, max_inflight=2)
+    writer.start()
+    submit(writer, acks, 1, "a")
+    await held.wait_calls(1)
+    submit(writer, acks, 2, "b")
+    await held.wait_calls(2)
+    held.release(0, RuntimeError("connection lost"))
+    held.release(1)
+    await acks.wait(2)
+    assert sorted(acks.got) == [("a", "send_failed"), ("b", "echo")]
+    await writer.close()
+
+
+async def test_close_commits_what_is_queued_and_refuses_new_sends() -> None:
+    held, acks = HeldBatches(), Acks()
+    writer = GroupCommitWriter(held, max_inflight=1)
+    writer.start()
+    submit(writer, acks, 1, "a")
+    await held.wait_calls(1)
+    submit(writer, acks, 2, "b")
+    closing = asyncio.create_task(writer.close())
+    await asyncio.sleep(0)
+    submit(writer, acks, 3, "late")
+    assert acks.got == [("late", "shutting_down")]
+    held.release(0)
+    await held.wait_calls(2)
+    held.release(1)
+    await closing
+    assert sorted(acks.got) == [("a", "echo"), ("b", "echo"), ("late", "shutting_down")]

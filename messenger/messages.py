@@ -1,10 +1,11 @@
 """Messages: batched sending (REST and the WebSocket group-commit writer), pages, edits, deletes.
 
-`send_batch` is the one write path for new messages. A batch is one transaction: set-based
-validation, the chat rows locked in id order (which is what makes per-chat `seq` gap-free and
-idempotency race-free), one INSERT for every message, the event append last, and the hub
-publish only after commit. Each request gets its own result, so one bad request never fails
-the others.
+`send_batch` is the one write path for new messages. A batch commits as one: the chat rows
+locked in id order (which is what makes per-chat `seq` gap-free and idempotency race-free),
+set-based validation, one INSERT for every message, the event append last, and the hub
+publish only after commit. Without attachments that is one statement (`send_messages`, see
+sql/schema/0012_send_batch.sql); with them, a transaction of several. Each request gets its
+own result, so one bad request never fails the others.
 
 Layer: domain. Writers take `db`, a `Publisher` (after-commit fan-out) and `Jobs` (the
 notification job); they never see the realtime core.

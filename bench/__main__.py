@@ -42,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="the --url server's database")
     g.add_argument("--secret-key", default=os.environ.get("SECRET_KEY"), help="the --url server's SECRET_KEY")
     g.add_argument("--server-pid", type=int, default=None, help="pid of the --url server (for RSS and CPU figures)")
+    g.add_argument(
+        "--redis",
+        default=None,
+        help="Redis for the spawned nodes: spawn (a private redis-server), cluster (a private 3-master "
+        "Redis Cluster) or a URL (default: REDIS_URL if set, else spawn when --nodes > 1)",
+    )
     g.add_argument("--baseline", action="store_true", help="also run against the bare ASGI baseline app")
     g.add_argument("--baseline-only", action="store_true", help="run only against the baseline app")
     g = common.add_argument_group("load")
@@ -57,14 +63,23 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--profile", action="store_true", help="py-spy the spawned server during measured phases")
     g.add_argument("--out", default=None, help="directory for the JSON and PNG (default bench/results)")
 
-    s = sub.add_parser("throughput", parents=[common], help="U users in rooms of R, S senders")
+    nodes = argparse.ArgumentParser(add_help=False)
+    nodes.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="server processes on their own ports sharing the database and Redis; users spread over them. "
+        "With N > 1 the same scenario also runs on one node (same Redis) for comparison",
+    )
+
+    s = sub.add_parser("throughput", parents=[common, nodes], help="U users in rooms of R, S senders")
     s.add_argument("--users", type=int, default=1000)
     s.add_argument("--room-size", type=int, default=10)
     s.add_argument("--senders", type=int, default=100)
     s.add_argument("--window", type=int, default=1, help="frames in flight per sender (closed loop)")
     s.add_argument("--rate", type=float, default=None, help="open loop at this many messages/s in total")
 
-    s = sub.add_parser("fanout", parents=[common], help="one sender into a room of R members")
+    s = sub.add_parser("fanout", parents=[common, nodes], help="one sender into a room of R members")
     s.add_argument("--room-sizes", type=_sizes, default=[100, 1000], help="comma-separated (default 100,1000)")
     s.add_argument("--window", type=int, default=4, help="frames in flight (closed loop)")
     s.add_argument("--rate", type=float, default=None, help="open loop at this many messages/s")

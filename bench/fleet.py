@@ -54,6 +54,9 @@ class WorkerPlan(msgspec.Struct):
     text_size: int = 100
     connect_concurrency: int = 200
     ready_timeout: float = 30.0
+    # `--nodes`: every node's URL and, parallel to `users`, the node each user connects to.
+    urls: list[str] = []
+    nodes: list[int] = []
 
 
 class ConnectReport(msgspec.Struct):
@@ -100,6 +103,9 @@ class PhaseResult(msgspec.Struct):
     errors: dict[str, int]
     ack_hist: HistData
     delivery_hist: HistData
+    # Deliveries whose sender sat on the receiver's node, and those that crossed nodes.
+    same_node_hist: HistData
+    cross_node_hist: HistData
     cpu_seconds: float
     wall_seconds: float
     open_sockets: int
@@ -153,10 +159,11 @@ def _cpu() -> float:
 
 
 class _Sock:
-    __slots__ = ("conn", "ready", "seen", "user")
+    __slots__ = ("conn", "node", "ready", "seen", "user")
 
-    def __init__(self, user: SeedUser) -> None:
+    def __init__(self, user: SeedUser, node: int = 0) -> None:
         self.user = user
+        self.node = node
         self.conn: WsConn | None = None
         self.ready: asyncio.Future[None] | None = None
         # chat id -> bitmap of received seqs (index = seq)
@@ -168,19 +175,25 @@ class _Worker:
         self.plan = plan
         self.pipe = pipe
         self.host, self.port = split_url(plan.url)
-        self.socks = [_Sock(u) for u in plan.users]
+        self.addresses = [split_url(u) for u in plan.urls] or [(self.host, self.port)]
+        self.multinode = len(self.addresses) > 1
+        nodes = plan.nodes or [0] * len(plan.users)
+        self.socks = [_Sock(u, n) for u, n in zip(plan.users, nodes, strict=True)]
         self.errors: dict[str, int] = {}
         self.phase: Phase | None = None
         self.t_window = 0
         self.t_end = 0
         self.phase_no = 0
-        self.pad = b"x" * max(0, plan.text_size - 17)
+        # The text starts with the intended send time and the sender's node digit.
+        self.pad = b"x" * max(0, plan.text_size - 18)
         self.reset()
 
     def reset(self) -> None:
         self.pending: dict[str, tuple[int, int, int]] = {}  # client_msg_id -> (intended, actual, sender)
         self.ack_hist = Histogram()
         self.delivery_hist = Histogram()
+        self.same_node_hist = Histogram()
+        self.cross_node_hist = Histogram()
         self.sent = self.sent_window = self.acked = self.acked_window = 0
         self.delivered = self.delivered_window = self.duplicates = 0
         self.acked_seqs: dict[int, list[int]] = {}
@@ -227,7 +240,11 @@ class _Worker:
                     intended = int(text[:16], 16)
                     if self.t_window <= intended < self.t_end:
                         self.delivered_window += 1
-                        self.delivery_hist.record((now - intended) // 1000)
+                        latency = (now - intended) // 1000
+                        self.delivery_hist.record(latency)
+                        if self.multinode:
+                            same = text[17:18] == str(sock.node)
+                            (self.same_node_hist if same else self.cross_node_hist).record(latency)
             elif kind == "ack":
                 cmid = frame.client_msg_id
                 entry = self.pending.pop(cmid, None) if cmid is not None else None
@@ -277,8 +294,9 @@ class _Worker:
                 path = "/v1/ws"
                 if plan.auth == "header":
                     headers["Authorization"] = f"Bearer {sock.user.token}"
+            host, port = self.addresses[sock.node]
             try:
-                conn = await ws_connect(plan.client, self.host, self.port, path, self._handler(sock), headers=headers)
+                conn = await ws_connect(plan.client, host, port, path, self._handler(sock), headers=headers)
                 sock.conn = conn
                 if plan.kind != "baseline" and plan.auth == "frame":
                     await conn.send(b'{"type":"auth","token":"%s"}' % sock.user.token.encode())
@@ -320,13 +338,14 @@ class _Worker:
 
     def _send(self, sender: int, intended: int) -> None:
         user_index, chat = self.plan.senders[sender]
-        conn = self.socks[user_index].conn
+        sock = self.socks[user_index]
+        conn = sock.conn
         if conn is None or not conn.is_open:
             self._error("sender_socket_closed")
             return
         self.counter += 1
         cmid = f"{self.plan.index:08x}-{self.phase_no & 0xFFFF:04x}-4000-8000-{self.counter:012x}"
-        text = b"%016x " % intended + self.pad
+        text = b"%016x %d" % (intended, sock.node) + self.pad
         now = time.monotonic_ns()
         self.pending[cmid] = (intended, now, sender)
         conn.send_nowait(
@@ -429,6 +448,8 @@ class _Worker:
                 self.errors,
                 self.ack_hist.data(),
                 self.delivery_hist.data(),
+                self.same_node_hist.data(),
+                self.cross_node_hist.data(),
                 _cpu() - cpu0,
                 wall,
                 open_sockets,

@@ -65,17 +65,28 @@ class Target:
     # The embedded PostgreSQL the bench started (its postmaster), for the database's CPU.
     db_pid: int | None = None
     _stops: list[Callable[[], None]] = field(default_factory=list)
+    # `--nodes N`: every node's URL (the first is `url`), and the other nodes' processes.
+    urls: list[str] = field(default_factory=list)
+    more: list[Target] = field(default_factory=list)
+    # The Redis (or Redis Cluster masters) the nodes share, for its CPU per message.
+    redis_url: str | None = None
+    redis_nodes: list[str] = field(default_factory=list)
+
+    def node_urls(self) -> list[str]:
+        return self.urls or [self.url]
 
     def processes(self) -> list[psutil.Process]:
-        """The server's Python processes (uvicorn parent and workers; no database)."""
+        """The server's Python processes (uvicorn parent and workers, of every node; no database)."""
+        out = []
+        for node in self.more:
+            out.extend(node.processes())
         if self.pid is None:
-            return []
+            return out
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return []
-        out = []
+            return out
         for p in procs:
             with contextlib.suppress(psutil.Error):
                 if "python" in p.name().lower() or "python" in " ".join(p.cmdline()[:1]).lower():
@@ -113,12 +124,33 @@ class Target:
                 total += t.user + t.system
         return total
 
+    def redis_cpu_seconds(self) -> float | None:
+        """used_cpu_sys + used_cpu_user of the shared Redis (summed over a cluster's masters),
+        from INFO cpu: the same figure whether the bench started Redis or was given one."""
+        if not self.redis_nodes:
+            return None
+        import redis
+
+        total = 0.0
+        for url in self.redis_nodes:
+            client = redis.Redis.from_url(url, socket_timeout=5)
+            try:
+                info = client.info("cpu")
+            except redis.RedisError:
+                return None
+            finally:
+                client.close()
+            total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+        return total
+
     def log_tail(self, n: int = 4000) -> str:
         if self.log_path is None:
             return ""
         return self.log_path.read_text(errors="replace")[-n:]
 
     def stop(self) -> None:
+        for node in self.more:
+            node.stop()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -158,10 +190,18 @@ def _popen(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes]
 
 
 def spawn_messenger(
-    workers: int = 1, *, extra_env: dict[str, str] | None = None, data_dir: Path | None = None
+    workers: int = 1,
+    *,
+    extra_env: dict[str, str] | None = None,
+    nodes: int = 1,
+    redis: str | None = None,
+    data_dir: Path | None = None,
 ) -> Target:
-    """`data_dir`: keep the server's data (the embedded PostgreSQL too) there, to reuse a seeded
-    database in a later run; a fresh temporary directory otherwise."""
+    """`nodes` server processes on their own ports sharing one database and, when `redis` is
+    given ("spawn", "cluster" or a URL) or REDIS_URL is set, one Redis. Returns the first node's
+    Target carrying the others (`more`) and every URL (`urls`). `data_dir`: keep the server's
+    data (the embedded PostgreSQL too) there, to reuse a seeded database in a later run; a
+    fresh temporary directory otherwise."""
     from messenger import db as dbmod
 
     stops: list[Callable[[], None]] = []
@@ -170,22 +210,27 @@ def spawn_messenger(
     data_dir.mkdir(parents=True, exist_ok=True)
     dsn = os.environ.get("DATABASE_URL")
     db_pid = None
-    if not dsn:
-        from messenger import embedded
+    try:
+        if not dsn:
+            from messenger import embedded
 
-        pg = embedded.start(data_dir)
-        stops.append(pg.stop)
-        dsn = pg.dsn
-        db_pid = _postmaster(data_dir)
-    asyncio.run(dbmod.migrate(dsn))
-    port = free_port()
+            pg = embedded.start(data_dir)
+            stops.append(pg.stop)
+            dsn = pg.dsn
+            db_pid = _postmaster(data_dir)
+        asyncio.run(dbmod.migrate(dsn))
+        redis_env, redis_nodes = _redis(redis, stops)
+    except BaseException:
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+        raise
     secret_key = secrets.token_urlsafe(32)
     lifted = str(10**9)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "SMTP_", "S3_"))}
     env.update(
         DATABASE_URL=dsn,
         SECRET_KEY=secret_key,
-        PORT=str(port),
         HOST="127.0.0.1",
         MESSENGER_DATA_DIR=str(data_dir),
         BCRYPT_ROUNDS="4",
@@ -198,15 +243,46 @@ def spawn_messenger(
         RATE_LIMIT_EMAIL=lifted,
         PYTHONUNBUFFERED="1",
     )
-    if workers > 1 and not env.get("REDIS_URL"):
-        raise SystemExit("bench: --workers > 1 needs REDIS_URL (messenger serve refuses otherwise)")
+    env.update(redis_env)
+    if (workers > 1 or nodes > 1) and not env.get("REDIS_URL"):
+        for stop in reversed(stops):
+            stop()
+        raise SystemExit("bench: --workers > 1 and --nodes > 1 need REDIS_URL or --redis")
     if env.get("REDIS_URL"):
         env.setdefault("REDIS_PREFIX", f"bench:{secrets.token_hex(4)}:")
     env.update(extra_env or {})
+    targets: list[Target] = []
+    try:
+        for _ in range(nodes):
+            targets.append(_start_node(env, workers, dsn, secret_key))
+        for t in targets:
+            _wait_ready(t)
+    except BaseException:
+        for t in targets:
+            t.stop()
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+        raise
+    first, rest = targets[0], targets[1:]
+    first.db_pid = db_pid
+    first._stops = stops
+    first.more = rest
+    first.urls = [t.url for t in targets]
+    first.redis_url = env.get("REDIS_URL")
+    first.redis_nodes = redis_nodes or ([env["REDIS_URL"]] if env.get("REDIS_URL") else [])
+    if nodes > 1:
+        first.flags = [*first.flags, f"({nodes} nodes: {' '.join(first.urls)})"]
+    return first
+
+
+def _start_node(env: dict[str, str], workers: int, dsn: str, secret_key: str) -> Target:
+    port = free_port()
+    env = {**env, "PORT": str(port)}
     cmd = [sys.executable, "-m", "messenger", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-web-build"]
     cmd += ["--workers", str(workers)]
     proc, log_path = _popen(cmd, env)
-    target = Target(
+    return Target(
         "messenger",
         f"http://127.0.0.1:{port}",
         proc.pid,
@@ -215,11 +291,99 @@ def spawn_messenger(
         flags=[*cmd[1:], "(uvicorn: ws=websockets-sansio http=httptools loop=uvloop)"],
         proc=proc,
         log_path=log_path,
-        db_pid=db_pid,
-        _stops=stops,
     )
-    _wait_ready(target)
-    return target
+
+
+def _redis(choice: str | None, stops: list[Callable[[], None]]) -> tuple[dict[str, str], list[str]]:
+    """REDIS_URL for the nodes and the Redis URLs whose CPU the bench reads.
+
+    "spawn": a private redis-server on a free port (its CPU is the bench's alone); "cluster": a
+    private 3-master Redis Cluster; a URL: that Redis (shared: its CPU includes others' work)."""
+    if choice is None:
+        return {}, []
+    if choice == "spawn":
+        url = spawn_redis(stops)
+        return {"REDIS_URL": url}, [url]
+    if choice == "cluster":
+        ports = spawn_redis_cluster(stops)
+        nodes = [f"redis://127.0.0.1:{p}/0" for p in ports]
+        return {"REDIS_URL": cluster_url(ports)}, nodes
+    return {"REDIS_URL": choice}, [choice]
+
+
+def _redis_server(port: int, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    cmd += ["--dir", str(workdir), *extra]
+    log = (workdir / f"redis-{port}.log").open("wb")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_redis(port: int, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server on port {port} exited with {proc.returncode}")
+            with contextlib.suppress(redis.RedisError):
+                if client.ping():
+                    return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise RuntimeError(f"redis-server on port {port} did not answer in {timeout}s")
+
+
+def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    return stop
+
+
+def spawn_redis(stops: list[Callable[[], None]]) -> str:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    port = free_port()
+    proc = _redis_server(port, workdir)
+    stops.append(_stopper(proc))
+    _wait_redis(port, proc)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def spawn_redis_cluster(stops: list[Callable[[], None]], masters: int = 3) -> list[int]:
+    """A private Redis Cluster of `masters` masters, no replicas (what tests/services.sh starts)."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-redis-cluster-"))
+    ports = [free_port() for _ in range(masters)]
+    for port in ports:
+        proc = _redis_server(port, workdir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf")
+        stops.append(_stopper(proc))
+        _wait_redis(port, proc)
+    create = ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
+    subprocess.run([*create, "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
+    import redis
+
+    deadline = time.monotonic() + 20
+    client = redis.Redis(host="127.0.0.1", port=ports[0], socket_timeout=1)
+    try:
+        while client.cluster("info").get("cluster_state") != "ok":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench's Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+    finally:
+        client.close()
+    return ports
+
+
+def cluster_url(ports: list[int]) -> str:
+    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
 
 
 def _postmaster(data_dir: Path) -> int | None:

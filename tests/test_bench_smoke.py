@@ -84,6 +84,39 @@ async def test_fanout_reaches_every_member_of_the_room(database: str, tmp_path: 
     assert run["missing"] == 0 and run["duplicates"] == 0
 
 
+async def test_three_nodes_deliver_across_nodes_exactly_once(database: str, tmp_path: Path) -> None:
+    # Three server processes on their own ports sharing the database and a private redis-server
+    # the bench starts; users spread over them; the same run on one node for comparison.
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--spawn", "--nodes", "3", "--users", "30", "--room-size", "6",
+        "--senders", "6", *SMALL,
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    assert list(data["runs"]) == ["3 nodes", "1 node"]
+    three, one = data["runs"]["3 nodes"], data["runs"]["1 node"]
+    assert len(three["server"]["urls"]) == 3 and len(one["server"]["urls"]) == 1
+    for run in (three, one):
+        assert run["acked"] > 0 and run["delivered"] == run["acked"] * 6
+        assert (run["missing"], run["duplicates"], run["unacked"], run["errors"]) == (0, 0, 0, {})
+        assert run["redis_cpu_us_per_msg"] is not None
+    # Users sit on nodes round-robin: two thirds of a room's members are on another node.
+    assert three["cross_node_delivery_ms"]["count"] > three["same_node_delivery_ms"]["count"]
+    assert one["cross_node_delivery_ms"] is None
+    assert any("cross-node delivery p99, 3 nodes vs 1 node" in row for row in data["history_rows"])
+
+
+async def test_fanout_on_three_nodes_reaches_every_member(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "fanout", "--spawn", "--nodes", "3", "--room-sizes", "24", *SMALL
+    )
+    assert code == 0, out
+    assert data is not None
+    for run in data["room_sizes"]["24"].values():
+        assert run["acked"] > 0 and run["delivered"] == run["acked"] * 24
+        assert run["missing"] == 0 and run["duplicates"] == 0
+
+
 async def test_sweep_steps_the_rate_and_plots_latency(database: str, tmp_path: Path) -> None:
     code, out, data = await run_bench(
         database, tmp_path, "sweep", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4",

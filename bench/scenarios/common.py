@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,21 @@ class BenchFailure(Exception):
     """A correctness check failed: the bench exits non-zero."""
 
 
+def nodes_of(args: argparse.Namespace, kind: str) -> int:
+    """How many server processes a run named `kind` has: "1 node", "3 nodes", or `--nodes`."""
+    head = kind.split()[0]
+    return int(head) if head.isdigit() else getattr(args, "nodes", 1)
+
+
+def redis_choice(args: argparse.Namespace, nodes: int) -> str | None:
+    """`--redis`, else REDIS_URL from the environment (passed through), else for several
+    nodes (or a node compared with several) a private redis-server."""
+    choice: str | None = getattr(args, "redis", None)
+    if choice is None and getattr(args, "nodes", 1) > 1 and not os.environ.get("REDIS_URL"):
+        return "spawn"
+    return choice
+
+
 @contextmanager
 def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
     if kind == "baseline":
@@ -30,8 +46,11 @@ def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
     elif args.url:
         target = remote(args.url, args.database_url, args.secret_key, args.server_pid)
     else:
+        n = nodes_of(args, kind)
         data_dir = getattr(args, "data_dir", None)
-        target = spawn_messenger(args.workers, data_dir=Path(data_dir) if data_dir else None)
+        target = spawn_messenger(
+            args.workers, nodes=n, redis=redis_choice(args, n), data_dir=Path(data_dir) if data_dir else None
+        )
     try:
         yield target
     finally:
@@ -72,14 +91,19 @@ def plans(
             [],
             text_size=args.text_size,
             connect_concurrency=args.connect_concurrency,
+            urls=target.node_urls(),
         )
         for i in range(procs)
     ]
+    n_nodes = len(target.node_urls())
     where: dict[int, tuple[int, int]] = {}
     for i, user in enumerate(topo.users):
         plan = out[i % procs]
         where[i] = (i % procs, len(plan.users))
         plan.users.append(user)
+        # Users round-robin over the nodes too, so a room's members sit on different nodes and
+        # most deliveries cross one (all but 1/N of them).
+        plan.nodes.append(i % n_nodes)
     for user_index, chat in senders:
         w, local = where[user_index]
         out[w].senders.append((local, chat))
@@ -149,11 +173,11 @@ class Session:
 
             out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
             profiler = Profiler(self.target.pid, out, duration - warmup)
-        db0 = self.target.db_cpu_seconds()
+        db0, redis0 = self.target.db_cpu_seconds(), self.target.redis_cpu_seconds()
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
-        db1 = self.target.db_cpu_seconds()
+        db1, redis1 = self.target.db_cpu_seconds(), self.target.redis_cpu_seconds()
         results = self.fleet.finish(phases, expect_timeout)
         summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
         if profiler is not None:
@@ -178,6 +202,11 @@ class Session:
             if db0 is not None and db1 is not None:
                 summary["db_cpu_pct"] = round(100.0 * (db1 - db0) / measured, 1)
                 summary["db_cpu_us_per_msg"] = round(1e6 * (db1 - db0) / acked, 1) if acked else None
+            if redis0 is not None and redis1 is not None:
+                summary["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
+                summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None
+                summary["redis_cpu_us_per_frame"] = round(1e6 * (redis1 - redis0) / delivered, 2) if delivered else None
+            summary["nodes"] = len(self.target.node_urls())
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary
@@ -214,6 +243,8 @@ def summarize(
     measured = max(1e-9, duration - warmup)
     ack = Histogram.merged(r.ack_hist for r in results)
     delivery = Histogram.merged(r.delivery_hist for r in results)
+    same_node = Histogram.merged(r.same_node_hist for r in results)
+    cross_node = Histogram.merged(r.cross_node_hist for r in results)
     errors: dict[str, int] = {}
     codes: dict[str, int] = {}
     for r in results:
@@ -235,6 +266,10 @@ def summarize(
         "delivered_per_s": round(sum(r.delivered_window for r in results) / measured, 1),
         "ack_latency_ms": ack.summary_ms(),
         "delivery_latency_ms": delivery.summary_ms(),
+        # Only with several nodes: deliveries from a sender on the receiver's node vs another.
+        "same_node_delivery_ms": same_node.summary_ms() if cross_node.total else None,
+        "cross_node_delivery_ms": cross_node.summary_ms() if cross_node.total else None,
+        "cross_node_share": round(cross_node.total / delivery.total, 3) if cross_node.total else None,
         "unacked": sum(r.unacked for r in results),
         "missing": sum(r.missing for r in results),
         "duplicates": sum(r.duplicates for r in results),

@@ -18,9 +18,13 @@ def profile_dir(args: argparse.Namespace) -> Path | None:
 
 
 def kinds(args: argparse.Namespace) -> list[str]:
+    """The runs of a comparison, the measured one first. With `--nodes N` (N > 1) the same
+    scenario runs on N nodes and on one node with the same kind of Redis."""
     if args.baseline_only:
         return ["baseline"]
-    return ["messenger", "baseline"] if args.baseline else ["messenger"]
+    nodes = getattr(args, "nodes", 1)
+    first = [f"{nodes} nodes", "1 node"] if nodes > 1 else ["messenger"]
+    return [*first, "baseline"] if args.baseline else first
 
 
 def pick_senders(topo: Topology, n_senders: int) -> list[tuple[int, int]]:
@@ -40,7 +44,14 @@ def _env(args: argparse.Namespace, runs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _server_info(target: Any, args: argparse.Namespace) -> dict[str, Any]:
-    return {"kind": target.kind, "url": target.url, "flags": target.flags, "workers": args.workers}
+    return {
+        "kind": target.kind,
+        "url": target.url,
+        "urls": target.node_urls(),
+        "flags": target.flags,
+        "workers": args.workers,
+        "redis": target.redis_url,
+    }
 
 
 def saturation_note(runs: dict[str, dict[str, Any]]) -> None:
@@ -54,7 +65,7 @@ def saturation_note(runs: dict[str, dict[str, Any]]) -> None:
 
 def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     names = list(runs)
-    headers = ["figure", *names] + (["messenger/baseline"] if len(names) == 2 else [])
+    headers = ["figure", *names] + [f"{names[0]}/{other}" for other in names[1:]]
     spec: list[tuple[str, Any]] = [
         ("messages acked/s", lambda r: r["acked_per_s"]),
         ("frames delivered/s", lambda r: r["delivered_per_s"]),
@@ -62,12 +73,20 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
     for key, label in (("ack_latency_ms", "ack"), ("delivery_latency_ms", "delivery")):
         for p in ("p50", "p90", "p99", "p99.9", "max"):
             spec.append((f"{label} {p} ms", lambda r, key=key, p=p: r[key][p]))
+    if any(r.get("cross_node_delivery_ms") for r in runs.values()):
+        for key, label in (("same_node_delivery_ms", "same-node"), ("cross_node_delivery_ms", "cross-node")):
+            for p in ("p50", "p99", "p99.9"):
+                spec.append((f"{label} delivery {p} ms", lambda r, key=key, p=p: (r.get(key) or {}).get(p)))
+        spec.append(("deliveries crossing a node", lambda r: r.get("cross_node_share")))
     spec += [
         ("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0)),
         ("server CPU %", lambda r: r.get("server_cpu_pct")),
         ("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg")),
         ("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct")),
         ("database CPU us/message", lambda r: r.get("db_cpu_us_per_msg")),
+        ("Redis CPU %", lambda r: r.get("redis_cpu_pct")),
+        ("Redis CPU us/message", lambda r: r.get("redis_cpu_us_per_msg")),
+        ("Redis CPU us/frame", lambda r: r.get("redis_cpu_us_per_frame")),
         ("msgs acked per server CPU-second", lambda r: r.get("acked_per_server_cpu_s")),
         ("frames per server CPU-second", lambda r: r.get("delivered_per_server_cpu_s")),
         ("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct")),
@@ -78,14 +97,15 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
     for label, get in spec:
         values = [get(runs[n]) for n in names]
         row = [label, *values]
-        if len(names) == 2:
-            ok = all(isinstance(v, int | float) for v in values) and label.startswith(("messages", "frames", "msgs"))
-            row.append(report.ratio(values[0], values[1]) if ok else "")
+        for other in values[1:]:
+            ok = isinstance(values[0], int | float) and isinstance(other, int | float)
+            ok = ok and label.startswith(("messages", "frames", "msgs", "server CPU us", "Redis CPU us", "delivery p"))
+            row.append(report.ratio(values[0], other) if ok else "")
         rows.append(row)
     return headers, rows
 
 
-def ws_headlines(runs: dict[str, dict[str, Any]], where: str = "") -> list[dict[str, Any]]:
+def ws_headlines(runs: dict[str, dict[str, Any]], where: str = "", *, per: str = "msgs") -> list[dict[str, Any]]:
     """The history-table figures of one comparison: messenger (or the first run) against the
     baseline (or the second run) when there is one."""
     names = list(runs)
@@ -93,18 +113,39 @@ def ws_headlines(runs: dict[str, dict[str, Any]], where: str = "") -> list[dict[
     other = runs[names[1]] if len(names) > 1 else None
     label = f"{names[0]} vs {names[1]}" if other is not None and names[1] != "baseline" else ""
     suffix = "".join(f", {x}" for x in (where, label) if x)
-    spec: list[tuple[str, Any, str]] = [
-        ("msgs acked/s", lambda r: r["acked_per_s"], ""),
-        ("frames delivered/s", lambda r: r["delivered_per_s"], ""),
-        ("msgs per server CPU-s", lambda r: r.get("acked_per_server_cpu_s"), ""),
-        ("frames per server CPU-s", lambda r: r.get("delivered_per_server_cpu_s"), ""),
+    # Messages for throughput, frames for fan-out: the figure each scenario is about.
+    spec: list[tuple[str, Any, str]] = (
+        [
+            ("msgs acked/s", lambda r: r["acked_per_s"], ""),
+            ("msgs per server CPU-s", lambda r: r.get("acked_per_server_cpu_s"), ""),
+        ]
+        if per == "msgs"
+        else [
+            ("frames delivered/s", lambda r: r["delivered_per_s"], ""),
+            ("frames per server CPU-s", lambda r: r.get("delivered_per_server_cpu_s"), ""),
+        ]
+    ) + [
         ("ack p99", lambda r: r["ack_latency_ms"]["p99"], "ms"),
         ("delivery p99", lambda r: r["delivery_latency_ms"]["p99"], "ms"),
     ]
-    return [
+    out = [
         report.Headline(f"{figure}{suffix}", get(first), get(other) if other is not None else None, unit)
         for figure, get, unit in spec
     ]
+    if first.get("cross_node_delivery_ms") and other is not None:
+        # What crossing nodes costs: the N-node figures against the single node's.
+        cross = first["cross_node_delivery_ms"]
+        one = other["delivery_latency_ms"]
+        out += [report.Headline(f"cross-node delivery {p}{suffix}", cross[p], one[p], "ms") for p in ("p50", "p99")]
+        out += [
+            report.Headline(f"{label}{suffix}", first.get(key), other.get(key), "us")
+            for label, key in (
+                ("server CPU per message", "server_cpu_us_per_msg"),
+                ("Redis CPU per message", "redis_cpu_us_per_msg"),
+                ("Redis CPU per frame", "redis_cpu_us_per_frame"),
+            )
+        ]
+    return out
 
 
 def _one_run(
@@ -161,7 +202,7 @@ def fanout(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         saturation_note(runs)
         print()
         out[str(size)] = runs
-        headline += [h for h in ws_headlines(runs, f"room of {size}") if not h["figure"].startswith("msgs acked")]
+        headline += ws_headlines(runs, f"room of {size}", per="frames")
         problems += [f"room {size} {k}: {p}" for k, r in runs.items() for p in r["problems"] + r["behind"]]
     env = _env(args, next(iter(out.values())))
     return {"scenario": "fanout", "room_sizes": out, "environment": env, "headline": headline}, problems

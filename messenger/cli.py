@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from . import backup, cli_admin, db, embedded, logs
+from . import backup, cli_admin, cli_search, db, embedded, logs
 from . import settings as settings_mod
 
 
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
     p.set_defaults(func=worker)
     cli_admin.add_commands(sub)
+    cli_search.add_commands(sub)
     backup.add_commands(sub)
     args = parser.parse_args(argv)
     try:

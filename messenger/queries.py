@@ -174,6 +174,9 @@ class Queries(msgspec.Struct, frozen=True):
 
     # sql/search.sql
     search_messages: str
+    search_reindex_state: str
+    search_reindex_batch: str
+    search_reindex_store: str
 
     # sql/users.sql
     user_public: str

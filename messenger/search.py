@@ -17,7 +17,7 @@ from .db import Database, Q
 from .errors import NotFound, Unprocessable
 from .messages import message_from, with_attachments
 from .model import ChatKind, Message
-from .searchtext import Query, QueryError, highlights, parse
+from .searchtext import Query, QueryError, highlights, index_vector, parse
 
 MAX_QUERY = 256
 LIMIT_DEFAULT = 20
@@ -106,3 +106,37 @@ async def messages(
     ]
     next_cursor = str(found[-1].id) if len(records) > limit else None
     return SearchPage(results, next_cursor)
+
+
+class ReindexProgress(msgspec.Struct, frozen=True):
+    # Messages up to this id are done; ids above `upto_id` were indexed by the send path.
+    next_id: int
+    upto_id: int
+    # Index values rewritten by this batch (unchanged ones are not counted).
+    rewritten: int
+    done: bool
+
+
+REINDEX_BATCH = 1000
+
+
+async def reindex_batch(db: Database, limit: int = REINDEX_BATCH) -> ReindexProgress:
+    """Re-index the next `limit` messages that migration 0007 indexed with PostgreSQL's parser,
+    as the send path would (`index_vector`). One transaction per batch, progress stored with
+    it: an interrupted run resumes after the last finished batch."""
+    async with db.transaction() as conn:
+        state = await conn.fetchrow(Q.search_reindex_state)
+        if state is None or state["finished_at"] is not None:  # no row: nothing was ever due
+            upto = state["upto_id"] if state is not None else 0
+            return ReindexProgress(upto, upto, 0, done=True)
+        upto, start = state["upto_id"], state["next_id"]
+        rows = await conn.fetch(Q.search_reindex_batch, start, upto, limit)
+        next_id = rows[-1]["id"] if len(rows) == limit else upto
+        rewritten: int = await conn.fetchval(
+            Q.search_reindex_store,
+            [r["id"] for r in rows],
+            [index_vector(r["text"]) for r in rows],
+            [r["text"] for r in rows],
+            next_id,
+        )
+    return ReindexProgress(next_id, upto, rewritten, done=next_id >= upto)

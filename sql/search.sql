@@ -35,3 +35,30 @@ SELECT page.*, c.kind AS chat_kind,
        ) ELSE c.title END AS chat_title
 FROM page JOIN chats c ON c.id = page.chat_id
 ORDER BY page.id DESC
+
+-- name: search_reindex_state
+-- How far `messenger search reindex` got: ids in (next_id, upto_id] are still to do. Locked for
+-- the batch, so two runs at once take turns instead of doing the same batch twice.
+SELECT upto_id, next_id, finished_at FROM search_reindex FOR UPDATE
+
+-- name: search_reindex_batch
+-- The next batch of messages to re-index, by id, with their current text (deleted ones have
+-- no index and keep none).
+SELECT id, text FROM messages
+WHERE id > $1 AND id <= $2 AND text IS NOT NULL AND deleted_at IS NULL
+ORDER BY id LIMIT $3
+
+-- name: search_reindex_store
+-- New index values ($2, tsvector literals) for messages $1 whose text is still $3: an edit
+-- in between wrote the right index already and is left alone; unchanged values are not
+-- rewritten. The progress moves to $4 in the same transaction. Returns the rows rewritten.
+WITH stored AS (
+    UPDATE messages m SET search = x.v::tsvector
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x (id, v, t)
+    WHERE m.id = x.id AND m.text = x.t AND m.deleted_at IS NULL AND m.search IS DISTINCT FROM x.v::tsvector
+    RETURNING m.id
+), progress AS (
+    UPDATE search_reindex SET next_id = $4,
+        finished_at = CASE WHEN $4 >= upto_id THEN now() END
+)
+SELECT count(*) FROM stored

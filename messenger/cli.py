@@ -68,7 +68,7 @@ def _migrate_at_start(dsn: str, command: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .httpd import MAX_HEADER_BYTES, BoundedHttpToolsProtocol, raise_descriptor_limit
+    from .httpd import MAX_HEADER_BYTES, BoundedHttpToolsProtocol, RawWebSocketProtocol, raise_descriptor_limit
 
     # Logging first, so what loading the settings says (a generated SECRET_KEY) is formatted too.
     _logging("INFO")
@@ -114,7 +114,8 @@ def serve(args: argparse.Namespace) -> int:
             # httptools, with bounded headers, header deadline, Host check and connection cap.
             http=BoundedHttpToolsProtocol,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            ws="websockets-sansio",
+            # websockets-sansio, with the raw socket extension the gateway writes frames through.
+            ws=RawWebSocketProtocol,
             ws_max_size=64 * 1024,
             # Compression would deflate every fan-out frame once per recipient: the opposite of
             # "encode once, write many". Frames are small JSON; the CPU is better spent elsewhere.

@@ -25,11 +25,15 @@ from typing import Any, ClassVar, cast
 import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.http11 import Request
 
 from . import settings as settings_mod
 from .errors import AppError, BadRequest, Unavailable
 from .http import encode
+from .realtime.gateway import RAW_SOCKET
+from .realtime.peer import Peer
 
 log = logging.getLogger("messenger.httpd")
 
@@ -187,3 +191,48 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.header_timer = None
         if self.awaiting_headers and not self.transport.is_closing():
             self.transport.close()
+
+
+class RawWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol plus the `messenger.rawsocket` ASGI extension
+    (realtime/gateway.py's RawSocket): the gateway writes pre-framed bytes straight to the
+    transport and hears when the transport pauses and resumes. Through the ASGI `send` every
+    frame costs a coroutine, a message dict, Starlette's exception wrapper, a frame
+    serialization and a syscall, per recipient socket; measured as the largest item of the
+    fan-out profile (bench/README.md). Everything else (handshake, receive, close, ping) is
+    uvicorn's."""
+
+    listener: Peer | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:
+            # Set before the ASGI task (created just now) first runs.
+            self.scope["extensions"][RAW_SOCKET] = {"socket": self}
+
+    def raw_write(self, data: bytes) -> None:
+        if not self.close_sent and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def raw_listen(self, peer: Peer | None) -> None:
+        self.listener = peer
+        if peer is not None and not self.writable.is_set():
+            peer.writing_paused()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.listener is not None:
+            self.listener.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.listener is not None:
+            self.listener.writing_resumed()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        listener = self.listener
+        if listener is not None:
+            # Nothing will be written any more: release whoever waits for the buffer to drain.
+            self.listener = None
+            listener.writing_resumed()

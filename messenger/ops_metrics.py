@@ -66,7 +66,7 @@ class LiveFigures(Collector):
     def collect(self) -> Iterable[Metric]:
         services = self.services
         hub = services.hub
-        queued = sum(len(peer.queue) for state in hub.users.values() for peer in state.peers)
+        queued = sum(peer.queued() for state in hub.users.values() for peer in state.peers)
         yield GaugeMetricFamily("messenger_fanout_queued_frames", "Frames waiting in sockets' send queues", queued)
         pool = services.db.pool
         busy = pool.get_size() - pool.get_idle_size()

@@ -13,6 +13,7 @@ Structs below describe them for the AsyncAPI document and for clients.
 
 from __future__ import annotations
 
+import struct
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -258,6 +259,66 @@ def event_msgpack(event: Event) -> bytes:
     if isinstance(body, dict):
         frame.update(body)
     return _msgpack_encoder.encode(frame)
+
+
+# -- the wire -----------------------------------------------------------------------------------
+# A server frame is never masked (RFC 6455, 5.1), so a frame's bytes on the wire are the same for
+# every recipient: built once per fan-out and written to each socket as they are (peer.py).
+# Whole frames only (FIN set, no fragmentation, no compression: `ws_per_message_deflate` is off).
+
+_SHORT: Final = struct.Struct("!BB")
+_MEDIUM: Final = struct.Struct("!BBH")
+_LONG: Final = struct.Struct("!BBQ")
+
+
+def _wire(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return _SHORT.pack(0x80 | opcode, n) + payload
+    if n < 65536:
+        return _MEDIUM.pack(0x80 | opcode, 126, n) + payload
+    return _LONG.pack(0x80 | opcode, 127, n) + payload
+
+
+def wire_text(payload: bytes) -> bytes:
+    """A text frame (its payload is UTF-8 JSON) ready for the socket."""
+    return _wire(0x1, payload)
+
+
+def wire_binary(payload: bytes) -> bytes:
+    """A binary frame (MessagePack) ready for the socket."""
+    return _wire(0x2, payload)
+
+
+def wire(frame: msgspec.Struct, binary: bool) -> bytes:
+    """A server frame in the socket's format, framed for the wire."""
+    if binary:
+        return _wire(0x2, _msgpack_encoder.encode(frame))
+    return _wire(0x1, _json_encoder.encode(frame))
+
+
+def wire_pair(encoded: Encoded) -> tuple[bytes, bytes]:
+    """Both wire forms of a frame encoded once (text, binary)."""
+    return _wire(0x1, encoded.text.encode()), _wire(0x2, encoded.binary)
+
+
+def unwire(data: bytes) -> list[tuple[bool, bytes]]:
+    """The frames in wire bytes as (binary, payload): for an ASGI server without the raw
+    socket extension, whose `send` takes payloads (gateway.py)."""
+    out: list[tuple[bool, bytes]] = []
+    i, end = 0, len(data)
+    while i < end:
+        opcode, n = data[i] & 0x0F, data[i + 1] & 0x7F
+        i += 2
+        if n == 126:
+            (n,) = struct.unpack_from("!H", data, i)
+            i += 2
+        elif n == 127:
+            (n,) = struct.unpack_from("!Q", data, i)
+            i += 8
+        out.append((opcode == 0x2, data[i : i + n]))
+        i += n
+    return out
 
 
 def decode_any(data: str | bytes) -> Any:

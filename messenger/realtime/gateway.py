@@ -1,10 +1,11 @@
 """The WebSocket gateway, GET /v1/ws, on the raw ASGI interface (docs/protocol.md).
 
 Layer: realtime (the socket edge). One connection = this module's `Connection`: authentication
-comes first, then the receive loop (rate limit, decode, dispatch) runs in the ASGI task; a
-writer task drains the socket's bounded queue (peer.Peer) with the raw ASGI `send`, handing the
-same pre-built message object to every recipient of a frame. The hub decides what goes into the
-queue; this module never touches fan-out.
+comes first, then the receive loop (rate limit, decode, dispatch) runs in the ASGI task. Frames
+leave through the socket's peer (peer.Peer), which writes wire bytes straight to the transport
+through the `messenger.rawsocket` extension of the server's WebSocket protocol (httpd.py), once
+per socket per loop turn; under another ASGI server a writer task feeds them to the ASGI `send`.
+The hub decides what goes to a peer; this module never touches fan-out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
@@ -72,6 +74,23 @@ def origin_allowed(scope: Scope, allowed: tuple[str, ...], public_url: str) -> b
     return origin == f"{public.scheme}://{public.netloc}".lower()
 
 
+# The ASGI extension httpd.py's WebSocket protocol offers: {"socket": <RawSocket>}.
+RAW_SOCKET: Final = "messenger.rawsocket"
+
+
+class RawSocket(Protocol):
+    """Direct access to the socket under an ASGI WebSocket (httpd.py implements it): the hot
+    path writes frames already framed for the wire (frames.wire_*) straight to the transport,
+    without a coroutine, a dict and a frame serialization per frame and socket."""
+
+    def raw_write(self, data: bytes) -> None:
+        """Write wire bytes now (nothing once the socket is closing)."""
+
+    def raw_listen(self, peer: Peer | None) -> None:
+        """Tell `peer` when the transport pauses and resumes writing, at once if it is paused
+        now (None: stop telling)."""
+
+
 class Services(Protocol):
     """What the gateway reads from the app's service container (`app.state.services`)."""
 
@@ -103,8 +122,9 @@ class Gateway:
         try:
             principal = await _authenticate(services, scope, receive, send)
             if principal is not None:
-                peer = Peer(principal.user_id, principal.session_id, binary, services.settings.ws_queue_limit)
-                await Connection(services, hub, receive, send, peer).run(principal)
+                raw = scope["extensions"].get(RAW_SOCKET) if "extensions" in scope else None
+                socket = raw.get("socket") if isinstance(raw, dict) else None
+                await Connection(services, hub, receive, send, principal, binary, socket).run(principal)
         finally:
             WS_CONNECTIONS.dec()
 
@@ -166,31 +186,70 @@ def _data(message: Mapping[str, Any]) -> str | bytes:
 
 
 class Connection:
-    """An authenticated socket: its peer in the hub, the receive loop and the writer task."""
+    """An authenticated socket: its peer in the hub (which writes through this object) and the
+    receive loop. With the raw socket extension there is no other task while the socket lives;
+    a task exists only to send the close frame, and, without the extension, to send a backlog."""
 
-    def __init__(self, services: Services, hub: Hub, receive: Receive, send: Send, peer: Peer) -> None:
+    __slots__ = (
+        "_backlog",
+        "_closer",
+        "_ended_by_closer",
+        "_heartbeat",
+        "_main",
+        "_writer",
+        "burst",
+        "hub",
+        "last_rx",
+        "peer",
+        "rate",
+        "raw",
+        "receive",
+        "refilled",
+        "send",
+        "services",
+        "strikes",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        services: Services,
+        hub: Hub,
+        receive: Receive,
+        send: Send,
+        principal: Principal,
+        binary: bool,
+        raw: RawSocket | None,
+    ) -> None:
         self.services = services
         self.hub = hub
         self.receive = receive
         self.send = send
-        self.peer = peer
+        self.raw = raw
         settings = services.settings
         self.rate = float(settings.ws_frame_rate)
         self.burst = float(settings.ws_frame_burst)
         self.tokens = self.burst
         self.refilled = time.monotonic()
         self.strikes = 0
-        self.last_rx = time.monotonic()
-        self._writer: asyncio.Task[None] | None = None
+        self.last_rx = self.refilled
         self._main: asyncio.Task[Any] | None = None
-        self._ended_by_writer = False
+        self._closer: asyncio.Task[None] | None = None
+        self._ended_by_closer = False
         self._heartbeat: asyncio.TimerHandle | None = None
+        # Without the raw socket extension: wire bytes waiting for the ASGI `send`, and its task.
+        self._backlog: deque[bytes] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.peer = Peer(principal.user_id, principal.session_id, binary, settings.ws_queue_limit, self)
+        if raw is not None:
+            raw.raw_listen(self.peer)
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def run(self, principal: Principal) -> None:
         peer = self.peer
         cursor = self.hub.attach(peer)
+        self._main = asyncio.current_task()
         try:
             # Checked after attach, so a session ended meanwhile is caught either here or by
             # the hub's end_sessions.
@@ -207,59 +266,98 @@ class Connection:
             # read frames of their chats reach this socket from here on.
             if peer.user is not None and not peer.user.loaded:
                 await peer.user.loaded_event.wait()
-            if peer.closed:  # the memberships could not be loaded (closing 1011)
-                await self._write()
+            online: list[int] = []
+            if not peer.closed:
+                # Taken once subscribed: a change after it arrives as a `presence` frame after ready.
+                try:
+                    online = await self.hub.presence_snapshot(peer.user_id)
+                except Exception:
+                    log.exception("presence snapshot failed")
+            if peer.closed:  # e.g. the memberships could not be loaded (closing 1011)
+                await self._send_close()
                 return
-            # Taken once subscribed: a change after it arrives as a `presence` frame after ready.
-            try:
-                online = await self.hub.presence_snapshot(peer.user_id)
-            except Exception:
-                log.exception("presence snapshot failed")
-                online = []
-            ready = frames.Ready(peer.user_id, events.encode_cursor(cursor), online)
-            peer.queue.appendleft((self._message(ready), False))
-            peer.wake.set()
-            self._main = asyncio.current_task()
-            self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{peer.id}")
-            self._writer.add_done_callback(self._writer_done)
+            # `ready` goes first, then whatever was pushed meanwhile; writes start here.
+            peer.start(frames.wire(frames.Ready(peer.user_id, events.encode_cursor(cursor), online), peer.binary))
             self._schedule_heartbeat()
             try:
                 await self._read_loop()
             except asyncio.CancelledError:
-                if not self._ended_by_writer:
+                if not self._ended_by_closer:
                     raise
         finally:
             self.hub.detach(peer)
+            if self.raw is not None:
+                self.raw.raw_listen(None)
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
-            if self._writer is not None and not self._writer.done():
-                self._writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._writer
+            for task in (self._closer, self._writer):
+                if task is not None and not task.done() and task is not asyncio.current_task():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-    def _writer_done(self, task: asyncio.Task[None]) -> None:
-        # The writer ends after it sent a close (or the socket broke): nothing more to read.
-        if self._main is not None and not self._main.done():
-            self._ended_by_writer = True
-            self._main.cancel()
+    # -- peer.Sink: the hub's peer writes through these ----------------------------------------
 
-    async def _write(self) -> None:
-        peer = self.peer
+    def write(self, data: bytes) -> None:
+        raw = self.raw
+        if raw is not None:
+            raw.raw_write(data)
+            return
+        # Another ASGI server: its `send` takes one payload at a time and must be awaited. The
+        # peer counts as paused while a backlog waits, so its limit still bounds what is held.
+        if self._backlog is None:
+            self._backlog = deque()
+        self._backlog.append(data)
+        self.peer.writing_paused()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._send_backlog(), name=f"ws-writer-{self.peer.id}")
+
+    def close_requested(self) -> None:
+        # Before `ready` the run coroutine sends the close itself.
+        if self.peer.started and self._closer is None:
+            self._closer = asyncio.create_task(self._close(), name=f"ws-close-{self.peer.id}")
+
+    async def _send_backlog(self) -> None:
+        backlog = self._backlog
         send = self.send
+        assert backlog is not None
         try:
             while True:
-                message = peer.pop()
-                if message is not None:
-                    await send(message)
-                    continue
-                if peer.closed:
+                while backlog:
+                    for binary, payload in frames.unwire(backlog.popleft()):
+                        if binary:
+                            await send({"type": "websocket.send", "bytes": payload})
+                        else:
+                            await send({"type": "websocket.send", "text": payload.decode()})
+                self.peer.writing_resumed()  # may write (append) again
+                if not backlog:
                     break
-                peer.wake.clear()
-                if not peer.queue and not peer.closed:
-                    await peer.wake.wait()
-            code, reason = peer.close_reason or (1000, "")
+        except (OSError, RuntimeError):
+            pass  # the socket is gone; the read loop sees the disconnect
+        finally:
+            self._writer = None
+
+    async def _close(self) -> None:
+        try:
+            await self._send_close()
+        finally:
+            # Nothing more to read once the close is sent (or the socket broke).
+            main = self._main
+            if main is not None and not main.done():
+                self._ended_by_closer = True
+                main.cancel()
+
+    async def _send_close(self) -> None:
+        peer = self.peer
+        code, reason = peer.close_reason or (1000, "")
+        try:
             # A stuck client may never drain its buffer: do not wait on it for ever.
-            await asyncio.wait_for(send({"type": "websocket.close", "code": code, "reason": reason}), 10)
+            async with asyncio.timeout(10):
+                await peer.wait_below(1)  # what a flushing close keeps goes out first
+                writer = self._writer
+                if writer is not None:
+                    await writer
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except (OSError, RuntimeError, TimeoutError):
             pass  # the socket is gone; the read loop sees the disconnect
 
@@ -276,18 +374,13 @@ class Connection:
         if time.monotonic() - self.last_rx > self.services.settings.ws_idle_timeout:
             peer.close(CLOSE_IDLE, "idle timeout: send ping at least every 30 s")
             return
-        peer.push(self._message(frames.Heartbeat(interval)), True)
+        peer.push(frames.wire(frames.Heartbeat(interval), peer.binary), True)
         self._schedule_heartbeat()
 
     # -- frames ------------------------------------------------------------------------------
 
-    def _message(self, frame: msgspec.Struct) -> dict[str, Any]:
-        if self.peer.binary:
-            return {"type": "websocket.send", "bytes": frames.encode_msgpack(frame)}
-        return {"type": "websocket.send", "text": frames.encode_json(frame)}
-
     def _reply(self, frame: msgspec.Struct) -> None:
-        self.peer.push(self._message(frame))
+        self.peer.push(frames.wire(frame, self.peer.binary))
 
     def _error(self, code: str, message: str, ref: frames.Ref = None) -> None:
         self._reply(frames.Error(code, message, ref))

@@ -47,11 +47,9 @@ from .peer import (
     CLOSE_SESSION_ENDED,
     HOLD,
     REPLAY,
-    Message,
     Outgoing,
     Peer,
     UserState,
-    ephemeral_messages,
 )
 from .presence import PresenceTracker
 
@@ -222,6 +220,7 @@ class Hub:
 
     def detach(self, peer: Peer) -> None:
         peer.closed = True
+        peer.pending = None
         state = peer.user
         if state is None:
             return
@@ -284,10 +283,11 @@ class Hub:
                 for event in page.events:
                     if peer.closed:
                         return
-                    if not peer.room.is_set():
-                        await peer.room.wait()
+                    await peer.wait_below(max(1, peer.limit // 2))
+                    if peer.closed:
+                        return
                     peer.sent_persisted = True
-                    peer.push(Outgoing(event).message(peer.binary))
+                    peer.push(Outgoing(event).frame(peer.binary))
                 if not page.has_more:
                     break
                 since = int(page.cursor)
@@ -541,18 +541,18 @@ class Hub:
                 if own is not None:
                     recipients.discard(own)
                 if recipients:
-                    text, binary = ephemeral_messages(frames.encode(frames.Presence(user_id, online)))
+                    text, binary = frames.wire_pair(frames.encode(frames.Presence(user_id, online)))
                     for state in recipients:
                         for peer in state.peers:
                             peer.push(binary if peer.binary else text, True)
             case UsersSignal(user_ids=user_ids, text=text, binary=binary):
-                tmsg: Message = {"type": "websocket.send", "text": text}
-                bmsg: Message = {"type": "websocket.send", "bytes": binary}
+                tframe = frames.wire_text(text.encode())
+                bframe = frames.wire_binary(binary)
                 for uid in user_ids:
                     target = self.users.get(uid)
                     if target is not None:
                         for peer in target.peers:
-                            peer.push(bmsg if peer.binary else tmsg)
+                            peer.push(bframe if peer.binary else tframe)
             case EndSessions(session_ids=session_ids):
                 for sid in session_ids:
                     for peer in list(self.sessions.get(sid, ())):
@@ -562,14 +562,24 @@ class Hub:
         members = self.chat_users.get(signal.chat_id)
         if not members:
             return
-        tmsg: Message = {"type": "websocket.send", "text": signal.text}
-        bmsg: Message = {"type": "websocket.send", "bytes": signal.binary}
+        # Each wire form is built once per signal, and only if some recipient needs it.
+        tframe: bytes | None = None
+        bframe: bytes | None = None
+        droppable = signal.droppable
         for state in members:
             if state.user_id == signal.exclude_user:
                 continue
             for peer in state.peers:
-                if peer is not origin:
-                    peer.push(bmsg if peer.binary else tmsg, signal.droppable)
+                if peer is origin:
+                    continue
+                if peer.binary:
+                    if bframe is None:
+                        bframe = frames.wire_binary(signal.binary)
+                    peer.push(bframe, droppable)
+                else:
+                    if tframe is None:
+                        tframe = frames.wire_text(signal.text.encode())
+                    peer.push(tframe, droppable)
 
 
 def new_node_id() -> str:

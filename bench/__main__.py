@@ -109,6 +109,18 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--concurrency", type=int, default=32, help="connections, one request in flight each")
     s.add_argument("--ops", type=_ops, default=["login", "chats", "messages", "send"], help="comma-separated")
+    s = sub.add_parser("mixed", parents=[common, nodes], help="thousands of people: messages, typing, reads, churn")
+    s.add_argument("--users", type=int, default=5000)
+    s.add_argument("--directs", type=int, default=2, help="direct chats with the next N users (each in 2N)")
+    s.add_argument("--groups10", type=int, default=2, help="groups of 10 per user")
+    s.add_argument("--groups100", type=int, default=1, help="groups of 100 per user")
+    s.add_argument("--msg-interval", type=float, default=60.0, help="mean seconds between a user's messages")
+    s.add_argument("--reconnects", type=float, default=0.01, help="fraction of sockets reconnecting per minute")
+    s.add_argument("--churn", type=float, default=0.005, help="fraction of users going offline per minute")
+    s.add_argument("--offline", type=float, default=10.0, help="seconds a churned user stays offline")
+    s.add_argument("--seed", type=int, default=1, help="random seed of the topology and the schedule")
+    s.set_defaults(duration=120.0, warmup=10.0)
+
     s = sub.add_parser("search", parents=[common], help="message search latency over a bulk-seeded history")
     s.add_argument("--messages", type=int, default=1_000_000)
     s.add_argument("--chats", type=int, default=10_000)
@@ -135,6 +147,10 @@ def _scenario(name: str) -> Scenario:
         from .scenarios.rest import rest
 
         return rest
+    if name == "mixed":
+        from .scenarios.mixed import mixed
+
+        return mixed
     if name == "search":
         from .scenarios.search import search
 
@@ -188,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     print(
         "correctness: every acknowledged message reached every member exactly once"
-        if args.scenario in ("throughput", "fanout", "sweep")
+        if args.scenario in ("throughput", "fanout", "sweep", "mixed")
         else "correctness: no errors"
     )
     return 0

@@ -7,7 +7,8 @@
   database, no broker. The client names its user and rooms in the query string
   (`?user=7&chats=3,4`); `send_message` gets a per-chat `seq`, an `ack` to the sender and one
   `receive_message` to every member socket, encoded once and handed to each socket's raw ASGI
-  `send`. The bench runs its WebSocket scenarios unchanged against it, so every figure can be
+  `send`; `typing` and `read` go to the chat's other sockets (for `mixed`). The bench runs
+  its WebSocket scenarios unchanged against it, so every figure can be
   shown as a fraction of what Python + uvicorn can do at all on the same machine.
 - any HTTP path: a small JSON body (`rest` scenario ceiling); `/readyz` answers 200.
 
@@ -40,6 +41,7 @@ class Inbound(msgspec.Struct):
     client_msg_id: str | None = None
     text: str | None = None
     ref: str | None = None
+    seq: int | None = None
 
 
 class ChatMessage(msgspec.Struct):
@@ -108,6 +110,17 @@ async def _chat_socket(scope: Scope, receive: Receive, send: Send) -> None:
                 continue
             if frame.type == "ping":
                 await send({"type": "websocket.send", "text": _encode({"type": "pong", "ref": frame.ref}).decode()})
+                continue
+            if frame.type in ("typing", "read") and frame.chat_id in _rooms:
+                # Ephemeral signals (bench mixed): to every other member socket, not stored.
+                notice: dict[str, Any] = {"type": frame.type, "chat_id": frame.chat_id, "user_id": user_id}
+                if frame.type == "read":
+                    notice["seq"] = frame.seq
+                text = _encode(notice).decode()
+                for member_send in list(_rooms[frame.chat_id]):
+                    if member_send is not send:
+                        with contextlib.suppress(Exception):
+                            await member_send({"type": "websocket.send", "text": text})
                 continue
             if frame.type != "send_message" or frame.chat_id not in _rooms or frame.client_msg_id is None:
                 await send({"type": "websocket.send", "text": '{"type":"error","code":"bad_frame","message":"?"}'})

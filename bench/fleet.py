@@ -26,7 +26,7 @@ import contextlib
 import multiprocessing
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -510,16 +510,20 @@ def _worker_entry(plan: WorkerPlan, pipe: Connection) -> None:
 class Fleet:
     """The parent's handle on the client processes."""
 
-    def __init__(self, plans: list[WorkerPlan]) -> None:
+    def __init__(self, plans: Sequence[Any], entry: Callable[[Any, Connection], None] | None = None) -> None:
+        """One process per plan running `entry(plan, pipe)` (the message scenarios' worker by default)."""
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
         for plan in plans:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_entry, args=(plan, child), daemon=True)
+            proc = ctx.Process(target=entry or _worker_entry, args=(plan, child), daemon=True)
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)
+
+    def recv(self, pipe: Connection, timeout: float) -> Any:
+        return self._recv(pipe, timeout)
 
     def _recv(self, pipe: Connection, timeout: float) -> Any:
         if not pipe.poll(timeout):

@@ -64,8 +64,10 @@ async def seed(
     *,
     messages_per_chat: int = 0,
     conversation: bool = False,
+    chats: list[tuple[str, list[int]]] | None = None,
 ) -> Topology:
-    """Insert `n_users` verified users with sessions, in group chats of `room_size`."""
+    """Insert `n_users` verified users with sessions, in group chats of `room_size` (or in
+    `chats`: (kind, member user indexes) pairs, kind "direct" or "group")."""
     from messenger.passwords import hash_sync
     from messenger.tokens import TokenSigner
 
@@ -73,7 +75,10 @@ async def seed(
     tag = secrets.token_hex(3)
     password_hash = hash_sync(PASSWORD, 4)
     names = [f"b{tag}_{i}" for i in range(n_users)]
-    groups = rooms_of(n_users, room_size)
+    if chats is None:
+        chats = [("group", g) for g in rooms_of(n_users, room_size)]
+    groups = [members for _, members in chats]
+    kinds = [kind for kind, _ in chats]
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
@@ -95,11 +100,20 @@ async def seed(
             chat_ids: list[int] = []
             decorated: list[int] = []
             if groups:
+                # A direct chat has no title and one row per pair ("minid:maxid").
+                direct_keys = [
+                    ":".join(str(u) for u in sorted(user_ids[i] for i in g)) if kind == "direct" else None
+                    for kind, g in chats
+                ]
                 rows = await conn.fetch(
-                    """INSERT INTO chats (kind, title, member_count, last_seq)
-                       SELECT 'group', t, c, $3 FROM unnest($1::text[], $2::int[]) AS x (t, c)
+                    """INSERT INTO chats (kind, title, direct_key, member_count, last_seq)
+                       SELECT k, CASE WHEN k = 'direct' THEN NULL ELSE t END, d, c, $5
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS x (k, t, d, c, o)
+                       ORDER BY o
                        RETURNING id""",
+                    kinds,
                     [f"bench {tag} room {i}" for i in range(len(groups))],
+                    direct_keys,
                     [len(g) for g in groups],
                     messages_per_chat,
                 )
@@ -107,11 +121,12 @@ async def seed(
                 m_chat: list[int] = []
                 m_user: list[int] = []
                 m_role: list[str] = []
-                for chat_id, group in zip(chat_ids, groups, strict=True):
+                for chat_id, kind, group in zip(chat_ids, kinds, groups, strict=True):
                     for k, idx in enumerate(group):
                         m_chat.append(chat_id)
                         m_user.append(user_ids[idx])
-                        m_role.append("owner" if k == 0 else "member")
+                        # Neither member of a direct chat has power over the other.
+                        m_role.append("owner" if k == 0 and kind != "direct" else "member")
                 await conn.copy_records_to_table(
                     "chat_members",
                     records=zip(m_chat, m_user, m_role, strict=True),

@@ -117,6 +117,38 @@ async def test_fanout_on_three_nodes_reaches_every_member(database: str, tmp_pat
         assert run["missing"] == 0 and run["duplicates"] == 0
 
 
+MIXED = (
+    "mixed", "--users", "120", "--msg-interval", "2", "--duration", "6", "--warmup", "1",
+    "--reconnects", "0.5", "--churn", "0.25", "--offline", "1.5", "--drain", "5", "--settle", "3", "--procs", "2",
+)  # fmt: skip
+
+
+async def test_mixed_delivers_every_event_type_exactly_once_across_reconnects(database: str, tmp_path: Path) -> None:
+    # A second of presence grace, so users offline for 1.5 s are seen leaving and coming back.
+    code, out, data = await run_bench(database, tmp_path, *MIXED, "--spawn", env={"PRESENCE_GRACE": "1"})
+    assert code == 0, out
+    assert data is not None
+    run = data["runs"]["messenger"]
+    assert run["chats"] == {"direct": 240, "group10": 24, "group100": 1}
+    assert (run["unacked"], run["missing"], run["duplicates"], run["errors"], run["closed_by_server"]) == (
+        0, 0, 0, {}, 0,
+    )  # fmt: skip
+    assert run["reconnects"] > 0 and run["churned"] > 0, out
+    latency = run["latency_ms"]
+    for kind in ("message direct", "message group10", "message group100", "typing", "read", "presence online"):
+        assert latency[kind]["count"] > 0, (kind, out)
+    assert any("| mixed |" in row and "typing delivery p99" in row for row in data["history_rows"])
+
+
+async def test_mixed_fails_loudly_when_a_member_misses_a_message(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, *MIXED, "--baseline-only", env={"BENCH_BASELINE_FAULT": "drop:5"}
+    )
+    assert code == 1, out
+    assert "never arrived" in out
+    assert data is not None and data["runs"]["baseline"]["missing"] > 0
+
+
 async def test_sweep_steps_the_rate_and_plots_latency(database: str, tmp_path: Path) -> None:
     code, out, data = await run_bench(
         database, tmp_path, "sweep", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4",

@@ -114,15 +114,27 @@ def _chat_from(r: asyncpg.Record) -> Chat:
     )
 
 
-def _shared(chat: Chat) -> Chat:
-    """The view broadcast to every member: no per-user role, unread count or read markers."""
-    return msgspec.structs.replace(chat, role=None, unread_count=0, last_read_seq=0, others_read_seq=0)
+async def _shared(conn: Connection, chat: Chat) -> Chat:
+    """The view broadcast to every member (one frame for all, stored for sync): no per-user role
+    or unread count. Its read markers are floors true for every member, not a misleading 0: the
+    lowest marker of any member (yours is at least that) and the second highest (the highest of
+    the others is at least that, whoever you are). Per-reader values would need a frame per
+    recipient; clients keep the higher of theirs and these."""
+    floors = await conn.fetchrow(Q.chat_read_floors, chat.id)
+    assert floors is not None  # an aggregate row always comes back
+    return msgspec.structs.replace(
+        chat,
+        role=None,
+        unread_count=0,
+        last_read_seq=floors["lowest"],
+        others_read_seq=floors["second_highest"],
+    )
 
 
-def _chat_updated(chat: Chat) -> events.Draft:
+async def _chat_updated(conn: Connection, chat: Chat) -> events.Draft:
     """A chat_updated event, indexed by its last message (re-rendered if that is edited or deleted)."""
     last = chat.last_message.id if chat.last_message is not None else None
-    return events.Draft(chat.id, events.CHAT_UPDATED, ChatBody(_shared(chat)), message_id=last)
+    return events.Draft(chat.id, events.CHAT_UPDATED, ChatBody(await _shared(conn, chat)), message_id=last)
 
 
 async def _members_from(db: Database, records: Sequence[asyncpg.Record]) -> list[Member]:
@@ -250,7 +262,7 @@ async def _append_new_members(
     """Append chat_updated (if `announce`) and member_added events and open the new spans.
 
     The spans start at the first event, so each new member sees the chat and every addition."""
-    drafts = [_chat_updated(chat)] if announce else []
+    drafts = [await _chat_updated(conn, chat)] if announce else []
     drafts += [events.Draft(chat.id, events.MEMBER_ADDED, MemberBody(chat.id, u), u) for u in user_ids]
     appended = await events.append(conn, drafts)
     await events.open_spans(conn, chat.id, user_ids, appended[0])
@@ -319,7 +331,7 @@ async def update(
             description if set_description else None,
         )
         chat = await _view(conn, chat_id, user_id)
-        published = await events.append(conn, [_chat_updated(chat)])
+        published = await events.append(conn, [await _chat_updated(conn, chat)])
     await publisher.publish(published)
     return chat
 
@@ -393,7 +405,7 @@ async def set_role(
         member_row = await conn.fetchrow(Q.member_row, chat_id, target_id)
         # Roles are not in the shared chat view; chat_updated tells members to refresh them.
         chat = await _view(conn, chat_id, user_id)
-        published = await events.append(conn, [_chat_updated(chat)])
+        published = await events.append(conn, [await _chat_updated(conn, chat)])
     await publisher.publish(published)
     assert member_row is not None  # written above under the chat lock
     (member,) = await _members_from(db, [member_row])
@@ -445,7 +457,7 @@ async def _leave_locked(conn: Connection, chat_id: int, user_id: int, role: str)
     chat = await _view(conn, chat_id, successor)
     drafts = [
         events.Draft(chat_id, events.MEMBER_REMOVED, MemberBody(chat_id, user_id), user_id),
-        _chat_updated(chat),
+        await _chat_updated(conn, chat),
     ]
     appended = await events.append(conn, drafts)
     await events.close_span(conn, chat_id, user_id, appended[0])

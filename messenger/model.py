@@ -115,7 +115,8 @@ class Chat(msgspec.Struct, frozen=True):
     last_seq: int
     unread_count: int
     # The caller's read marker and the highest marker of any other member (in a direct chat
-    # the peer's): "seen" and the unread divider survive a reload. 0 in broadcast events.
+    # the peer's): "seen" and the unread divider survive a reload. In broadcast events, floors
+    # true for every member: the lowest marker and the second highest.
     last_read_seq: int
     others_read_seq: int
 
@@ -143,7 +144,7 @@ class MessageDeletedBody(msgspec.Struct, frozen=True):
 
 
 class ChatBody(msgspec.Struct, frozen=True):
-    """chat_updated: `chat` is the shared view (role null, unread_count 0)."""
+    """chat_updated: `chat` is the shared view (role null, unread_count 0, read-marker floors)."""
 
     chat: Chat
 

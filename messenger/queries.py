@@ -52,6 +52,7 @@ class Queries(msgspec.Struct, frozen=True):
     insert_members: str
     add_member_count: str
     chat_last_seq: str
+    chat_read_floors: str
     chat_for_user: str
     chats_for_user: str
     update_chat: str

@@ -34,6 +34,15 @@ UPDATE chats SET member_count = member_count + $2 WHERE id = $1 RETURNING last_s
 -- name: chat_last_seq
 SELECT last_seq FROM chats WHERE id = $1
 
+-- name: chat_read_floors
+-- The read markers every member's view is at least (markers only move forward): the lowest
+-- marker (each member's own is at least that) and the second highest (whoever the reader is, the
+-- highest marker of the others is at least that). Two chat_members_read index probes.
+SELECT coalesce((SELECT last_read_seq FROM chat_members WHERE chat_id = $1
+                 ORDER BY last_read_seq LIMIT 1), 0) AS lowest,
+       coalesce((SELECT last_read_seq FROM chat_members WHERE chat_id = $1
+                 ORDER BY last_read_seq DESC OFFSET 1 LIMIT 1), 0) AS second_highest
+
 -- name: chat_for_user
 -- The chat as `user` ($2) sees it; no row for non-members.
 SELECT c.id, c.kind, c.title, c.description, c.created_at, c.member_count, m.role, c.last_seq,

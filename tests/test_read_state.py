@@ -49,6 +49,29 @@ async def test_members_carry_their_read_markers(client: httpx.AsyncClient, db: a
     assert {m["user"]["id"]: m["last_read_seq"] for m in members} == {alice.id: sent, bob.id: 0, carol.id: sent}
 
 
+async def test_chat_updated_carries_read_marker_floors_true_for_every_member(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    """The shared frame cannot hold each reader's own markers; it holds floors (the lowest
+    marker, the second highest) instead of 0, and they hold for every member."""
+    alice, bob, carol = [await make_user(db) for _ in range(3)]
+    chat = await make_chat(client, alice, [bob, carol])
+    for text in ("one", "two", "three"):
+        await _send(client, alice.headers, chat, text)  # alice's marker: 3
+    await client.post(f"/v1/chats/{chat}/read", json={"seq": 2}, headers=bob.headers)
+    await client.post(f"/v1/chats/{chat}/read", json={"seq": 1}, headers=carol.headers)
+    cursor = (await client.get("/v1/sync", headers=bob.headers)).json()["cursor"]
+    r = await client.patch(f"/v1/chats/{chat}", json={"title": "renamed"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    events = (await client.get("/v1/sync", params={"since": cursor}, headers=bob.headers)).json()["events"]
+    (shared,) = [e["chat"] for e in events if e["type"] == "chat_updated"]
+    assert (shared["last_read_seq"], shared["others_read_seq"]) == (1, 2)
+    for user in (alice, bob, carol):
+        own = (await client.get(f"/v1/chats/{chat}", headers=user.headers)).json()["chat"]
+        assert shared["last_read_seq"] <= own["last_read_seq"]
+        assert shared["others_read_seq"] <= own["others_read_seq"]
+
+
 async def test_ready_names_peers_that_were_online_before(
     server: Server, client: httpx.AsyncClient, db: asyncpg.Pool
 ) -> None:

@@ -97,9 +97,9 @@ export interface Chat {
   last_message: Message | null;
   last_seq: number;
   unread_count: number;
-  /** our read marker; 0 in `chat_updated` frames (the shared view) */
+  /** our read marker; in `chat_updated` frames only a floor (the lowest marker of any member) */
   last_read_seq: number;
-  /** the highest read marker of any other member ("Seen"); 0 in `chat_updated` frames */
+  /** the highest read marker of any other member ("Seen"); in `chat_updated` frames only a floor (the second highest) */
   others_read_seq: number;
 }
 

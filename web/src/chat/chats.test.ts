@@ -93,10 +93,16 @@ describe("chat list", () => {
     expect(chats[0]).toMatchObject({ title: "New name", role: "owner", unread_count: 3 });
   });
 
-  it("keeps read markers when a shared chat_updated (markers 0) arrives", () => {
+  it("keeps read markers when a shared chat_updated carries lower floors", () => {
     const mine = [chat(1, { last_read_seq: 4, others_read_seq: 3, last_seq: 4 })];
-    const { chats } = applyChatUpdated(mine, chat(1, { title: "x", last_seq: 4 }));
+    const { chats } = applyChatUpdated(mine, chat(1, { title: "x", last_seq: 4, last_read_seq: 1, others_read_seq: 2 }));
     expect(chats[0]).toMatchObject({ last_read_seq: 4, others_read_seq: 3 });
+  });
+
+  it("moves read markers up to a shared chat_updated's floors (and the unread count down)", () => {
+    const mine = [chat(1, { last_read_seq: 1, others_read_seq: 1, unread_count: 5, last_seq: 6 })];
+    const { chats } = applyChatUpdated(mine, chat(1, { last_seq: 6, last_read_seq: 4, others_read_seq: 5 }));
+    expect(chats[0]).toMatchObject({ last_read_seq: 4, others_read_seq: 5, unread_count: 2 });
   });
 
   it("moves others_read_seq with a peer's message and a peer's read marker", () => {

@@ -39,8 +39,9 @@ export function upsertChats(list: readonly Chat[], incoming: readonly Chat[]): C
 }
 
 /**
- * A `chat_updated` frame carries the shared view of the chat (`role` null, `unread_count` 0):
- * take its title/description/member count, keep our own role, unread count and newest message.
+ * A `chat_updated` frame carries the shared view of the chat (`role` null, `unread_count` 0, read
+ * markers only as floors true for every member): take its title/description/member count, keep
+ * our own role, unread count and newest message, and the higher of our markers and its floors.
  * An unknown chat is reported so the caller fetches its own view over REST.
  */
 export function applyChatUpdated(list: readonly Chat[], shared: Chat): { chats: Chat[]; known: boolean } {
@@ -48,15 +49,17 @@ export function applyChatUpdated(list: readonly Chat[], shared: Chat): { chats: 
   if (i === -1) return { chats: list as Chat[], known: false };
   const old = list[i] as Chat;
   const newer = shared.last_seq > old.last_seq;
+  const lastSeq = newer ? shared.last_seq : old.last_seq;
+  const lastRead = Math.max(old.last_read_seq ?? 0, shared.last_read_seq ?? 0);
   const out = list.slice();
   out[i] = {
     ...shared,
     role: old.role,
-    unread_count: old.unread_count,
-    last_read_seq: old.last_read_seq,
-    others_read_seq: old.others_read_seq,
+    unread_count: Math.min(old.unread_count, Math.max(0, lastSeq - lastRead)),
+    last_read_seq: lastRead,
+    others_read_seq: Math.max(old.others_read_seq ?? 0, shared.others_read_seq ?? 0),
     last_message: newer ? shared.last_message : old.last_message,
-    last_seq: newer ? shared.last_seq : old.last_seq,
+    last_seq: lastSeq,
   };
   return { chats: sortChats(out), known: true };
 }

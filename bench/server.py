@@ -361,7 +361,11 @@ def spawn_redis(stops: list[Callable[[], None]]) -> str:
 def spawn_redis_cluster(stops: list[Callable[[], None]], masters: int = 3) -> list[int]:
     """A private Redis Cluster of `masters` masters, no replicas (what tests/services.sh starts)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-redis-cluster-"))
-    ports = [free_port() for _ in range(masters)]
+    ports: list[int] = []
+    while len(ports) < masters:
+        port = _cluster_port()
+        if port not in ports:
+            ports.append(port)
     for port in ports:
         proc = _redis_server(port, workdir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf")
         stops.append(_stopper(proc))
@@ -380,6 +384,23 @@ def spawn_redis_cluster(stops: list[Callable[[], None]], masters: int = 3) -> li
     finally:
         client.close()
     return ports
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too: Redis Cluster needs both, so the
+    port must be at most 55535 (below the kernel's ephemeral range, where free_port() draws)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
 def cluster_url(ports: list[int]) -> str:

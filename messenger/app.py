@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, tasks
+from . import db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, redisconn, tasks
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database
@@ -28,6 +28,7 @@ from .jobs import InProcessJobs
 from .observability import ObservabilityMiddleware
 from .realtime import session_watch
 from .realtime.broker import Broker, LocalBroker, RedisBroker
+from .realtime.cluster_broker import ClusterBroker
 from .realtime.hub import Hub, new_node_id
 from .realtime.notifier import HubNotifier
 from .realtime.writer import GroupCommitWriter
@@ -86,7 +87,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     stack.push_async_callback(database.close)
     redis = None
     if settings.redis_url is not None:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        redis = redisconn.connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         stack.push_async_callback(redis.aclose)
     services = Services(settings, database, redis)
     services.mailer = mail.from_settings(settings)
@@ -113,7 +114,9 @@ async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
     settings = services.settings
     node_id = new_node_id()
     broker: Broker
-    if settings.redis_url is not None:
+    if settings.redis_url is not None and settings.redis_cluster:
+        broker = ClusterBroker(settings.redis_url, settings.redis_prefix, node_id)
+    elif settings.redis_url is not None:
         url = settings.redis_url
 
         def make_redis() -> Redis:

@@ -4,8 +4,10 @@ Layer: infrastructure. This module knows no job: the registry (the functions, th
 `JobContext` and the schedule table) is `tasks.py`, which the app and the worker hand to a
 runner here.
 
-With `REDIS_URL` jobs go to arq (queue `<REDIS_PREFIX>jobs`) and `messenger worker` runs them,
-periodic ones on arq's cron. Without Redis `InProcessJobs` runs the same functions inside the
+With a Redis for jobs (`settings.jobs_redis`: `JOBS_REDIS_URL`, else a single-server
+`REDIS_URL`) jobs go to arq (queue `<REDIS_PREFIX>jobs`) and `messenger worker` runs them,
+periodic ones on arq's cron. arq cannot use a Redis Cluster, so a cluster `REDIS_URL` alone
+means in-process jobs. Without a jobs Redis `InProcessJobs` runs the same functions inside the
 server as background tasks: references are kept (an unreferenced task can be garbage-collected
 mid-flight), failures are logged, `Retry` is honoured like arq does, pending jobs are drained on
 shutdown, and the same schedule table runs on the same wall-clock times as arq's cron would.
@@ -205,9 +207,9 @@ class InProcessJobs:
 async def open_queue(settings: Settings, functions: Sequence[JobFunction], stack: AsyncExitStack) -> Jobs:
     """The enqueue side for this process: arq's queue when Redis is configured, otherwise an
     in-process runner, which runs nothing until `InProcessJobs.start`."""
-    if settings.redis_url is not None:
+    if settings.jobs_redis is not None:
         keys = RedisKeys(settings.redis_prefix)
-        pool = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=keys.job_queue)
+        pool = await create_pool(RedisSettings.from_dsn(settings.jobs_redis), default_queue_name=keys.job_queue)
         stack.push_async_callback(pool.aclose)
         return ArqJobs(pool, settings.redis_prefix)
     runner = InProcessJobs(functions)

@@ -4,8 +4,9 @@ Layer: infrastructure.
 
 A window opens at the first hit on a key and lasts `RATE_LIMIT_WINDOW` seconds; the limit is
 the number of hits allowed in it. With Redis the counter is one key per (scope, subject) under
-`REDIS_PREFIX`, incremented and given its expiry by one Lua script (atomic, one round trip), so
-every node shares the budget. Without Redis it is a dict in this process. Subjects (addresses,
+`REDIS_PREFIX` (keys.py), incremented and given its expiry by one Lua script (atomic, one round
+trip, one key, so on a Redis Cluster it runs on the shard of that key), so every node shares
+the budget. Without Redis it is a dict in this process. Subjects (addresses,
 logins) are hashed, so Redis never holds them in clear.
 """
 
@@ -19,10 +20,11 @@ from typing import TYPE_CHECKING, Protocol
 from redis.exceptions import RedisError
 
 from .errors import RateLimited, Unavailable
+from .keys import RedisKeys
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from .redisconn import AnyRedis
 
 _HIT = """
 local n = redis.call('INCR', KEYS[1])
@@ -50,15 +52,17 @@ def _exceeded(scope: str, retry_after_ms: float) -> RateLimited:
 
 
 class RedisLimiter:
-    def __init__(self, redis: Redis, prefix: str, window: int) -> None:
+    def __init__(self, redis: AnyRedis, prefix: str, window: int) -> None:
         self.redis = redis
-        self.prefix = f"{prefix}rl:"
+        self.keys = RedisKeys(prefix)
         self.window_ms = window * 1000
-        self._script = redis.register_script(_HIT)
+        # redis-py types register_script's self as Redis; a RedisCluster runs the script the
+        # same way, on the shard of its one key.
+        self._script = redis.register_script(_HIT)  # type: ignore[misc]
 
     async def hit(self, scope: str, subject: str, limit: int) -> None:
         try:
-            count, ttl = await self._script(keys=[f"{self.prefix}{scope}:{_digest(subject)}"], args=[self.window_ms])
+            count, ttl = await self._script(keys=[self.keys.rate_limit(scope, _digest(subject))], args=[self.window_ms])
         except RedisError as exc:
             # Fail closed but say so: a limit nobody can count is not lifted (503, like /readyz).
             raise Unavailable("Rate limiter unavailable; try again shortly", code="unavailable") from exc
@@ -87,7 +91,7 @@ class MemoryLimiter:
             raise _exceeded(scope, (reset_at - now) * 1000)
 
 
-def from_settings(settings: Settings, redis: Redis | None) -> Limiter:
+def from_settings(settings: Settings, redis: AnyRedis | None) -> Limiter:
     if redis is not None:
         return RedisLimiter(redis, settings.redis_prefix, settings.rate_limit_window)
     return MemoryLimiter(settings.rate_limit_window)

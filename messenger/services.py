@@ -7,8 +7,6 @@ module depends on this container or on the realtime core.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from .auth import Accounts
 from .db import Database
 from .mail import Mailer
@@ -17,12 +15,13 @@ from .ports import Jobs
 from .ratelimit import Limiter
 from .realtime.hub import Hub
 from .realtime.writer import GroupCommitWriter
+from .redisconn import AnyRedis
 from .settings import Settings
 from .tokens import TokenSigner
 
 
 class Services:
-    def __init__(self, settings: Settings, db: Database, redis: Redis | None) -> None:
+    def __init__(self, settings: Settings, db: Database, redis: AnyRedis | None) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from .redisconn import is_cluster, parse_cluster_url
+
 log = logging.getLogger("messenger.settings")
 
 
@@ -43,7 +45,12 @@ class SettingsError(ValueError):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
+    # `redis://...` (one server) or `redis+cluster://host:port[,host:port...]` (a Redis Cluster:
+    # sharded pub/sub, hash-tagged keys; messenger/redisconn.py).
     redis_url: str | None = None
+    # arq's queue. arq cannot use a Redis Cluster, so with a cluster REDIS_URL jobs need a plain
+    # Redis here (and `messenger worker`), or run inside the nodes when it is unset.
+    jobs_redis_url: str | None = None
     smtp_url: str | None = None
     s3_endpoint_url: str | None = None
     s3_bucket: str | None = None
@@ -114,6 +121,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.database_url is None
 
     @property
+    def redis_cluster(self) -> bool:
+        return self.redis_url is not None and is_cluster(self.redis_url)
+
+    @property
+    def jobs_redis(self) -> str | None:
+        """Where arq's queue is: JOBS_REDIS_URL, else a single-server REDIS_URL; None: in-process."""
+        if self.jobs_redis_url is not None:
+            return self.jobs_redis_url
+        return None if self.redis_cluster else self.redis_url
+
+    @property
     def s3_enabled(self) -> bool:
         return self.s3_bucket is not None
 
@@ -146,6 +164,25 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if parts.scheme not in schemes or (not parts.hostname and parts.scheme not in ("postgres", "postgresql")):
         raise SettingsError(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {raw!r}")
     return raw
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("REDIS_URL")
+    if raw and is_cluster(raw):
+        try:
+            parse_cluster_url(raw)
+        except ValueError as exc:
+            raise SettingsError(f"REDIS_URL: {exc} (redis+cluster://host:port[,host:port...])") from None
+        return raw
+    return _url(env, "REDIS_URL", ("redis", "rediss", "unix", "redis+cluster"))
+
+
+def _redis_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("REDIS_PREFIX") or "messenger:"
+    if "{" in prefix or "}" in prefix:
+        # A brace would become every key's hash tag on a cluster: everything on one slot.
+        raise SettingsError(f"REDIS_PREFIX must not contain braces, got {prefix!r}")
+    return prefix
 
 
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
@@ -212,7 +249,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     media_types = tuple(t.strip().lower() for t in types.split(",") if t.strip()) if types else DEFAULT_MEDIA_TYPES
     return Settings(
         database_url=_url(env, "DATABASE_URL", ("postgres", "postgresql")),
-        redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+        redis_url=_redis_url(env),
+        jobs_redis_url=_url(env, "JOBS_REDIS_URL", ("redis", "rediss", "unix")),
         smtp_url=_url(env, "SMTP_URL", ("smtp", "smtps")),
         s3_endpoint_url=_url(env, "S3_ENDPOINT_URL", ("http", "https")),
         s3_bucket=s3_bucket,
@@ -257,5 +295,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         http_max_connections=_int(env, "HTTP_MAX_CONNECTIONS", 0, minimum=0),
         http_header_timeout=_int(env, "HTTP_HEADER_TIMEOUT", 10, minimum=1),
-        redis_prefix=env.get("REDIS_PREFIX") or "messenger:",
+        redis_prefix=_redis_prefix(env),
     )

@@ -2,6 +2,11 @@
 # Bring up what the test suite needs: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
 # Reuse running ones, start installed ones, install them with apt-get when run as root; otherwise
 # stop with a message that says exactly what to do. Prints the TEST_* variables to export.
+#
+#   bash tests/services.sh                 PostgreSQL and Redis, as above
+#   bash tests/services.sh --cluster       also a private 3-master Redis Cluster on free ports
+#                                          (TEST_REDIS_CLUSTER_URL, TEST_REDIS_CLUSTER_DIR)
+#   bash tests/services.sh stop-cluster DIR   stop the cluster started with --cluster
 set -euo pipefail
 
 PGHOST=127.0.0.1 PGPORT=5432 REDISPORT=6379
@@ -13,6 +18,18 @@ wait_port() {
   for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done
   return 1
 }
+
+# --- stop-cluster DIR: shut down the nodes a --cluster run started (tests/run.sh does it on exit).
+if [ "${1:-}" = stop-cluster ]; then
+  dir=${2:?usage: services.sh stop-cluster DIR}
+  for f in "$dir"/*/redis.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+  exit 0
+fi
+want_cluster=0
+[ "${1:-}" = --cluster ] && want_cluster=1
 
 need_root() {
   say "$1 is not installed and this is not root, so I cannot install it."
@@ -67,4 +84,49 @@ if [ -z "${TEST_REDIS_URL:-}" ]; then
     wait_port $REDISPORT || { say "Redis did not come up on 127.0.0.1:$REDISPORT"; exit 1; }
   fi
   echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDISPORT/0"
+fi
+
+# --- Redis Cluster (only with --cluster) ------------------------------------------------
+# Three masters without replicas, each in its own directory (nodes.conf survives a restart, so a
+# restarted master takes its slots back), on free ports, from the installed redis-server.
+# cluster-require-full-coverage no: with one master down the other shards keep serving, which
+# is what the shard-restart test exercises.
+if [ "$want_cluster" = 1 ] && [ -z "${TEST_REDIS_CLUSTER_URL:-}" ]; then
+  command -v redis-cli >/dev/null || apt_install redis-server
+  dir=$(mktemp -d /tmp/messenger-redis-cluster.XXXXXX)
+  ports=$(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(6)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+ports = [s.getsockname()[1] for s in socks]
+# A cluster node also listens on port + 10000 (the bus): keep both in range and apart.
+print(" ".join(str(p) for p in ports if p + 10000 < 65536))
+')
+  set -- $ports
+  [ $# -ge 3 ] || { say "no free ports for the Redis Cluster"; exit 1; }
+  nodes=()
+  for port in "$1" "$2" "$3"; do
+    mkdir -p "$dir/$port"
+    # start.sh also lets a test restart this master (tests/test_redis_cluster.py).
+    cat >"$dir/$port/start.sh" <<EOF
+exec redis-server --daemonize yes --bind 127.0.0.1 --port $port --save "" --appendonly no \\
+  --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \\
+  --cluster-require-full-coverage no --dir $dir/$port --pidfile $dir/$port/redis.pid \\
+  --logfile $dir/$port/redis.log
+EOF
+    bash "$dir/$port/start.sh" >&2
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in "$1" "$2" "$3"; do
+    wait_port "$port" || { say "Redis Cluster node :$port did not come up"; exit 1; }
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null 2>&1 ||
+    { say "redis-cli --cluster create failed"; bash "$0" stop-cluster "$dir"; exit 1; }
+  for _ in $(seq 1 60); do
+    redis-cli -p "$1" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+    sleep 0.2
+  done
+  echo "export TEST_REDIS_CLUSTER_URL=redis+cluster://$(IFS=,; echo "${nodes[*]}")"
+  echo "export TEST_REDIS_CLUSTER_DIR=$dir"
 fi

@@ -37,3 +37,33 @@ def test_mail_settings_defaults() -> None:
 def test_smtp_url_scheme_is_checked() -> None:
     with pytest.raises(SettingsError, match="SMTP_URL"):
         load({"MESSENGER_DATA_DIR": tempfile.mkdtemp(), "SECRET_KEY": "k" * 32, "SMTP_URL": "ftp://x"})
+
+
+def _redis_env(**values: str) -> dict[str, str]:
+    return {"MESSENGER_DATA_DIR": tempfile.mkdtemp(), "SECRET_KEY": "k" * 32, **values}
+
+
+def test_a_cluster_redis_url_keeps_jobs_in_process_unless_jobs_redis_url_is_set() -> None:
+    cluster = "redis+cluster://:pw@127.0.0.1:7000,127.0.0.1:7001"
+    settings = load(_redis_env(REDIS_URL=cluster))
+    assert settings.redis_cluster
+    assert settings.jobs_redis is None
+    jobs = load(_redis_env(REDIS_URL=cluster, JOBS_REDIS_URL="redis://127.0.0.1:6379/1"))
+    assert jobs.jobs_redis == "redis://127.0.0.1:6379/1"
+    plain = load(_redis_env(REDIS_URL="redis://127.0.0.1:6379/0"))
+    assert not plain.redis_cluster
+    assert plain.jobs_redis == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REDIS_URL", "redis+cluster://127.0.0.1"),
+        ("REDIS_URL", "redis+cluster://127.0.0.1:7000,:7001"),
+        ("JOBS_REDIS_URL", "redis+cluster://127.0.0.1:7000"),
+        ("REDIS_PREFIX", "app{1}:"),
+    ],
+)
+def test_bad_redis_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load(_redis_env(**{name: value}))

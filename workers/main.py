@@ -11,10 +11,11 @@ from messenger.settings import Settings
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
-    if settings.redis_url is None:
+    if settings.jobs_redis is None:
         print(
-            "messenger worker: REDIS_URL is not set. Without Redis, jobs run inside `messenger serve`; "
-            "a separate worker is only needed (and only useful) with Redis.",
+            "messenger worker: no Redis for jobs. Without one (REDIS_URL, or JOBS_REDIS_URL when "
+            "REDIS_URL is a Redis Cluster, which arq cannot use), jobs run inside `messenger serve`; "
+            "a separate worker is only needed (and only useful) with one.",
             file=sys.stderr,
         )
         return 2

@@ -21,6 +21,7 @@ from messenger.jobs import MAX_TRIES, JobFunction
 from messenger.keys import RedisKeys
 from messenger.logs import REQUEST_ID
 from messenger.realtime.notifier import RedisNotifier
+from messenger.redisconn import AnyRedis, connect
 from messenger.settings import Settings
 
 from . import metrics
@@ -34,15 +35,29 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings=settings,
         db=db,
         mailer=mail.from_settings(settings),
-        # arq's own Redis connection (ctx["redis"]) carries presence lookups and frames.
-        notifier=RedisNotifier(ctx["redis"], settings.redis_prefix),
+        notifier=RedisNotifier(_nodes_redis(ctx, settings), settings.redis_prefix),
     )
+
+
+def _nodes_redis(ctx: dict[str, Any], settings: Settings) -> AnyRedis:
+    """The Redis the nodes keep presence and fan-out in. arq's own connection (ctx["redis"]) when
+    it is that one; a client of its own when the jobs are on a separate Redis (JOBS_REDIS_URL,
+    e.g. beside a Redis Cluster)."""
+    if settings.redis_url is None or settings.jobs_redis == settings.redis_url:
+        arq_redis: AnyRedis = ctx["redis"]
+        return arq_redis
+    client = connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    ctx["nodes_redis"] = client
+    return client
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     context: tasks.JobContext | None = ctx.get("job_context")
     if context is not None:
         await context.db.close()
+    nodes_redis = ctx.get("nodes_redis")
+    if nodes_redis is not None:
+        await nodes_redis.aclose()
 
 
 def job(fn: JobFunction) -> WorkerCoroutine:
@@ -79,7 +94,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
-    assert settings.redis_url is not None
+    assert settings.jobs_redis is not None
     queue = RedisKeys(settings.redis_prefix).job_queue
     crons = cron_jobs(settings)
     on_startup: Callable[[dict[str, Any]], Awaitable[None]] = startup
@@ -98,7 +113,7 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
     return {
         "functions": [func(job(f), name=f.__name__) for f in tasks.FUNCTIONS],
         "cron_jobs": crons,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_settings": RedisSettings.from_dsn(settings.jobs_redis),
         "queue_name": queue,
         "on_startup": on_startup,
         "on_shutdown": shutdown,

@@ -8,7 +8,8 @@ Redis broker publishes in the background (a send is acknowledged without waiting
 drops what it cannot publish, and reconnects its subscriber with backoff.
 
 Wire format on Redis: MessagePack of the `Packet` union below, one PUBLISH per batch of events
-(a whole group commit) on `<prefix>events`, signals on `<prefix>signals` (keys.py).
+(a whole group commit) on `<prefix>events`, signals on `<prefix>signals` (keys.py). On a Redis
+Cluster the same packets travel on sharded channels instead (cluster_broker.py).
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ Packet = EventBatch | ChatSignal | UsersSignal | PresenceSignal | EndSessions
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(Packet)
+
+
+def encode_packet(packet: Packet) -> bytes:
+    return _encoder.encode(packet)
+
+
+def decode_packet(data: bytes) -> Packet:
+    packet: Packet = _decoder.decode(data)
+    return packet
 
 
 class Receiver(Protocol):

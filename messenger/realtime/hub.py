@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from prometheus_client import Counter
-from redis.asyncio import Redis
 
 from .. import events
 from ..db import Database, Q
 from ..events import Event
 from ..model import Notification
 from ..observability import REGISTRY
+from ..redisconn import AnyRedis
 from . import frames
 from .broker import Broker, ChatSignal, EndSessions, PresenceSignal, Signal, UsersSignal
 from .peer import (
@@ -77,7 +77,7 @@ class Hub:
         db: Database,
         broker: Broker,
         *,
-        redis: Redis | None,
+        redis: AnyRedis | None,
         redis_prefix: str,
         presence_ttl: float,
         presence_grace: float = 0.0,

@@ -11,10 +11,10 @@ import time
 from collections.abc import Sequence
 
 import msgspec
-from redis.asyncio import Redis
 
 from ..keys import RedisKeys
 from ..notifications import Created
+from ..redisconn import AnyRedis, publish_command
 from . import frames
 from .broker import UsersSignal
 from .hub import Hub
@@ -37,9 +37,10 @@ class HubNotifier:
 class RedisNotifier:
     """The worker's view (the key layout presence.py and broker.py use, from keys.py)."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: AnyRedis, prefix: str) -> None:
         self.redis = redis
         self.keys = RedisKeys(prefix)
+        self.publish = publish_command(redis)
 
     async def online(self, user_ids: Sequence[int]) -> set[int]:
         if not user_ids:
@@ -65,5 +66,5 @@ class RedisNotifier:
             for c in created:
                 encoded = frames.encode(frames.Notification(c.notification))
                 signal = UsersSignal("worker", [c.user_id], encoded.text, encoded.binary)
-                pipe.publish(self.keys.signals_channel, msgspec.msgpack.encode(signal))
+                pipe.execute_command(self.publish, self.keys.signals_channel, msgspec.msgpack.encode(signal))
             await pipe.execute()

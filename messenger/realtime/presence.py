@@ -4,7 +4,8 @@ Layer: realtime.
 
 The hub reports per-node transitions (a user's first socket on this node opened, their last
 one closed). Without Redis this node is the cluster. With Redis each node keeps the set of its
-users under `<prefix>presence:node:<id>` and a heartbeat score in `<prefix>presence:nodes` (keys.py); a
+users under `{<prefix>presence}:node:<id>` and a heartbeat score in `{<prefix>presence}:nodes`
+(keys.py: one hash tag, so on a Redis Cluster every presence pipeline is one shard's); a
 user is online while some live node's set holds them. A node that stops heartbeating (crashed)
 is reaped by any other node: its users that are not online elsewhere go offline. Transitions
 are processed in order by one task, so a quick connect/disconnect never reorders.
@@ -29,7 +30,7 @@ from ..db import Database, Q
 from ..keys import RedisKeys
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..redisconn import AnyRedis
 
 log = logging.getLogger("messenger.presence")
 
@@ -48,7 +49,7 @@ class PresenceTracker:
         db: Database,
         announce: Announce,
         *,
-        redis: Redis | None,
+        redis: AnyRedis | None,
         prefix: str,
         node_id: str,
         local_users: Mapping[int, object],

@@ -1,0 +1,251 @@
+"""Three nodes on a Redis Cluster (three masters, started by `tests/services.sh --cluster`):
+sharded fan-out across nodes, a node crash, and a cluster shard restarted mid-traffic. Every node
+is a real `messenger serve` process; jobs run in the nodes (no JOBS_REDIS_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from messenger.keys import RedisKeys
+from messenger.redisconn import connect
+
+from .factories import make_user
+from .rig import Mailbox, Server, base_env, start_server
+from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
+
+CLUSTER_URL = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
+CLUSTER_DIR = os.environ.get("TEST_REDIS_CLUSTER_DIR", "")
+
+
+@pytest.fixture(scope="module")
+def cluster_url() -> str:
+    assert CLUSTER_URL, "run through tests/run.sh, which starts a Redis Cluster (tests/services.sh --cluster)"
+    return CLUSTER_URL
+
+
+@pytest.fixture(scope="module")
+async def rtdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    async with private_database() as database_and_pool:
+        yield database_and_pool
+
+
+@pytest.fixture(scope="module")
+def env(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str], cluster_url: str) -> dict[str, str]:
+    return base_env(
+        DATABASE_URL=rtdb[0],
+        SMTP_URL=smtp[1],
+        REDIS_URL=cluster_url,
+        REDIS_PREFIX=f"mtest:{uuid.uuid4().hex[:8]}:",
+        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-rcluster-"),
+        WS_FRAME_RATE="2000",
+        WS_FRAME_BURST="2000",
+        PRESENCE_TTL="3",
+        PRESENCE_GRACE="1",
+    )
+
+
+@pytest.fixture(scope="module")
+async def nodes(env: dict[str, str]) -> AsyncIterator[tuple[Server, Server, Server]]:
+    started = await asyncio.gather(*(start_server(env) for _ in range(3)))
+    try:
+        yield started[0], started[1], started[2]
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in started))
+
+
+@pytest.fixture
+def pg(rtdb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
+    return rtdb[1]
+
+
+@pytest.fixture
+async def http(nodes: tuple[Server, Server, Server]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=nodes[0].url, timeout=30) as c:
+        yield c
+
+
+async def test_messages_of_chats_on_different_shards_reach_every_node_in_order_once(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient, env: dict[str, str]
+) -> None:
+    a, b, c = nodes
+    alice, bob, carol = [await make_user(pg) for _ in range(3)]
+    chats = [await make_chat(http, alice, [bob, carol]) for _ in range(3)]
+    keys = RedisKeys(env["REDIS_PREFIX"])
+    cluster = connect(env["REDIS_URL"])
+    assert isinstance(cluster, RedisCluster)
+    try:
+        await cluster.initialize()
+        shards = set()
+        for chat in chats:
+            node = cluster.get_node_from_key(keys.bucket_channel(keys.chat_bucket(chat)))
+            assert node is not None
+            shards.add(node.name)
+    finally:
+        await cluster.aclose()
+    assert len(shards) > 1  # the fan-out really crosses shards
+    wa = await WsClient.open(a.ws_url, alice.token)
+    wb = await WsClient.open(b.ws_url, bob.token, msgpack=True)
+    wc = await WsClient.open(c.ws_url, carol.token)
+    for i in range(60):
+        for chat in chats:
+            await wa.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"{chat}-{i}", "text": f"m{i}"})
+    for ws in (wb, wc, wa):
+        got = await ws.persisted(180, kinds={"receive_message"})
+        # Exactly once, in the one stream order, across the three chats and shards.
+        assert cursors(got) == sorted(set(cursors(got)))
+        for chat in chats:
+            mine = [f for f in got if f["message"]["chat_id"] == chat]
+            assert seqs(mine) == list(range(1, 61))
+            assert texts(mine) == [f"m{i}" for i in range(60)]
+        assert await ws.quiet({"receive_message"}) == []
+    for ws in (wa, wb, wc):
+        await ws.close()
+
+
+async def test_typing_and_presence_cross_nodes_on_the_cluster(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    a, b, _ = nodes
+    alice, bob = await make_user(pg), await make_user(pg)
+    chat = await make_chat(http, alice, [bob])
+    wa = await WsClient.open(a.ws_url, alice.token)
+    wb = await WsClient.open(b.ws_url, bob.token)
+    assert (await wa.expect("presence", user_id=bob.id))["online"] is True
+    await wb.send({"type": "typing", "chat_id": chat})
+    assert await wa.expect("typing") == {"type": "typing", "chat_id": chat, "user_id": bob.id}
+    await wb.close()
+    assert (await wa.expect("presence", user_id=bob.id))["online"] is False
+    await wa.close()
+
+
+async def _send(
+    sender: WsClient, chat: int, count: int, acked: list[int], enough: asyncio.Event, *, pause: float = 0.001
+) -> None:
+    """Send `count` messages, a short pause between them, until done or the socket dies;
+    collect the acks' seqs and set `enough` at the 50th."""
+
+    async def send_all() -> None:
+        with contextlib.suppress(Exception):
+            for i in range(count):
+                await sender.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"k{i}", "text": f"{i}"})
+                await asyncio.sleep(pause)
+
+    async def collect_acks() -> None:
+        with contextlib.suppress(Exception):
+            while len(acked) < count:
+                frame = await sender.recv(timeout=30)
+                if frame["type"] == "ack":
+                    acked.append(frame["message"]["seq"])
+                    if len(acked) == 50:
+                        enough.set()
+
+    await asyncio.gather(send_all(), collect_acks())
+
+
+async def test_a_crashed_node_loses_nothing_acknowledged_and_resume_replays_once(
+    nodes: tuple[Server, Server, Server], env: dict[str, str], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    a, b, _ = nodes
+    alice, bob, carol = [await make_user(pg) for _ in range(3)]
+    chat = await make_chat(http, alice, [bob, carol])
+    doomed = await start_server(env)
+    try:
+        wb = await WsClient.open(a.ws_url, bob.token)
+        wc = await WsClient.open(b.ws_url, carol.token)
+        start_b, start_c = wb.ready["cursor"], wc.ready["cursor"]
+        sender = await WsClient.open(doomed.ws_url, alice.token)
+        acked: list[int] = []
+        fifty = asyncio.Event()
+        traffic = asyncio.create_task(_send(sender, chat, 400, acked, fifty))
+        await asyncio.wait_for(fifty.wait(), 30)
+        doomed.kill()
+        await traffic
+        for ws in (wb, wc):
+            live = await ws.persisted(len(acked), kinds={"receive_message"})
+            assert seqs(live) == list(range(1, len(acked) + 1))
+            await ws.close()
+        last = await pg.fetchval("SELECT max(seq) FROM messages WHERE chat_id = $1", chat)
+        assert set(acked) <= set(range(1, last + 1))
+        for user, node, start in ((bob, a, start_b), (carol, b, start_c)):
+            ws = await WsClient.open(node.ws_url, user.token)
+            await ws.send({"type": "resume", "cursor": start})
+            got = await ws.persisted(last, kinds={"receive_message"})
+            assert seqs(got) == list(range(1, last + 1))
+            assert await ws.quiet({"receive_message"}) == []
+            await ws.close()
+    finally:
+        doomed.kill()
+
+
+async def _subscribers(port: int, channel: str) -> int:
+    out = await asyncio.to_thread(
+        subprocess.run, ["redis-cli", "-p", str(port), "pubsub", "shardnumsub", channel], capture_output=True, text=True
+    )
+    lines = out.stdout.split()
+    return int(lines[1]) if len(lines) == 2 else -1
+
+
+async def test_a_shard_restarted_mid_traffic_loses_nothing_acknowledged(
+    nodes: tuple[Server, Server, Server], env: dict[str, str], pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    assert CLUSTER_DIR, "the shard restart needs the cluster tests/services.sh --cluster started"
+    a, b, c = nodes
+    alice, bob, carol = [await make_user(pg) for _ in range(3)]
+    chat = await make_chat(http, alice, [bob, carol])
+    keys = RedisKeys(env["REDIS_PREFIX"])
+    cluster = connect(env["REDIS_URL"])
+    assert isinstance(cluster, RedisCluster)
+    try:
+        await cluster.initialize()
+        shard = cluster.get_node_from_key(keys.bucket_channel(keys.chat_bucket(chat)))
+        assert shard is not None
+        port = int(shard.port)
+    finally:
+        await cluster.aclose()
+    home = Path(CLUSTER_DIR) / str(port)
+    wb = await WsClient.open(b.ws_url, bob.token)
+    wc = await WsClient.open(c.ws_url, carol.token, msgpack=True)
+    sender = await WsClient.open(a.ws_url, alice.token)
+    acked: list[int] = []
+    fifty = asyncio.Event()
+    # About 3 s of traffic: the shard is down and back in the middle of it.
+    traffic = asyncio.create_task(_send(sender, chat, 300, acked, fifty, pause=0.01))
+    await asyncio.wait_for(fifty.wait(), 30)
+    # The master carrying this chat's channel dies mid-traffic (no replica: nothing fails over)
+    # and comes back empty from its nodes.conf with the same slots.
+    os.kill(int((home / "redis.pid").read_text()), signal.SIGKILL)
+    await asyncio.sleep(1)
+    await asyncio.to_thread(subprocess.run, ["bash", str(home / "start.sh")], check=True)
+    assert not traffic.done()
+    await traffic
+    assert len(acked) == 300
+    assert acked == list(range(1, 301))
+    for ws in (wb, wc):
+        live = await ws.persisted(300, kinds={"receive_message"})
+        assert seqs(live) == list(range(1, 301))
+        assert await ws.quiet({"receive_message"}) == []
+    # Once the shard is back, all three nodes subscribe to the chat's channel on it again.
+    channel = keys.bucket_channel(keys.chat_bucket(chat))
+    for _ in range(200):
+        if await _subscribers(port, channel) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert await _subscribers(port, channel) == 3
+    await sender.send({"type": "send_message", "chat_id": chat, "client_msg_id": "after", "text": "after"})
+    for ws in (wb, wc):
+        assert texts(await ws.persisted(1, kinds={"receive_message"})) == ["after"]
+    for ws in (sender, wb, wc):
+        await ws.close()

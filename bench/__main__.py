@@ -29,6 +29,20 @@ def _ops(text: str) -> list[str]:
     return ops
 
 
+# (duration, warmup) in seconds when not given.
+DEFAULT_TIMING = {"mixed": (120.0, 10.0)}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    args = parser().parse_args(argv)
+    duration, warmup = DEFAULT_TIMING.get(args.scenario, (10.0, 1.0))
+    if args.duration is None:
+        args.duration = duration
+    if args.warmup is None:
+        args.warmup = warmup
+    return args
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description="Load tests for messenger.")
     sub = p.add_subparsers(dest="scenario", required=True)
@@ -54,8 +68,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
     g.add_argument("--client", choices=("lean", "websockets"), default="lean", help="WebSocket client implementation")
     g.add_argument("--auth", choices=("frame", "header"), default="frame", help="WebSocket authentication")
-    g.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
-    g.add_argument("--warmup", type=float, default=1.0, help="seconds at the start of a phase not measured")
+    # Defaults per scenario (DEFAULT_TIMING): a subparser's set_defaults would change these
+    # shared parent actions for every scenario.
+    g.add_argument("--duration", type=float, default=None, help="seconds per measured phase (default 10; mixed 120)")
+    g.add_argument(
+        "--warmup", type=float, default=None, help="seconds at the start of a phase not measured (default 1; mixed 10)"
+    )
     g.add_argument("--drain", type=float, default=10.0, help="seconds to wait for outstanding acks")
     g.add_argument("--settle", type=float, default=10.0, help="seconds to wait for acked deliveries to arrive")
     g.add_argument("--text-size", type=int, default=100, help="message text bytes")
@@ -119,7 +137,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--churn", type=float, default=0.005, help="fraction of users going offline per minute")
     s.add_argument("--offline", type=float, default=10.0, help="seconds a churned user stays offline")
     s.add_argument("--seed", type=int, default=1, help="random seed of the topology and the schedule")
-    s.set_defaults(duration=120.0, warmup=10.0)
 
     s = sub.add_parser("search", parents=[common], help="message search latency over a bulk-seeded history")
     s.add_argument("--messages", type=int, default=1_000_000)
@@ -162,7 +179,7 @@ def _scenario(name: str) -> Scenario:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse(argv)
     # Our own processes must be able to hold many sockets too.
     from .server import raise_nofile
 

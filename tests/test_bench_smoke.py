@@ -206,6 +206,18 @@ async def test_bench_fails_loudly_on_a_duplicate_delivery(database: str, tmp_pat
     assert data is not None and data["runs"]["baseline"]["duplicates"] > 0
 
 
+def test_each_scenario_keeps_its_own_default_timing() -> None:
+    # mixed measures minutes of human-rate traffic; the others seconds of saturation. One
+    # scenario's defaults must not leak into another's through the shared options.
+    from bench.__main__ import parse
+
+    assert (parse(["mixed"]).duration, parse(["mixed"]).warmup) == (120.0, 10.0)
+    for scenario in ("throughput", "fanout", "sweep", "rest"):
+        args = parse([scenario])
+        assert (args.duration, args.warmup) == (10.0, 1.0), scenario
+    assert parse(["fanout", "--duration", "3", "--warmup", "0.5"]).warmup == 0.5
+
+
 def test_histogram_percentiles_stay_within_bucket_precision_after_merge() -> None:
     a, b = Histogram(), Histogram()
     values = list(range(1, 100_001))

@@ -463,15 +463,17 @@ class MixedWorker:
         elif what == "typing":
             if live and t >= self.t0:
                 assert conn is not None
-                conn.send_nowait(b'{"type":"typing","chat_id":%d}' % chat)
+                # Stamped before the write: a receiver in another process may see the frame
+                # before this process gets the CPU back.
                 self.typing_sent.append((u.user.id, chat, time.monotonic_ns()))
+                conn.send_nowait(b'{"type":"typing","chat_id":%d}' % chat)
         elif what == "read":
             u.reading.discard(chat)
             seq = u.last_seq.get(chat, 0)
             if live and seq:
                 assert conn is not None
-                conn.send_nowait(b'{"type":"read","chat_id":%d,"seq":%d,"ref":"read"}' % (chat, seq))
                 self.reads_sent.append((u.user.id, chat, seq, time.monotonic_ns()))
+                conn.send_nowait(b'{"type":"read","chat_id":%d,"seq":%d,"ref":"read"}' % (chat, seq))
         elif what == "drop" or what == "churn":
             # Next one, then this one (an online socket not already busy).
             phase = self.phase

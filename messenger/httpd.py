@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 
 import httptools
+from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -193,6 +194,80 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class _Inbox(asyncio.Queue[ASGIReceiveEvent]):
+    """The part of asyncio.Queue uvicorn's WebSocket protocol uses (put_nowait, get, empty), for
+    one consumer: asyncio.Queue allocates four deques and an Event per socket (~3.5 KB of an idle
+    socket's memory, bench connections); this holds a list only while messages wait."""
+
+    def __init__(self) -> None:  # no super().__init__(): none of its structures are used
+        self._items: list[ASGIReceiveEvent] | None = None
+        self._getter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: ASGIReceiveEvent) -> None:
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    async def get(self) -> ASGIReceiveEvent:
+        while self._items is None:
+            getter = self._getter = asyncio.get_running_loop().create_future()
+            await getter
+        items = self._items
+        item = items.pop(0)
+        if not items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return self._items is None
+
+    def qsize(self) -> int:
+        return 0 if self._items is None else len(self._items)
+
+
+class _Flag(asyncio.Event):
+    """asyncio.Event without its per-instance deque of waiters (created only when one waits):
+    uvicorn keeps one per socket to know whether the transport takes writes."""
+
+    def __init__(self) -> None:  # no super().__init__(): its deque is what this avoids
+        self._value = True
+        self._flag_waiters: list[asyncio.Future[bool]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._flag_waiters = self._flag_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> Literal[True]:
+        if self._value:
+            return True
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._flag_waiters is None:
+            self._flag_waiters = [waiter]
+        else:
+            self._flag_waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._flag_waiters is not None and waiter in self._flag_waiters:
+                self._flag_waiters.remove(waiter)
+
+
 class RawWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol plus the `messenger.rawsocket` ASGI extension
     (realtime/gateway.py's RawSocket): the gateway writes pre-framed bytes straight to the
@@ -200,9 +275,28 @@ class RawWebSocketProtocol(WebSocketsSansIOProtocol):
     frame costs a coroutine, a message dict, Starlette's exception wrapper, a frame
     serialization and a syscall, per recipient socket; measured as the largest item of the
     fan-out profile (bench/README.md). Everything else (handshake, receive, close, ping) is
-    uvicorn's."""
+    uvicorn's, with lighter per-socket structures (an idle socket's memory, bench connections)."""
 
     listener: Peer | None = None
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.queue = _Inbox()
+        self.writable = _Flag()
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if self.handshake_complete and self.request is not None:
+            # The handshake's request and response are not needed any more. websockets' parser
+            # keeps the request for the connection's life: its headers (~1.7 KB) go.
+            self.request.headers.clear()
+            self.request = self.response = None  # type: ignore[assignment]  # uvicorn declares them non-optional
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

@@ -265,7 +265,7 @@ class Connection:
             # `ready` means subscribed: the user's chats are known, so typing, presence and
             # read frames of their chats reach this socket from here on.
             if peer.user is not None and not peer.user.loaded:
-                await peer.user.loaded_event.wait()
+                await peer.user.wait_loaded()
             online: list[int] = []
             if not peer.closed:
                 # Taken once subscribed: a change after it arrives as a `presence` frame after ready.

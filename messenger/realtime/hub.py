@@ -262,7 +262,7 @@ class Hub:
         if state is None:
             return False
         if not state.loaded:
-            await state.loaded_event.wait()
+            await state.wait_loaded()
         return state.loaded and chat_id in state.chats
 
     async def resume(self, peer: Peer, cursor: int) -> None:
@@ -318,10 +318,10 @@ class Hub:
             log.exception("loading memberships of user %d failed", state.user_id)
             for peer in list(state.peers):
                 peer.close(CLOSE_INTERNAL, "internal error: reconnect")
-            state.loaded_event.set()
+            state.finish_loading()
             return
         if state.dead:
-            state.loaded_event.set()
+            state.finish_loading()
             return
         spans: dict[int, list[tuple[int, int | None]]] = {}
         for r in records:
@@ -339,7 +339,7 @@ class Hub:
             self._apply_for_user(state, event, pending, i)
         self.loading.discard(state)
         state.loaded = True
-        state.loaded_event.set()
+        state.finish_loading()
         for chat_id in state.chats:
             self.chat_users.setdefault(chat_id, set()).add(state)
 

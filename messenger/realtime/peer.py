@@ -283,14 +283,34 @@ class Peer:
 class UserState:
     """The users with sockets on this node: their sockets and the chats they follow."""
 
-    __slots__ = ("chats", "dead", "loaded", "loaded_event", "peers", "pending", "user_id")
+    __slots__ = ("_waiter", "chats", "dead", "load_done", "loaded", "peers", "pending", "user_id")
 
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
         self.peers: set[Peer] = set()
         self.chats: set[int] = set()
+        # `loaded`: the spans are known; `load_done`: loading ended, with success or not.
         self.loaded = False
-        self.loaded_event = asyncio.Event()
+        self.load_done = False
+        # Created only if someone waits for the load (most users' loads end before anyone does).
+        self._waiter: asyncio.Future[None] | None = None
         self.dead = False
         # Events dispatched while the spans load (applied once they are known).
         self.pending: list[Event] = []
+
+    def finish_loading(self) -> None:
+        self.load_done = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_loaded(self) -> None:
+        if self.load_done:
+            return
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        # Shared by every socket of the user: one's cancellation must not end the others' wait.
+        await asyncio.shield(waiter)

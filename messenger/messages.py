@@ -496,10 +496,8 @@ async def page(
         records = await db.fetch(Q.messages_after, chat_id, after, upper, limit + 1, user_id)
         has_more = len(records) > limit
         return MessagePage(await with_attachments(db, [rendered_from(r) for r in records[:limit]]), has_more)
-    if before is not None:
-        records = await db.fetch(Q.messages_before, chat_id, before, 0, limit + 1, user_id)
-    else:
-        records = await db.fetch(Q.messages_latest, chat_id, limit + 1, user_id)
+    upper = before if before is not None else _SEQ_MAX
+    records = await db.fetch(Q.messages_before, chat_id, upper, 0, limit + 1, user_id)
     has_more = len(records) > limit
     return MessagePage(await with_attachments(db, [rendered_from(r) for r in reversed(records[:limit])]), has_more)
 

@@ -112,7 +112,6 @@ class Queries(msgspec.Struct, frozen=True):
     mentioned_members: str
     insert_messages: str
     send_messages: str
-    messages_latest: str
     messages_before: str
     messages_after: str
     messages_rendered: str

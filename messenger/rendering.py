@@ -41,6 +41,16 @@ def message_from(record: asyncpg.Record, prefix: str = "") -> Message:
 _reactions_decoder = msgspec.json.Decoder(list[Reaction])
 
 
+def _reactions(counts: str | None, mine: list[str] | None) -> list[Reaction]:
+    """The message's counts (its row's JSON copy, no `me`) with `me` set for the reader's emoji."""
+    if counts is None:
+        return []
+    reactions = _reactions_decoder.decode(counts)
+    if not mine:
+        return reactions
+    return [Reaction(r.emoji, r.count, True) if r.emoji in mine else r for r in reactions]
+
+
 def rendered_from(record: asyncpg.Record) -> Message:
     """A Message from a "rendered" row (sql/messages.sql): base columns plus what its reader sees."""
     reply_to = None
@@ -63,7 +73,6 @@ def rendered_from(record: asyncpg.Record) -> Message:
             message_id=record["fwd_message_id"] if visible else None,
             created_at=record["fwd_created_at"],
         )
-    raw_reactions = record["reactions"]
     return Message(
         id=record["id"],
         chat_id=record["chat_id"],
@@ -78,7 +87,7 @@ def rendered_from(record: asyncpg.Record) -> Message:
         edited_at=record["edited_at"],
         deleted=record["deleted"],
         reply_to=reply_to,
-        reactions=_reactions_decoder.decode(raw_reactions) if raw_reactions is not None else [],
+        reactions=_reactions(record["reactions"], record["mine"]),
         forwarded_from=forwarded,
         pinned=record["pinned"],
     )

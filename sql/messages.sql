@@ -3,8 +3,9 @@
 -- the "rendered" ones add, in the same query, what a reader sees of them
 -- (messenger.messages.rendered_from): the pin flag, where a forwarded copy came from (its chat
 -- and message only for members of that chat), the reply preview from the replied message's
--- current row, and the reaction counts with `me` for the reader. A reader id of 0 (nobody)
--- renders the shared view that persisted events carry.
+-- current row, and the reaction counts (the row's copy, migration 0014) with the emoji the
+-- reader used (`mine`, one index probe, only for messages with reactions). A reader id of 0
+-- (nobody) renders the shared view that persisted events carry.
 
 -- name: lock_chats
 -- Sends lock their chats' rows in id order (no deadlocks between batches): seq allocation for
@@ -26,11 +27,9 @@ SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_
        r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
        r.deleted_at IS NOT NULL AS r_deleted,
        r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = k.sender_id AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
+       m.reactions_json AS reactions,
+       CASE WHEN m.reactions_json IS NOT NULL THEN
+           ARRAY(SELECT x.emoji FROM reactions x WHERE x.message_id = m.id AND x.user_id = k.sender_id) END AS mine
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k (chat_id, sender_id, client_msg_id)
 JOIN messages m ON m.chat_id = k.chat_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id
 LEFT JOIN messages r ON r.id = m.reply_to_id
@@ -91,27 +90,9 @@ FROM send_messages($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigin
                    $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::timestamptz[],
                    $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[])
 
--- name: messages_latest
--- Rendered for reader $3.
-SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
-       m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
-       m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
-       fm.user_id IS NOT NULL AS fwd_visible,
-       r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
-       r.deleted_at IS NOT NULL AS r_deleted,
-       r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $3 AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
-FROM messages m
-LEFT JOIN messages r ON r.id = m.reply_to_id
-LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $3
-WHERE m.chat_id = $1 ORDER BY m.seq DESC LIMIT $2
-
 -- name: messages_before
 -- Newest first below $2 (and above $3), rendered for reader $5; the caller reverses to ascending.
+-- The newest page is this with $2 above every seq.
 SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_id, m.mentions,
        m.created_at, m.edited_at, m.deleted_at IS NOT NULL AS deleted, m.pinned_at IS NOT NULL AS pinned,
        m.fwd_sender_id, m.fwd_sender_name, m.fwd_chat_id, m.fwd_message_id, m.fwd_created_at,
@@ -119,11 +100,9 @@ SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_
        r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
        r.deleted_at IS NOT NULL AS r_deleted,
        r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $5 AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
+       m.reactions_json AS reactions,
+       CASE WHEN m.reactions_json IS NOT NULL THEN
+           ARRAY(SELECT x.emoji FROM reactions x WHERE x.message_id = m.id AND x.user_id = $5) END AS mine
 FROM messages m
 LEFT JOIN messages r ON r.id = m.reply_to_id
 LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $5
@@ -138,11 +117,9 @@ SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_
        r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
        r.deleted_at IS NOT NULL AS r_deleted,
        r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $5 AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
+       m.reactions_json AS reactions,
+       CASE WHEN m.reactions_json IS NOT NULL THEN
+           ARRAY(SELECT x.emoji FROM reactions x WHERE x.message_id = m.id AND x.user_id = $5) END AS mine
 FROM messages m
 LEFT JOIN messages r ON r.id = m.reply_to_id
 LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $5
@@ -157,11 +134,9 @@ SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_
        r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
        r.deleted_at IS NOT NULL AS r_deleted,
        r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $2 AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
+       m.reactions_json AS reactions,
+       CASE WHEN m.reactions_json IS NOT NULL THEN
+           ARRAY(SELECT x.emoji FROM reactions x WHERE x.message_id = m.id AND x.user_id = $2) END AS mine
 FROM messages m
 LEFT JOIN messages r ON r.id = m.reply_to_id
 LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $2
@@ -176,11 +151,9 @@ SELECT m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.text, m.reply_to_
        r.seq AS r_seq, r.sender_id AS r_sender_id, left(r.text, 200) AS r_text,
        r.deleted_at IS NOT NULL AS r_deleted,
        r.deleted_at IS NULL AND EXISTS (SELECT 1 FROM message_attachments ra WHERE ra.message_id = r.id) AS r_files,
-       (SELECT json_agg(json_build_object('emoji', c.emoji, 'count', c.count, 'me', x.user_id IS NOT NULL)
-                        ORDER BY c.ord)
-        FROM reaction_counts c
-        LEFT JOIN reactions x ON x.message_id = c.message_id AND x.user_id = $2 AND x.emoji = c.emoji
-        WHERE c.message_id = m.id)::text AS reactions
+       m.reactions_json AS reactions,
+       CASE WHEN m.reactions_json IS NOT NULL THEN
+           ARRAY(SELECT x.emoji FROM reactions x WHERE x.message_id = m.id AND x.user_id = $2) END AS mine
 FROM messages m
 LEFT JOIN messages r ON r.id = m.reply_to_id
 LEFT JOIN chat_members fm ON fm.chat_id = m.fwd_chat_id AND fm.user_id = $2

@@ -106,6 +106,21 @@ async def test_three_nodes_deliver_across_nodes_exactly_once(database: str, tmp_
     assert any("cross-node delivery p99, 3 nodes vs 1 node" in row for row in data["history_rows"])
 
 
+async def test_three_nodes_on_a_redis_cluster_deliver_exactly_once(database: str, tmp_path: Path) -> None:
+    # The bench starts a private 3-master Redis Cluster and hands the nodes its redis+cluster URL.
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--spawn", "--nodes", "3", "--redis", "cluster", "--users", "30",
+        "--room-size", "6", "--senders", "6", *SMALL,
+    )  # fmt: skip
+    assert code == 0, out
+    assert data is not None
+    three = data["runs"]["3 nodes"]
+    assert three["server"]["redis"].startswith("redis+cluster://")
+    assert three["acked"] > 0 and three["delivered"] == three["acked"] * 6
+    assert (three["missing"], three["duplicates"], three["unacked"], three["errors"]) == (0, 0, 0, {})
+    assert three["cross_node_delivery_ms"]["count"] > 0 and three["redis_cpu_us_per_msg"] is not None
+
+
 async def test_fanout_on_three_nodes_reaches_every_member(database: str, tmp_path: Path) -> None:
     code, out, data = await run_bench(
         database, tmp_path, "fanout", "--spawn", "--nodes", "3", "--room-sizes", "24", *SMALL

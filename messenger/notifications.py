@@ -146,13 +146,17 @@ async def create_for_messages(
             [r["email_ok"] and r["user_id"] not in online for r in keep],
         )
         total += len(inserted)
+        # Asked again now that the rows are committed: a socket that connected since the first
+        # check took its REST snapshot (clients take one at every `ready`) either after this
+        # commit, so it has them, or before it, so it is online now and gets the frame.
+        online_now = await notifier.online(sorted({r["user_id"] for r in inserted})) if inserted else set()
         live = [
             Created(
                 r["user_id"],
                 Notification(r["id"], r["kind"], r["chat_id"], r["message_id"], r["created_at"], r["read"]),
             )
             for r in inserted
-            if r["user_id"] in online
+            if r["user_id"] in online_now
         ]
         if live:
             try:

@@ -12,13 +12,17 @@ import asyncio
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from email.message import Message
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+
+from messenger import notifications
+from messenger.db import Database
+from messenger.notifications import Created
 
 from .chat_factories import new_chat, send
 from .factories import User, make_user
@@ -333,3 +337,41 @@ async def test_notification_pages_follow_the_cursor(
     ids = [n["id"] for p in (page1, page2, page3) for n in p["notifications"]]
     assert len(ids) == 5 and ids == sorted(ids, reverse=True)
     assert page3["next_cursor"] is None
+
+
+class ConnectsDuringTheJob:
+    """Stands in for the realtime side (not storage): `user` is offline at the job's first
+    presence check and online by the time the notifications are committed."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.checks = 0
+        self.delivered: list[Created] = []
+
+    async def online(self, user_ids: Sequence[int]) -> set[int]:
+        self.checks += 1
+        return {self.user_id} & set(user_ids) if self.checks > 1 else set()
+
+    async def deliver(self, created: Sequence[Created]) -> None:
+        self.delivered.extend(created)
+
+
+async def test_a_user_who_connects_while_the_job_runs_gets_the_frame(
+    env: dict[str, str], pg: asyncpg.Pool, http: httpx.AsyncClient, ndb: tuple[str, asyncpg.Pool]
+) -> None:
+    """Their `ready` snapshot may have been taken before the insert committed: only the frame
+    can tell them, so presence is asked again after the insert."""
+    alice, bob = await make_user(pg), await make_user(pg)
+    chat = await new_chat(http, alice, "group", bob)
+    sent = await send(http, alice, chat["id"], f"@{bob.username} look")
+    notifier = ConnectsDuringTheJob(bob.id)
+    db = await Database.connect(ndb[0], min_size=1, max_size=2)
+    try:
+        assert await notifications.create_for_messages(db, notifier, [sent["id"]]) == 1
+    finally:
+        await db.close()
+    assert [(c.user_id, c.notification.kind, c.notification.message_id) for c in notifier.delivered] == [
+        (bob.id, "mention", sent["id"])
+    ]
+    await run_worker(env)  # the send's own job finds the notification made and adds nothing
+    assert len(await notifications_of(http, bob)) == 1

@@ -4,6 +4,7 @@ import { api, describeError } from "../api";
 import type { Notification } from "../api/types";
 import { sameId } from "../api/types";
 import { useChats } from "../store/chats";
+import { loadItems, syncUnread } from "../notify/inbox";
 import { useNotifications } from "../store/notifications";
 import { chatTitle } from "./chatTitle";
 import { relativeTime, useNow } from "./lastSeen";
@@ -27,20 +28,15 @@ export function NotificationsInbox() {
   const navigate = useNavigate();
   const now = useNow();
 
+  // the count at once; the socket's `ready` takes another snapshot once frames flow
   useEffect(() => {
-    api.users.me().then(
-      ({ user }) => useNotifications.getState().setUnread(user.unread_notifications ?? 0),
-      () => undefined,
-    );
+    void syncUnread();
   }, []);
 
   useEffect(() => {
     if (!open) return;
     setError(null);
-    api.notifications.list({ limit: 30 }).then(
-      (page) => useNotifications.getState().setItems(page.notifications),
-      (err: unknown) => setError(describeError(err)),
-    );
+    loadItems().catch((err: unknown) => setError(describeError(err)));
     panel.current?.focus();
   }, [open]);
 

@@ -8,7 +8,7 @@ import { sameId } from "../api/types";
 import { RealtimeSocket, wsUrl } from "../api/socket";
 import { firstGap, newClientMsgId, newestSeq, optimistic, pendingMessages, type ChatMessage } from "../chat/messages";
 import { notifyDesktop } from "../notify/desktop";
-import { refreshUnreadSoon } from "../notify/inbox";
+import { refreshUnreadSoon, syncUnread } from "../notify/inbox";
 import { useChats } from "../store/chats";
 import { onConversationFrame } from "./conversation";
 import { useNotifications } from "../store/notifications";
@@ -209,6 +209,8 @@ class Realtime {
       case "ready":
         // who was online before we connected; `presence` frames update it from here on
         if (f.presence) useRealtime.getState().presenceSnapshot(f.presence);
+        // notifications made while no socket was live are never replayed: only REST has them
+        void syncUnread();
         break;
       case "presence":
         useRealtime.getState().setPresence(f.user_id, f.online);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS, REPO, createDatabase, dropDatabase, freePort, removeDir, startServer, tempDir } from "./harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, REPO, createDatabase, dropDatabase, eventually, freePort, removeDir, startServer, tempDir } from "./harness.mjs";
 import { Api, png, signedInContext } from "./seed.mjs";
 
 const T = 20_000;
@@ -233,7 +233,7 @@ test("keyboard: skip link first, the composer focused on open, the message list 
   await page.goto("/chats");
   await page.locator(".chat-list a.chat-item").first().waitFor({ timeout: T });
   await page.keyboard.press("Tab");
-  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), "Skip to content");
+  await eventually(() => page.evaluate(() => document.activeElement?.textContent?.trim()), "Skip to content");
 
   // open the direct chat from the keyboard: the caret lands in the composer
   await page.getByRole("link", { name: /^Ben Baker/ }).focus();
@@ -250,18 +250,18 @@ test("keyboard: skip link first, the composer focused on open, the message list 
   }
   assert.ok(await page.evaluate(() => document.activeElement?.matches("li.message")), "Shift+Tab reaches the list");
   const newest = await page.locator("li.message").last().getAttribute("data-seq");
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.seq), newest, "the newest message is the tab stop");
+  await eventually(() => page.evaluate(() => document.activeElement.dataset.seq), newest, "the newest message is the tab stop");
   await page.keyboard.press("ArrowUp");
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.seq), String(Number(newest) - 1));
+  await eventually(() => page.evaluate(() => document.activeElement.dataset.seq), String(Number(newest) - 1));
   await shot(page, "keyboard-message-focus-1366x768");
   // one more Shift+Tab leaves the list entirely (the other messages are not tab stops)
   await page.keyboard.press("Shift+Tab");
-  assert.ok(!(await page.evaluate(() => document.activeElement?.closest(".messages"))), "the list is a single tab stop");
+  await eventually(() => page.evaluate(() => !document.activeElement?.closest(".messages")), true, "the list is a single tab stop");
   // and Tab comes back to the message last focused
   await page.keyboard.press("Tab");
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.seq), String(Number(newest) - 1));
+  await eventually(() => page.evaluate(() => document.activeElement.dataset.seq), String(Number(newest) - 1));
   await page.keyboard.press("End");
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.seq), newest);
+  await eventually(() => page.evaluate(() => document.activeElement.dataset.seq), newest);
   await composer.focus();
   assert.deepEqual(problems, []);
   await context.close();
@@ -348,10 +348,10 @@ test("composer: drafts per chat survive a reload, Up edits the last message, @-m
   await box.pressSequentially("hi @ca", { delay: 10 });
   const option = page.getByRole("option", { name: /Cat Carter/ });
   await option.waitFor({ timeout: T });
-  assert.equal(await page.getByRole("option").count(), 1, "only members matching 'ca' (and never me)");
+  await eventually(() => page.getByRole("option").count(), 1, "only members matching 'ca' (and never me)");
   await shot(page, "composer-mention-1366x768");
   await box.press("Enter");
-  assert.equal(await box.inputValue(), `hi @${cat.username} `);
+  await eventually(() => box.inputValue(), `hi @${cat.username} `);
   await box.press("Enter");
   await log(page).locator('li.message[data-status="sent"] .mention', { hasText: `@${cat.username}` }).waitFor({ timeout: T });
 
@@ -359,23 +359,24 @@ test("composer: drafts per chat survive a reload, Up edits the last message, @-m
   await box.press("ArrowUp");
   const edit = page.getByRole("textbox", { name: "Edit message" });
   await edit.waitFor({ timeout: T });
-  assert.equal(await edit.inputValue(), `hi @${cat.username} `);
+  await eventually(() => edit.inputValue(), `hi @${cat.username} `);
   await edit.fill("hi Cat, edited");
   await edit.press("Enter");
   await log(page).locator("li.message", { hasText: "hi Cat, edited" }).getByText("· edited").waitFor({ timeout: T });
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.id), await box.evaluate((el) => el.id));
+  const composerId = await box.evaluate((el) => el.id);
+  await eventually(() => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.id), composerId);
 
   // a draft stays with its chat, across another chat and a reload
   await box.fill("unsent thoughts for the crew");
   await page.getByRole("link", { name: /^Ben Baker/ }).click();
   await log(page).getByText("a picture").waitFor({ timeout: T });
-  assert.equal(await box.inputValue(), "");
+  await eventually(() => box.inputValue(), "");
   await page.getByRole("link", { name: /^Crew/ }).click();
   await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
-  assert.equal(await box.inputValue(), "unsent thoughts for the crew");
+  await eventually(() => box.inputValue(), "unsent thoughts for the crew");
   await page.reload();
   await log(page).getByText("Welcome to the crew").waitFor({ timeout: T });
-  assert.equal(await box.inputValue(), "unsent thoughts for the crew");
+  await eventually(() => box.inputValue(), "unsent thoughts for the crew");
   await box.fill("");
 
   // paste an image into the box, drop another on the chat: both upload and go with the message
@@ -546,7 +547,7 @@ test("chats and profile: group info (rename, roles, remove, add, leave), who is 
   await shot(page, "group-info-390x844");
   await page.setViewportSize(DESKTOP);
   await panel.getByRole("button", { name: /^Close/ }).click();
-  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Group info", "focus returns to the button");
+  await eventually(() => page.evaluate(() => document.activeElement?.textContent), "Group info", "focus returns to the button");
 
   // a member leaves: the group is gone from their list
   const annContext = await signedInContext(browser, server.base, ann, { viewport: DESKTOP });

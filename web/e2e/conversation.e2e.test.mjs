@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS, REPO, createDatabase, dropDatabase, freePort, removeDir, startServer, tempDir } from "./harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, REPO, createDatabase, dropDatabase, eventually, freePort, removeDir, startServer, tempDir } from "./harness.mjs";
 import { Api, signedInContext } from "./seed.mjs";
 
 const T = 20_000;
@@ -176,9 +176,9 @@ test("keyboard: Shift+F10 and the menu key open the menu, arrows move, Esc close
   await items.first().waitFor({ timeout: T });
   await a.page.waitForFunction(() => document.activeElement?.textContent === "Reply", null, { timeout: T });
   await a.page.keyboard.press("ArrowDown");
-  assert.equal(await a.page.evaluate(() => document.activeElement?.textContent), "React");
+  await eventually(() => a.page.evaluate(() => document.activeElement?.textContent), "React");
   await a.page.keyboard.press("End");
-  assert.match(await a.page.evaluate(() => document.activeElement?.textContent), /Delete|Copy link/);
+  await eventually(() => a.page.evaluate(() => document.activeElement?.textContent), /Delete|Copy link/);
   await a.page.keyboard.press("Home");
   await shot(a.page, "conversation-keyboard-menu-1366x768");
   await a.page.keyboard.press("Escape");

@@ -7,6 +7,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 
 export const REPO = resolve(import.meta.dirname, "..", "..");
 export const PYTHON = process.env.MESSENGER_PYTHON ?? join(REPO, ".venv", "bin", "python");
@@ -146,5 +148,26 @@ export async function linkFromOutbox(dataDir, address, pathPrefix, timeoutMs = 1
     }
     if (Date.now() > deadline) throw new Error(`no mail with ${pathPrefix} to ${address} in ${outbox}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Poll `read()` until its value equals `expected` (deeply; a RegExp: matches it). The app renders
+ * asynchronously after a key press or a click (focus often moves in an effect), so a sample taken
+ * at once can see the state before it. After `timeoutMs` the last value is asserted, so a failure
+ * still says what was there.
+ */
+export async function eventually(read, expected, message, timeoutMs = 20_000) {
+  const ok = (v) => (expected instanceof RegExp ? expected.test(String(v)) : isDeepStrictEqual(v, expected));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return;
+    if (Date.now() > deadline) {
+      if (expected instanceof RegExp) assert.match(String(value), expected, message);
+      else assert.deepStrictEqual(value, expected, message);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

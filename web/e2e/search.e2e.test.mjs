@@ -13,6 +13,7 @@ import {
   REPO,
   createDatabase,
   dropDatabase,
+  eventually,
   freePort,
   linkFromOutbox,
   removeDir,
@@ -120,13 +121,13 @@ async function waitInView(page, seq) {
 test("keyboard only: Ctrl+K, type, Enter, arrows and Enter open a message 300 back in context", async () => {
   const { context, page, problems } = await signedIn({ width: 1366, height: 768 });
   await page.keyboard.press("Control+k");
-  assert.equal(await page.evaluate(() => document.activeElement?.id), "sidebar-search");
+  await eventually(() => page.evaluate(() => document.activeElement?.id), "sidebar-search");
 
   // typing filters the chats (case and accents ignored, word prefixes)
   await page.keyboard.type("ÁTL");
   const chats = page.getByRole("list", { name: "Matching chats" });
   await chats.getByRole("link", { name: /Project Atlas/ }).waitFor({ timeout: T });
-  assert.equal(await chats.getByRole("link").count(), 1);
+  await eventually(() => chats.getByRole("link").count(), 1);
   await page.screenshot({ path: join(ARTIFACTS, "search-desktop-chat-filter.png") });
 
   await page.keyboard.press("Control+a");
@@ -141,7 +142,7 @@ test("keyboard only: Ctrl+K, type, Enter, arrows and Enter open a message 300 ba
   await page.screenshot({ path: join(ARTIFACTS, "search-desktop-results.png") });
 
   await page.keyboard.press("ArrowDown"); // into the results
-  assert.equal(await page.evaluate(() => document.activeElement?.classList.contains("search-result")), true);
+  await eventually(() => page.evaluate(() => document.activeElement?.classList.contains("search-result")), true);
   await page.keyboard.press("Enter");
   await page.waitForURL(new RegExp(`/chats/${chatId}`), { timeout: T });
   await waitInView(page, TARGET);
@@ -152,7 +153,7 @@ test("keyboard only: Ctrl+K, type, Enter, arrows and Enter open a message 300 ba
   for (const seq of [TARGET - 1, TARGET + 1, TOTAL]) {
     assert.equal(await page.locator(`.chat-detail li[data-seq="${seq}"]`).count(), 1, `message ${seq} is loaded`);
   }
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-seq")), String(TARGET));
+  await eventually(() => page.evaluate(() => document.activeElement?.getAttribute("data-seq")), String(TARGET));
   await page.screenshot({ path: join(ARTIFACTS, "search-desktop-opened.png") });
   assert.deepEqual(problems, []);
   await context.close();

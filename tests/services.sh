@@ -96,12 +96,23 @@ if [ "$want_cluster" = 1 ] && [ -z "${TEST_REDIS_CLUSTER_URL:-}" ]; then
   dir=$(mktemp -d /tmp/messenger-redis-cluster.XXXXXX)
   ports=$(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks:
+# A cluster node also listens on port + 10000 (its bus): both must be free.
+found, held = [], []
+while len(found) < 3:
+    s = socket.socket()
     s.bind(("127.0.0.1", 0))
-ports = [s.getsockname()[1] for s in socks]
-# A cluster node also listens on port + 10000 (the bus): keep both in range and apart.
-print(" ".join(str(p) for p in ports if p + 10000 < 65536))
+    held.append(s)
+    port = s.getsockname()[1]
+    if port + 10000 > 65535:
+        continue
+    bus = socket.socket()
+    try:
+        bus.bind(("127.0.0.1", port + 10000))
+    except OSError:
+        continue
+    held.append(bus)
+    found.append(port)
+print(" ".join(map(str, found)))
 ')
   set -- $ports
   [ $# -ge 3 ] || { say "no free ports for the Redis Cluster"; exit 1; }

@@ -5,6 +5,7 @@ Each test leaves no state behind: every table except schema_migrations is trunca
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -101,8 +102,20 @@ async def _clean_database(db: asyncpg.Pool) -> AsyncIterator[None]:
     tables = await pool.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
     )
-    if tables:
-        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-        await pool.execute(f"TRUNCATE {names} CASCADE")
-        # The event stream's single counter row is part of the schema, not test data.
-        await pool.execute("INSERT INTO event_stream (id, pos) VALUES (1, 0) ON CONFLICT DO NOTHING")
+    if not tables:
+        return
+    names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+    # The session's server runs its jobs in-process: a notification job of the test just ended
+    # may still hold row and foreign-key locks while TRUNCATE takes its table locks one by one,
+    # and PostgreSQL may pick the TRUNCATE as the deadlock victim. Once it is rolled back the job
+    # finishes, so trying again is enough.
+    for attempt in range(5):
+        try:
+            await pool.execute(f"TRUNCATE {names} CASCADE")
+            break
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    # The event stream's single counter row is part of the schema, not test data.
+    await pool.execute("INSERT INTO event_stream (id, pos) VALUES (1, 0) ON CONFLICT DO NOTHING")

@@ -160,7 +160,11 @@ class MessageDeleted(_Server, tag="message_deleted"):
 
 
 class ChatUpdated(_Server, tag="chat_updated"):
-    """`chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours)."""
+    """`chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours).
+
+    Its `last_read_seq` and `others_read_seq` are floors true for every member (the lowest
+    marker, the second highest): keep the higher of yours and the frame's.
+    """
 
     cursor: str
     chat: Chat

@@ -798,6 +798,9 @@ export interface components {
         /**
          * ChatUpdated
          * @description `chat` is the shared view: `role` null, `unread_count` 0 (fetch the chat for yours).
+         *
+         *         Its `last_read_seq` and `others_read_seq` are floors true for every member (the lowest
+         *         marker, the second highest): keep the higher of yours and the frame's.
          */
         ChatUpdated: {
             chat: components["schemas"]["Chat"];

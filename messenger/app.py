@@ -31,7 +31,7 @@ from .realtime.broker import Broker, LocalBroker, RedisBroker
 from .realtime.cluster_broker import ClusterBroker
 from .realtime.hub import Hub, new_node_id
 from .realtime.notifier import HubNotifier
-from .realtime.writer import GroupCommitWriter
+from .realtime.writer import MAX_INFLIGHT, GroupCommitWriter
 from .routes import ROUTES
 from .services import Services
 from .settings import Settings
@@ -93,7 +93,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     services.mailer = mail.from_settings(settings)
     services.limiter = ratelimit.from_settings(settings, redis)
     services.jobs = await jobs.open_queue(settings, tasks.FUNCTIONS, stack)
-    await _start_realtime(services, stack)
+    await _start_realtime(services, dsn, stack)
     # Sessions the admin CLI ends (PostgreSQL NOTIFY) close their sockets on this node too.
     await stack.enter_async_context(session_watch.watching(database, services.hub))
     services.media = await stack.enter_async_context(mediastore.open_store(settings))
@@ -107,7 +107,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     return services
 
 
-async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
+async def _start_realtime(services: Services, dsn: str, stack: AsyncExitStack) -> None:
     """Build and start this node's hub (with its broker and presence) and group-commit writer;
     the exit stack stops them in order: refuse new sockets and close the open ones (1012),
     commit what the writer holds, publish the last presence changes, then leave the broker."""
@@ -135,7 +135,12 @@ async def _start_realtime(services: Services, stack: AsyncExitStack) -> None:
         presence_grace=settings.presence_grace,
     )
     services.hub = hub
-    db_, jobs_ = services.db, services.jobs
+    # The writer's own connections, one per batch in flight, opened now and kept for the
+    # process's life. Nothing it runs leaves session state behind, so a release skips the
+    # pool's reset query: one round trip less before each ack.
+    db_ = await Database.connect(dsn, min_size=MAX_INFLIGHT, max_size=MAX_INFLIGHT, reset_session=False)
+    stack.push_async_callback(db_.close)
+    jobs_ = services.jobs
 
     async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
         return await messages.send_batch(db_, hub, jobs_, requests)

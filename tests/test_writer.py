@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from messenger.db import Database
 from messenger.errors import AppError
 from messenger.messages import SendRequest, SendResult
 from messenger.realtime.writer import GroupCommitWriter
@@ -156,3 +157,32 @@ async def test_close_commits_what_is_queued_and_refuses_new_sends() -> None:
     held.release(1)
     await closing
     assert sorted(acks.got) == [("a", "echo"), ("b", "echo"), ("late", "shutting_down")]
+
+
+async def _session_after_release(dsn: str, *, reset_session: bool) -> tuple[str, str, bool]:
+    """Set a session setting, leave a transaction failed, release; what the next user of the
+    one connection sees: (application_name, TimeZone, in a transaction)."""
+    database = await Database.connect(dsn, min_size=1, max_size=1, reset_session=reset_session)
+    try:
+        async with database.connection() as conn:
+            await conn.execute("SET application_name = 'left behind'")
+            try:
+                async with conn.transaction():
+                    await conn.execute("SELECT 1 / 0")
+            except Exception:
+                pass
+        async with database.connection() as conn:
+            name = await conn.fetchval("SHOW application_name")
+            zone = await conn.fetchval("SHOW TimeZone")
+            return name, zone, conn.is_in_transaction()
+    finally:
+        await database.close()
+
+
+async def test_the_writers_pool_keeps_its_session_on_release(database: str) -> None:
+    # The writer's pool skips the reset round trip: session settings (the UTC time zone set
+    # when the connection opens) survive a release, and no transaction is left open.
+    assert await _session_after_release(database, reset_session=False) == ("left behind", "UTC", False)
+    # The shared pool still resets what a request set (the time zone back to the server's).
+    name, _, in_transaction = await _session_after_release(database, reset_session=True)
+    assert (name, in_transaction) == ("", False)

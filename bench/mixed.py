@@ -191,6 +191,7 @@ class MixedWorker:
         self.pad = b"x" * max(0, plan.text_size - 18)
         self.errors: dict[str, int] = {}
         self.pending: dict[str, tuple[int, int, int, int, bytes]] = {}  # cmid -> (intended, actual, user, chat, frame)
+        self.drained = asyncio.Event()  # set by the frame callback when the last pending send is answered
         self.counter = 0
         self.t_window = 1 << 62
         self.t_end = 1 << 62
@@ -241,6 +242,8 @@ class MixedWorker:
                 if entry is None:
                     self._error("unexpected_ack")
                     return
+                if not self.pending:
+                    self.drained.set()
                 self.acked += 1
                 if f.message is not None:
                     self.acked_seqs.setdefault(int(f.message.chat_id), []).append(f.message.seq)
@@ -268,6 +271,8 @@ class MixedWorker:
                 ref = f.ref
                 if isinstance(ref, str):
                     self.pending.pop(ref, None)
+                    if not self.pending:
+                        self.drained.set()
 
         return on_frame
 
@@ -520,10 +525,10 @@ class MixedWorker:
         # Bring everybody back, then let outstanding acks arrive.
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=phase.offline + 30)
-        deadline = time.monotonic() + phase.drain_timeout
-        # Polled: acks pop `pending` from the frame callback, which has no event to set.
-        while self.pending and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        if self.pending:
+            self.drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drained.wait(), phase.drain_timeout)
         unacked = len(self.pending)
         # Frames still in flight (read markers, typing) land in the settle wait below.
         causes = Causes(

@@ -292,11 +292,11 @@ class RawWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
-        if self.handshake_complete and self.request is not None:
+        if self.handshake_complete and len(self.request.headers):
             # The handshake's request and response are not needed any more. websockets' parser
-            # keeps the request for the connection's life: its headers (~1.7 KB) go.
+            # keeps them for the connection's life: their headers (~1.7 KB) go.
             self.request.headers.clear()
-            self.request = self.response = None  # type: ignore[assignment]  # uvicorn declares them non-optional
+            self.response.headers.clear()
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

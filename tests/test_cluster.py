@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from .factories import make_user
-from .rig import REDIS_URL, Mailbox, Server, base_env, running_server, start_server
+from .rig import REDIS_URL, Mailbox, Server, nodes_env, running_server, start_server, three_nodes
 from .test_admin_cli import admin_cli
 from .wsclient import WsClient, make_chat, private_database, seqs, texts
 
@@ -27,28 +25,13 @@ async def rtdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
 
 @pytest.fixture(scope="module")
 def cluster_env(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str]) -> dict[str, str]:
-    return base_env(
-        DATABASE_URL=rtdb[0],
-        SMTP_URL=smtp[1],
-        REDIS_URL=REDIS_URL,
-        REDIS_PREFIX=f"mtest:{uuid.uuid4().hex[:8]}:",
-        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-cluster-"),
-        WS_FRAME_RATE="2000",
-        WS_FRAME_BURST="2000",
-        # Nodes heartbeat every second; one silent for 3 s is gone.
-        PRESENCE_TTL="3",
-        # A closed last socket goes offline after a second (not the default 5 s).
-        PRESENCE_GRACE="1",
-    )
+    return nodes_env(rtdb[0], smtp[1], REDIS_URL)
 
 
 @pytest.fixture(scope="module")
 async def nodes(cluster_env: dict[str, str]) -> AsyncIterator[tuple[Server, Server, Server]]:
-    started = await asyncio.gather(*(start_server(cluster_env) for _ in range(3)))
-    try:
-        yield started[0], started[1], started[2]
-    finally:
-        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in started))
+    async with three_nodes(cluster_env) as started:
+        yield started
 
 
 @pytest.fixture

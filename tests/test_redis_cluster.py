@@ -9,8 +9,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from messenger.keys import RedisKeys
 from messenger.redisconn import connect
 
 from .factories import make_user
-from .rig import Mailbox, Server, base_env, start_server
+from .rig import Mailbox, Server, nodes_env, start_server, three_nodes
 from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
 CLUSTER_URL = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
@@ -44,26 +42,13 @@ async def rtdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
 
 @pytest.fixture(scope="module")
 def env(rtdb: tuple[str, asyncpg.Pool], smtp: tuple[Mailbox, str], cluster_url: str) -> dict[str, str]:
-    return base_env(
-        DATABASE_URL=rtdb[0],
-        SMTP_URL=smtp[1],
-        REDIS_URL=cluster_url,
-        REDIS_PREFIX=f"mtest:{uuid.uuid4().hex[:8]}:",
-        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-rcluster-"),
-        WS_FRAME_RATE="2000",
-        WS_FRAME_BURST="2000",
-        PRESENCE_TTL="3",
-        PRESENCE_GRACE="1",
-    )
+    return nodes_env(rtdb[0], smtp[1], cluster_url)
 
 
 @pytest.fixture(scope="module")
 async def nodes(env: dict[str, str]) -> AsyncIterator[tuple[Server, Server, Server]]:
-    started = await asyncio.gather(*(start_server(env) for _ in range(3)))
-    try:
-        yield started[0], started[1], started[2]
-    finally:
-        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in started))
+    async with three_nodes(env) as started:
+        yield started
 
 
 @pytest.fixture

@@ -90,3 +90,12 @@ def publish_command(client: AnyRedis) -> Literal["PUBLISH", "SPUBLISH"]:
     """PUBLISH on one server; SPUBLISH on a cluster (a plain PUBLISH would be copied to every
     node of the cluster; a shard channel lives on one shard)."""
     return "SPUBLISH" if isinstance(client, RedisCluster) else "PUBLISH"
+
+
+async def ping(client: AnyRedis) -> None:
+    """Raise unless Redis answers: on a cluster every master, in parallel (one PING each), since
+    each holds its own share of the channels and keys."""
+    if isinstance(client, RedisCluster):
+        await client.ping(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        await client.ping()

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import ops_metrics
+from .. import ops_metrics, redisconn
 from ..errors import NotFound
 from ..http import error_response, json_response
 from ..observability import REGISTRY
@@ -41,7 +41,7 @@ async def readyz(request: Request) -> Response:
         ok = False
     if services.redis is not None:
         try:
-            await asyncio.wait_for(services.redis.ping(), 2)
+            await asyncio.wait_for(redisconn.ping(services.redis), 2)
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"

@@ -13,8 +13,10 @@ chosen by the part of a key between `{` and `}` (its hash tag) when there is one
 - the fan-out channels are sharded pub/sub channels (SPUBLISH/SSUBSCRIBE): committed events and
   chat signals go to one of CHAT_BUCKETS channels by chat id, without a tag, so the buckets
   spread over the shards' slots; signals for users or sessions (any node may hold them) go to
-  one broadcast channel. On a single Redis the layout is the same except for the fan-out,
-  which stays on the two classic channels `<prefix>events` and `<prefix>signals`.
+  one broadcast channel, and every commit's positions and buckets to one more (a node hears
+  only the buckets its users need and skips the other positions). On a single Redis the layout
+  is the same except for the fan-out, which stays on the two classic channels `<prefix>events`
+  and `<prefix>signals`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ class RedisKeys(msgspec.Struct, frozen=True):
         """Pub/sub: ephemeral frames and session ends between nodes (broker.Signal); on a
         cluster the shard channel of signals that are not about one chat."""
         return f"{self.prefix}signals"
+
+    @property
+    def positions_channel(self) -> str:
+        """Shard channel (cluster): every commit's positions with each one's chat bucket, and
+        the events every node needs in full (broker.Positions); every node subscribes to it."""
+        return f"{self.prefix}positions"
 
     @staticmethod
     def chat_bucket(chat_id: int) -> int:

@@ -20,7 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from messenger.keys import RedisKeys
 from messenger.redisconn import connect
 
-from .factories import make_user
+from .factories import User, make_user
 from .rig import Mailbox, Server, nodes_env, start_server, three_nodes
 from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
@@ -252,4 +252,133 @@ async def test_a_shard_restarted_mid_traffic_loses_nothing_acknowledged(
     for ws in (wb, wc):
         assert texts(await ws.persisted(1, kinds={"receive_message"})) == ["after"]
     for ws in (sender, wb, wc):
+        await ws.close()
+
+
+async def _bucket_port(env: dict[str, str], chat: int) -> int:
+    """The port of the master holding the shard channel of this chat's bucket."""
+    keys = RedisKeys(env["REDIS_PREFIX"])
+    cluster = connect(env["REDIS_URL"])
+    assert isinstance(cluster, RedisCluster)
+    try:
+        await cluster.initialize()
+        shard = cluster.get_node_from_key(keys.bucket_channel(keys.chat_bucket(chat)))
+        assert shard is not None
+        return int(shard.port)
+    finally:
+        await cluster.aclose()
+
+
+async def _unheard_chat(
+    http: httpx.AsyncClient, env: dict[str, str], owner: User, members: list[User], avoid: set[int]
+) -> tuple[int, str, int]:
+    """A new chat whose bucket no node subscribes to yet (earlier tests' buckets may still be
+    held for the unsubscribe grace) and not in the `avoid` buckets: (chat, channel, port)."""
+    keys = RedisKeys(env["REDIS_PREFIX"])
+    while True:
+        chat = await make_chat(http, owner, members)
+        bucket = keys.chat_bucket(chat)
+        if bucket in avoid:
+            continue
+        channel = keys.bucket_channel(bucket)
+        port = await _bucket_port(env, chat)
+        if await _subscribers(port, channel) == 0:
+            avoid.add(bucket)
+            return chat, channel, port
+
+
+async def _until_subscribers(port: int, channel: str, count: int) -> int:
+    for _ in range(200):
+        got = await _subscribers(port, channel)
+        if got == count:
+            return got
+        await asyncio.sleep(0.05)
+    return await _subscribers(port, channel)
+
+
+async def test_a_node_subscribes_only_to_the_buckets_of_its_users_chats_and_delivers_in_order(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient, env: dict[str, str]
+) -> None:
+    a, b, c = nodes
+    alice, bob, carol, dave = [await make_user(pg) for _ in range(4)]
+    buckets: set[int] = set()
+    # Chat one has members on nodes a and b only; chat two on node c (and a, its sender) only.
+    one, one_channel, one_port = await _unheard_chat(http, env, alice, [bob], buckets)
+    two, two_channel, two_port = await _unheard_chat(http, env, alice, [carol, dave], buckets)
+    wa = await WsClient.open(a.ws_url, alice.token)
+    wb = await WsClient.open(b.ws_url, bob.token, msgpack=True)
+    wc = await WsClient.open(c.ws_url, carol.token)
+    assert await _until_subscribers(one_port, one_channel, 2) == 2
+    assert await _until_subscribers(two_port, two_channel, 2) == 2
+    for i in range(80):
+        for chat in (one, two):
+            await wa.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"{chat}-{i}", "text": f"m{i}"})
+    # Node c hears nothing of chat one and delivers chat two in order past its positions;
+    # node b the other way round.
+    for ws, chat in ((wc, two), (wb, one)):
+        got = await ws.persisted(80, kinds={"receive_message"})
+        assert [f["message"]["chat_id"] for f in got] == [chat] * 80
+        assert seqs(got) == list(range(1, 81))
+        assert await ws.quiet({"receive_message"}) == []
+    assert await _subscribers(one_port, one_channel) == 2
+    assert await _subscribers(two_port, two_channel) == 2
+    for ws in (wa, wb, wc):
+        await ws.close()
+
+
+async def test_a_user_added_to_a_chat_its_node_does_not_hear_gets_the_addition_and_what_follows_once(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient, env: dict[str, str]
+) -> None:
+    a, b, c = nodes
+    alice, bob, carol = [await make_user(pg) for _ in range(3)]
+    chat, channel, port = await _unheard_chat(http, env, alice, [bob], set())
+    wa = await WsClient.open(a.ws_url, alice.token)
+    wb = await WsClient.open(b.ws_url, bob.token)
+    wc = await WsClient.open(c.ws_url, carol.token, msgpack=True)
+    assert await _until_subscribers(port, channel, 2) == 2
+    r = await http.post(f"/v1/chats/{chat}/members", json={"user_id": carol.id}, headers=alice.headers)
+    assert r.status_code == 201, r.text
+    # Sent at once: node c learns of carol's chat from the positions channel, then hears (or
+    # fills from PostgreSQL) its messages before it has subscribed to the chat's bucket.
+    for i in range(40):
+        await wa.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"k{i}", "text": f"m{i}"})
+    got = await wc.persisted(41, kinds={"member_added", "receive_message"})
+    assert got[0]["type"] == "member_added" and got[0]["user_id"] == carol.id
+    assert seqs(got[1:]) == list(range(1, 41))
+    assert cursors(got) == sorted(set(cursors(got)))
+    assert await wc.quiet({"member_added", "receive_message"}) == []
+    assert await _until_subscribers(port, channel, 3) == 3
+    for ws in (wa, wb, wc):
+        await ws.close()
+
+
+async def test_a_user_connecting_to_a_node_that_does_not_hear_the_chat_misses_nothing_sent_meanwhile(
+    nodes: tuple[Server, Server, Server], pg: asyncpg.Pool, http: httpx.AsyncClient, env: dict[str, str]
+) -> None:
+    a, _, c = nodes
+    alice, carol = await make_user(pg), await make_user(pg)
+    chat, _, _ = await _unheard_chat(http, env, alice, [carol], set())
+    sender = await WsClient.open(a.ws_url, alice.token)
+    acked: list[int] = []
+    fifty = asyncio.Event()
+    traffic = asyncio.create_task(_send(sender, chat, 300, acked, fifty))
+    await asyncio.wait_for(fifty.wait(), 30)
+    # Node c has no user in the chat until carol connects, mid-traffic, while it is loading
+    # her chats: every message after her socket's start cursor reaches her, once, in order.
+    wc = await WsClient.open(c.ws_url, carol.token)
+    start = int(wc.ready["cursor"])
+    sent = await traffic
+    assert sent == 300
+    rows = await pg.fetch(
+        "SELECT m.seq FROM events e JOIN messages m ON m.id = e.message_id"
+        " WHERE e.chat_id = $1 AND e.type = 'receive_message' AND e.pos > $2 ORDER BY e.pos",
+        chat,
+        start,
+    )
+    expected = [r["seq"] for r in rows]
+    assert expected, "the traffic ended before the socket started"
+    got = await wc.persisted(len(expected), kinds={"receive_message"})
+    assert seqs(got) == expected
+    assert await wc.quiet({"receive_message"}) == []
+    for ws in (sender, wc):
         await ws.close()

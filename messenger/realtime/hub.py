@@ -7,7 +7,9 @@ Delivery guarantee. Events carry commit-ordered positions (events.py). The hub d
 its sockets strictly in position order: it keeps `delivered_upto`, buffers arrivals that skip a
 position, fills a gap that persists for GAP_WAIT from PostgreSQL, and polls the stream head every
 POLL_INTERVAL so it catches up even when Redis lost (or never carried) a message. Every socket
-therefore sees persisted events in cursor order, each once.
+therefore sees persisted events in cursor order, each once. On a Redis Cluster a node hears only
+the chat buckets its users need, plus every commit's positions and buckets: it skips a position
+whose bucket nobody here wants, deciding when it reaches that position (interest.py).
 
 Who gets what. A user's visibility is their membership spans (sql/schema/0002_events.sql). When
 a user's first socket connects, the hub reads their spans together with the stream head in one
@@ -39,12 +41,12 @@ from ..events import Event
 from ..model import Notification
 from ..observability import REGISTRY
 from ..redisconn import AnyRedis
-from . import frames
+from . import frames, signals
 from .broker import Broker, ChatSignal, EndSessions, PresenceSignal, Signal, UsersSignal
+from .interest import BucketInterest
 from .peer import (
     CLOSE_INTERNAL,
     CLOSE_RESTART,
-    CLOSE_SESSION_ENDED,
     HOLD,
     REPLAY,
     Outgoing,
@@ -101,6 +103,9 @@ class Hub:
         self.sessions: dict[int, set[Peer]] = {}
         self.loading: set[UserState] = set()
         self._pending: dict[int, Event] = {}
+        # Announced positions not reached yet: position -> chat bucket (cluster only).
+        self._announced: dict[int, int] = {}
+        self.interest = BucketInterest(broker.subscribe_buckets)
         self._recent: deque[Event] = deque(maxlen=4096)
         self._progress = asyncio.Event()
         self._filling = False
@@ -189,7 +194,7 @@ class Hub:
         self.broker.publish_signal(signal)
 
     def chat_signal(self, signal: ChatSignal, origin: object = None) -> None:
-        self._deliver_chat(signal, origin)
+        signals.deliver_chat(signal, self.chat_users.get(signal.chat_id), origin)
         self.broker.publish_signal(signal)
 
     def announce_presence(self, user_id: int, online: bool, chat_ids: list[int]) -> None:
@@ -206,6 +211,7 @@ class Hub:
         if state is None:
             state = self.users[peer.user_id] = UserState(peer.user_id)
             self.loading.add(state)
+            self.interest.unknown += 1
             self._spawn(self._load(state, self.delivered_upto))
             self.presence.changed(peer.user_id, True)
         state.peers.add(peer)
@@ -239,9 +245,7 @@ class Hub:
         for chat_id in state.chats:
             members = self.chat_users.get(chat_id)
             if members is not None:
-                members.discard(state)
-                if not members:
-                    del self.chat_users[chat_id]
+                self._unfollow(chat_id, state, members)
         self.presence.changed(state.user_id, False)
 
     def typing_due(self, user_id: int, chat_id: int, interval: float) -> bool:
@@ -303,9 +307,27 @@ class Hub:
     # -- membership loading ------------------------------------------------------------------
 
     async def _load(self, state: UserState, since: int) -> None:
+        spanned: set[int] = set()
         try:
-            records = await self.db.fetch(Q.realtime_spans_at, state.user_id, since)
+            await self._load_spans(state, since, spanned)
+        finally:
+            for chat_id in spanned:
+                self.interest.remove(chat_id)
+            self._drain()  # positions held back for this user may be skippable now
+
+    async def _load_spans(self, state: UserState, since: int, spanned: set[int]) -> None:
+        try:
+            try:
+                records = await self.db.fetch(Q.realtime_spans_at, state.user_id, since)
+            finally:
+                self.interest.unknown -= 1
             head: int = records[0]["head"]
+            # The user's chats are known (nothing was skipped until now): from here on the
+            # replay below needs only the buckets of the chats they have a span in.
+            spanned.update(r["chat_id"] for r in records if r["chat_id"] is not None)
+            for chat_id in spanned:
+                self.interest.add(chat_id)
+            self._drain()
             # The snapshot includes membership changes up to `head`: wait until this node has
             # dispatched that far so none of them is applied twice or missed.
             while self.delivered_upto < head and not state.dead:
@@ -341,7 +363,20 @@ class Hub:
         state.loaded = True
         state.finish_loading()
         for chat_id in state.chats:
-            self.chat_users.setdefault(chat_id, set()).add(state)
+            self._follow(chat_id, state)
+
+    def _follow(self, chat_id: int, state: UserState) -> None:
+        members = self.chat_users.get(chat_id)
+        if members is None:
+            members = self.chat_users[chat_id] = set()
+            self.interest.add(chat_id)
+        members.add(state)
+
+    def _unfollow(self, chat_id: int, state: UserState, members: set[UserState]) -> None:
+        members.discard(state)
+        if not members:
+            del self.chat_users[chat_id]
+            self.interest.remove(chat_id)
 
     def _apply_for_user(self, state: UserState, event: Event, seq: Sequence[Event], index: int) -> None:
         """The incremental rule for one not-yet-indexed user (mirrors `_dispatch`)."""
@@ -393,24 +428,51 @@ class Hub:
         if pending:
             self._drain()
 
+    def announce(self, first: int, buckets: bytes, events_: Sequence[Event]) -> None:
+        """Positions `first`... committed elsewhere, their buckets, some events in full (cluster)."""
+        upto = self.delivered_upto
+        announced = self._announced
+        for pos, bucket in enumerate(buckets, first):
+            if pos > upto:
+                announced[pos] = bucket
+        self._pending.update((e.pos, e) for e in events_ if e.pos > upto)
+        self._drain()
+
     def _drain(self) -> None:
         pending = self._pending
+        announced = self._announced
+        wants = self.interest.wants
         advanced = False
-        while pending:
-            event = pending.pop(self.delivered_upto + 1, None)
-            if event is None:
-                break
-            self._dispatch(event)
+        while pending or announced:
+            pos = self.delivered_upto + 1
+            event = pending.pop(pos, None)
+            if event is not None:
+                if announced:
+                    announced.pop(pos, None)
+                self._dispatch(event)
+            else:
+                # Decided now, not when announced: an event dispatched just before (a local
+                # user's member_added) may have made the bucket wanted.
+                bucket = announced.get(pos)
+                if bucket is None or wants(bucket):
+                    break
+                del announced[pos]
+                self._skip(pos)
             advanced = True
         if advanced:
             progress, self._progress = self._progress, asyncio.Event()
             progress.set()
-        if pending and self._gap_timer is None:
+        if (pending or announced) and self._gap_timer is None:
             self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
+
+    def _skip(self, pos: int) -> None:
+        # A placeholder that matches no event: a local commit reusing `pos` is a rewind.
+        self.delivered_upto = pos
+        self._recent.append(Event(pos, -1, "", b""))
 
     def _gap_expired(self) -> None:
         self._gap_timer = None
-        if self._pending:
+        if self._pending or self._announced:
             self._kick_fill()
 
     def _kick_fill(self) -> None:
@@ -435,6 +497,8 @@ class Hub:
                     self.delivered_upto = skip_to
                     for stale in [p for p in self._pending if p <= skip_to]:
                         del self._pending[stale]
+                    for stale in [p for p in self._announced if p <= skip_to]:
+                        del self._announced[stale]
                 before = self.delivered_upto
                 self.feed(batch)
                 CAUGHT_UP.inc(self.delivered_upto - before)
@@ -444,7 +508,7 @@ class Hub:
             log.warning("catching up from the database failed: %s", exc)
         finally:
             self._filling = False
-        if self._pending and self._gap_timer is None:
+        if (self._pending or self._announced) and self._gap_timer is None:
             self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
 
     async def _poll(self) -> None:
@@ -494,6 +558,7 @@ class Hub:
         log.warning("event stream rewound from %d to %d", self.delivered_upto, to)
         self.delivered_upto = to
         self._pending.clear()
+        self._announced.clear()
         self._recent.clear()
 
     def _dispatch(self, event: Event) -> None:
@@ -508,7 +573,7 @@ class Hub:
             added = self.users.get(event.user_id)
             if added is not None and added.loaded and chat_id not in added.chats:
                 added.chats.add(chat_id)
-                self.chat_users.setdefault(chat_id, set()).add(added)
+                self._follow(chat_id, added)
                 for earlier in self._span_prefix(recent, len(recent) - 1):
                     self._to_user(added, Outgoing(earlier))
         members = self.chat_users.get(chat_id)
@@ -521,65 +586,12 @@ class Hub:
                 removed = self.users.get(event.user_id)
                 if removed is not None and removed.loaded and chat_id in removed.chats:
                     removed.chats.discard(chat_id)
-                    members.discard(removed)
-                    if not members:
-                        del self.chat_users[chat_id]
+                    self._unfollow(chat_id, removed, members)
 
     # -- ephemeral signals -------------------------------------------------------------------
 
     def on_signal(self, signal: Signal) -> None:
-        match signal:
-            case ChatSignal():
-                self._deliver_chat(signal, None)
-            case PresenceSignal(user_id=user_id, online=online, chat_ids=chat_ids):
-                recipients: set[UserState] = set()
-                for chat_id in chat_ids:
-                    members = self.chat_users.get(chat_id)
-                    if members:
-                        recipients.update(members)
-                own = self.users.get(user_id)
-                if own is not None:
-                    recipients.discard(own)
-                if recipients:
-                    text, binary = frames.wire_pair(frames.encode(frames.Presence(user_id, online)))
-                    for state in recipients:
-                        for peer in state.peers:
-                            peer.push(binary if peer.binary else text, True)
-            case UsersSignal(user_ids=user_ids, text=text, binary=binary):
-                tframe = frames.wire_text(text.encode())
-                bframe = frames.wire_binary(binary)
-                for uid in user_ids:
-                    target = self.users.get(uid)
-                    if target is not None:
-                        for peer in target.peers:
-                            peer.push(bframe if peer.binary else tframe)
-            case EndSessions(session_ids=session_ids):
-                for sid in session_ids:
-                    for peer in list(self.sessions.get(sid, ())):
-                        peer.close(CLOSE_SESSION_ENDED, "session ended")
-
-    def _deliver_chat(self, signal: ChatSignal, origin: object) -> None:
-        members = self.chat_users.get(signal.chat_id)
-        if not members:
-            return
-        # Each wire form is built once per signal, and only if some recipient needs it.
-        tframe: bytes | None = None
-        bframe: bytes | None = None
-        droppable = signal.droppable
-        for state in members:
-            if state.user_id == signal.exclude_user:
-                continue
-            for peer in state.peers:
-                if peer is origin:
-                    continue
-                if peer.binary:
-                    if bframe is None:
-                        bframe = frames.wire_binary(signal.binary)
-                    peer.push(bframe, droppable)
-                else:
-                    if tframe is None:
-                        tframe = frames.wire_text(signal.text.encode())
-                    peer.push(tframe, droppable)
+        signals.deliver(signal, self.chat_users, self.users, self.sessions)
 
 
 def new_node_id() -> str:

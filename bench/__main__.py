@@ -89,6 +89,13 @@ def parser() -> argparse.ArgumentParser:
         help="server processes on their own ports sharing the database and Redis; users spread over them. "
         "With N > 1 the same scenario also runs on one node (same Redis) for comparison",
     )
+    nodes.add_argument(
+        "--placement",
+        choices=("spread", "room"),
+        default="spread",
+        help="which node each user connects to: spread (round-robin, most deliveries cross nodes) or room "
+        "(a room's members on one node, rooms round-robin: on a Redis Cluster a node hears only its rooms)",
+    )
 
     s = sub.add_parser("throughput", parents=[common, nodes], help="U users in rooms of R, S senders")
     s.add_argument("--users", type=int, default=1000)

@@ -143,6 +143,42 @@ class Target:
             total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
         return total
 
+    def shard_subscriptions(self) -> list[int] | None:
+        """Per node, how many shard channels its subscription connections hold (Redis Cluster:
+        CLIENT LIST's ssub of the connections named messenger-node-<id>, over every master)."""
+        if len(self.redis_nodes) < 2:
+            return None
+        import redis
+
+        per_node: dict[str, int] = {}
+        for url in self.redis_nodes:
+            client = redis.Redis.from_url(url, socket_timeout=5)
+            try:
+                for c in client.client_list(_type="pubsub"):
+                    if c.get("name", "").startswith("messenger-node-"):
+                        per_node[c["name"]] = per_node.get(c["name"], 0) + int(c.get("ssub", 0))
+            except redis.RedisError:
+                return None
+            finally:
+                client.close()
+        return sorted(per_node.values())
+
+    def caught_up_events(self) -> float | None:
+        """messenger_hub_caught_up_events_total summed over the nodes: events the hubs read from
+        PostgreSQL because the broker did not bring them (in time)."""
+        if self.kind == "baseline":
+            return None
+        total = 0.0
+        for url in self.node_urls():
+            try:
+                text = httpx.get(url + "/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return None
+            for line in text.splitlines():
+                if line.startswith("messenger_hub_caught_up_events_total "):
+                    total += float(line.split()[1])
+        return total
+
     def log_tail(self, n: int = 4000) -> str:
         if self.log_path is None:
             return ""

@@ -96,6 +96,14 @@ def plans(
         for i in range(procs)
     ]
     n_nodes = len(target.node_urls())
+    # `--placement room`: every member of a room on the node of the room's rank, so a node hears
+    # only its own rooms' chat buckets (on a Redis Cluster) and no delivery crosses nodes.
+    home: dict[int, int] = {}
+    if getattr(args, "placement", "spread") == "room":
+        index = {u.id: i for i, u in enumerate(topo.users)}
+        for rank, (_, members) in enumerate(sorted(topo.rooms.items())):
+            for member in members:
+                home.setdefault(index[member], rank % n_nodes)
     where: dict[int, tuple[int, int]] = {}
     for i, user in enumerate(topo.users):
         plan = out[i % procs]
@@ -103,7 +111,7 @@ def plans(
         plan.users.append(user)
         # Users round-robin over the nodes too, so a room's members sit on different nodes and
         # most deliveries cross one (all but 1/N of them).
-        plan.nodes.append(i % n_nodes)
+        plan.nodes.append(home.get(i, i % n_nodes))
     for user_index, chat in senders:
         w, local = where[user_index]
         out[w].senders.append((local, chat))
@@ -174,10 +182,13 @@ class Session:
             out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
             profiler = Profiler(self.target.pid, out, duration - warmup)
         db0, redis0 = self.target.db_cpu_seconds(), self.target.redis_cpu_seconds()
+        filled0 = self.target.caught_up_events()
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         db1, redis1 = self.target.db_cpu_seconds(), self.target.redis_cpu_seconds()
+        filled1 = self.target.caught_up_events()
+        subscriptions = self.target.shard_subscriptions()
         results = self.fleet.finish(phases, expect_timeout)
         summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
         if profiler is not None:
@@ -207,6 +218,11 @@ class Session:
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None
                 summary["redis_cpu_us_per_frame"] = round(1e6 * (redis1 - redis0) / delivered, 2) if delivered else None
             summary["nodes"] = len(self.target.node_urls())
+            if filled0 is not None and filled1 is not None:
+                # All nodes, during the measured window: events the broker did not bring (in time).
+                summary["caught_up_events"] = round(filled1 - filled0)
+            if subscriptions is not None:
+                summary["shard_channels_per_node"] = subscriptions
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary

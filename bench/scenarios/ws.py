@@ -87,6 +87,8 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         ("Redis CPU %", lambda r: r.get("redis_cpu_pct")),
         ("Redis CPU us/message", lambda r: r.get("redis_cpu_us_per_msg")),
         ("Redis CPU us/frame", lambda r: r.get("redis_cpu_us_per_frame")),
+        ("events caught up from PostgreSQL", lambda r: r.get("caught_up_events")),
+        ("shard channels per node", lambda r: r.get("shard_channels_per_node")),
         ("msgs acked per server CPU-second", lambda r: r.get("acked_per_server_cpu_s")),
         ("frames per server CPU-second", lambda r: r.get("delivered_per_server_cpu_s")),
         ("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct")),

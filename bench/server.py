@@ -110,19 +110,39 @@ class Target:
 
     def db_cpu_seconds(self) -> float | None:
         """CPU of the bench's own embedded PostgreSQL (None for a shared or remote database)."""
+        split = self.db_cpu_split()
+        return None if split is None else sum(split.values())
+
+    def db_cpu_split(self) -> dict[str, float] | None:
+        """The embedded PostgreSQL's CPU seconds so far by kind of process: `backends` (the
+        server's connections: the sends, the notification jobs, every query), `background`
+        (checkpointer, background writer, WAL writer, I/O workers, autovacuum: work the
+        writes cause but pay later, in bursts) and `exited`: processes the postmaster reaped
+        (autovacuum workers that came and went, closed connections), from its children's times.
+        Without `exited` a process that ended inside a measured window took its CPU with it
+        (and its CPU before the window was subtracted from the total)."""
         if self.db_pid is None:
             return None
-        total = 0.0
         try:
             root = psutil.Process(self.db_pid)
-            procs = [root, *root.children(recursive=True)]
+            times = root.cpu_times()
+            children = root.children(recursive=True)
         except psutil.NoSuchProcess:
             return None
-        for p in procs:
+        split = {
+            "backends": 0.0,
+            "background": times.user + times.system,
+            "exited": times.children_user + times.children_system,
+        }
+        for p in children:
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()
-                total += t.user + t.system
-        return total
+                # A client connection's title is "postgres: USER DATABASE ADDRESS ...": four words
+                # at least; background processes name themselves in one or two.
+                title = " ".join(p.cmdline())
+                kind = "backends" if len(title.split()) >= 4 and "autovacuum" not in title else "background"
+                split[kind] += t.user + t.system
+        return split
 
     def redis_cpu_seconds(self) -> float | None:
         """used_cpu_sys + used_cpu_user of the shared Redis (summed over a cluster's masters),

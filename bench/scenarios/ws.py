@@ -84,6 +84,9 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         ("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg")),
         ("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct")),
         ("database CPU us/message", lambda r: r.get("db_cpu_us_per_msg")),
+        ("  of which connections", lambda r: r.get("db_cpu_backends_us_per_msg")),
+        ("  of which background processes", lambda r: r.get("db_cpu_background_us_per_msg")),
+        ("  of which processes that exited", lambda r: r.get("db_cpu_exited_us_per_msg")),
         ("Redis CPU %", lambda r: r.get("redis_cpu_pct")),
         ("Redis CPU us/message", lambda r: r.get("redis_cpu_us_per_msg")),
         ("Redis CPU us/frame", lambda r: r.get("redis_cpu_us_per_frame")),
@@ -134,6 +137,10 @@ def ws_headlines(runs: dict[str, dict[str, Any]], where: str = "", *, per: str =
         report.Headline(f"{figure}{suffix}", get(first), get(other) if other is not None else None, unit)
         for figure, get, unit in spec
     ]
+    if first.get("db_cpu_us_per_msg") is not None:
+        # The embedded database's, all of its processes (the table splits it by kind).
+        theirs = other.get("db_cpu_us_per_msg") if other is not None else None
+        out.append(report.Headline(f"database CPU per message{suffix}", first["db_cpu_us_per_msg"], theirs, "us"))
     if first.get("cross_node_delivery_ms") and other is not None:
         # What crossing nodes costs: the N-node figures against the single node's.
         cross = first["cross_node_delivery_ms"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import Redis
@@ -142,8 +142,10 @@ async def _start_realtime(services: Services, dsn: str, stack: AsyncExitStack) -
     stack.push_async_callback(db_.close)
     jobs_ = services.jobs
 
-    async def send_batch(requests: Sequence[messages.SendRequest]) -> list[messages.SendResult]:
-        return await messages.send_batch(db_, hub, jobs_, requests)
+    async def send_batch(
+        requests: Sequence[messages.SendRequest], after_acks: list[Awaitable[None]]
+    ) -> list[messages.SendResult]:
+        return await messages.send_batch(db_, hub, jobs_, requests, after_acks=after_acks)
 
     writer = GroupCommitWriter(send_batch)
     services.writer = writer

@@ -14,7 +14,7 @@ notification job); they never see the realtime core.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -154,12 +154,20 @@ async def _resolve_mentions(conn: Connection, wanted: Sequence[tuple[int, str | 
 
 
 async def send_batch(
-    db: Database, publisher: Publisher, jobs: Jobs, requests: Sequence[SendRequest]
+    db: Database,
+    publisher: Publisher,
+    jobs: Jobs,
+    requests: Sequence[SendRequest],
+    *,
+    after_acks: list[Awaitable[None]] | None = None,
 ) -> list[SendResult]:
     """Send many messages in one transaction; results in request order, one per request.
 
     Duplicates of one (chat, sender, client_msg_id) in a batch, or of an earlier send, yield the
     same message (`created` False for all but the first). Publishes to the hub after commit.
+    The notification job is enqueued only for messages that someone could be notified of (see
+    `_send_plain`); with `after_acks` the enqueue is left there for the caller to await once it
+    has handed out the results (the group-commit writer: after the acks), else it is awaited here.
     """
     results: list[SendResult | None] = [None] * len(requests)
     for i, req in enumerate(requests):
@@ -169,15 +177,26 @@ async def send_batch(
             results[i] = exc
     pending = [i for i, r in enumerate(results) if r is None]
     published: list[events.Event] | None = None
+    # Messages someone could be notified of; None: every created message (the locked path).
+    notify: list[int] | None = None
     if pending and not any(requests[i].attachment_ids for i in pending):
-        published = await _send_plain(db, requests, results, pending)
+        plain = await _send_plain(db, requests, results, pending)
+        if plain is not None:
+            published, notify = plain
     if pending and published is None:
         async with db.transaction() as conn:
             published = await _send_locked(conn, requests, results, pending)
     if published:
         await publisher.publish(published)
-        # One notification job for the whole batch, after commit.
-        await notifications.after_send(jobs, [r.message.id for r in results if isinstance(r, Sent) and r.created])
+        if notify is None:
+            notify = [r.message.id for r in results if isinstance(r, Sent) and r.created]
+        if notify:
+            # One notification job for the whole batch, after commit.
+            enqueue = notifications.after_send(jobs, notify)
+            if after_acks is None:
+                await enqueue
+            else:
+                after_acks.append(enqueue)
     out: list[SendResult] = []
     for r in results:
         assert r is not None
@@ -215,9 +234,12 @@ def _payload_pieces(message: Message) -> tuple[bytes, bytes, bytes, bytes]:
 
 async def _send_plain(
     db: Database, requests: Sequence[SendRequest], results: list[SendResult | None], pending: list[int]
-) -> list[events.Event] | None:
-    """A batch without attachments in one statement (`send_messages`, migration 0012), which
-    commits on its own: one round trip for the whole batch instead of a transaction of seven.
+) -> tuple[list[events.Event], list[int]] | None:
+    """A batch without attachments in one statement (`send_messages`, migrations 0012 and
+    0015), which commits on its own: one round trip for the whole batch instead of a
+    transaction of seven. Returns the events to publish and the ids of the created messages
+    that someone could be notified of (the function tells: a mention, a direct chat, or a member
+    who asked for every message), so a batch nobody can be notified of enqueues no job.
 
     Reply targets, forwards and mentions are read first, as `_send_locked` does before it takes
     the locks. Returns None, having changed nothing, when a forward would copy attachments: those
@@ -269,6 +291,7 @@ async def _send_plain(
         )
 
         published: list[events.Event] = []
+        notify: list[int] = []
         created: dict[tuple[int, int, str], Message] = {}
         existing: dict[int, int] = {}
         repeats: list[int] = []
@@ -283,6 +306,8 @@ async def _send_plain(
                 created[(req.chat_id, req.sender_id, req.client_msg_id)] = message
                 results[i] = Sent(message, created=True)
                 published.append(events.Event(record["pos"], req.chat_id, events.RECEIVE_MESSAGE, record["payload"]))
+                if record["notify"]:
+                    notify.append(record["id"])
             elif outcome == "repeat":
                 repeats.append(i)
             elif outcome == "existing":
@@ -309,7 +334,7 @@ async def _send_plain(
             }
             for i, key in zip(existing, keys, strict=True):
                 results[i] = Sent(found[key], created=False)
-    return published
+    return published, notify
 
 
 async def _send_locked(

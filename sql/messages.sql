@@ -84,8 +84,8 @@ SELECT * FROM inserted
 
 -- name: send_messages
 -- A batch without attachments in one statement and, outside a transaction, one commit: see
--- sql/schema/0012_send_batch.sql. One row per request, in request order.
-SELECT ord, outcome, id, seq, created_at, pos, payload
+-- sql/schema/0012_send_batch.sql and 0015_send_cost.sql. One row per request, in request order.
+SELECT ord, outcome, id, seq, created_at, pos, payload, notify
 FROM send_messages($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::text[],
                    $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::timestamptz[],
                    $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 
 import asyncpg
 import httpx
@@ -32,6 +32,19 @@ class RecordingHub:
 
     async def publish(self, events: Sequence[Event]) -> None:
         self.published.extend(events)
+
+
+class RecordingJobs:
+    """Stands in for the job queue (not storage): records what is enqueued."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[str, tuple[object, ...]]] = []
+
+    async def enqueue(self, function: str, *args: object, job_id: str | None = None) -> None:
+        self.enqueued.append((function, args))
+
+    async def depth(self) -> int | None:
+        return len(self.enqueued)
 
 
 @pytest.fixture
@@ -84,6 +97,31 @@ async def test_mixed_batch_gives_each_request_its_own_result(
     assert isinstance(hub, RecordingHub)
     assert [e.type for e in hub.published] == ["receive_message"] * 4
     assert [e.pos for e in hub.published] == sorted(e.pos for e in hub.published)
+
+
+async def test_a_batch_leaves_one_job_for_after_the_acks_with_only_the_messages_someone_could_be_notified_of(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a, b = await make_user(db), await make_user(db)
+    quiet = (await new_chat(client, a, "group", b))["id"]
+    followed = (await new_chat(client, a, "group", b))["id"]
+    r = await client.patch(f"/v1/chats/{followed}/settings", json={"notify_all": True}, headers=b.headers)
+    assert r.status_code == 200, r.text
+    direct = (await new_chat(client, a, "direct", b))["id"]
+    reqs = [
+        SendRequest(a.id, quiet, "plain", "nobody to notify"),
+        SendRequest(a.id, quiet, "mention", f"hello @{b.username}"),
+        SendRequest(a.id, followed, "followed", "b asked for every message"),
+        SendRequest(a.id, direct, "direct", "the peer is notified"),
+    ]
+    recording = RecordingJobs()
+    after_acks: list[Awaitable[None]] = []
+    results = await messages.send_batch(services.db, services.hub, recording, reqs, after_acks=after_acks)
+    assert recording.enqueued == []
+    for work in after_acks:
+        await work
+    ids = [r.message.id for r in results if isinstance(r, Sent)]
+    assert recording.enqueued == [("notify_messages", (ids[1:],))]
 
 
 async def test_batch_repeating_an_earlier_send_returns_it_uncreated(

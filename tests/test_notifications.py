@@ -19,9 +19,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from messenger import notifications
 from messenger.db import Database
+from messenger.keys import RedisKeys
 from messenger.notifications import Created
 
 from .chat_factories import new_chat, send
@@ -143,6 +145,23 @@ async def test_group_messages_notify_only_members_who_asked_for_every_message(
 
     assert [n["kind"] for n in await notifications_of(http, bob)] == ["message"]
     assert await notifications_of(http, carol) == []
+
+
+async def test_a_message_nobody_could_be_notified_of_enqueues_no_job(
+    http: httpx.AsyncClient, pg: asyncpg.Pool, env: dict[str, str]
+) -> None:
+    # No mention, not a direct chat, nobody asked for every message: send_messages says so, and
+    # the send path skips the job (and its query) altogether.
+    alice, bob = await make_user(pg), await make_user(pg)
+    chat = await new_chat(http, alice, "group", bob)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        queue = RedisKeys(env["REDIS_PREFIX"]).job_queue
+        before = await redis.zcard(queue)
+        await send(http, alice, chat["id"], "nothing to notify anyone of")
+        assert await redis.zcard(queue) == before
+    finally:
+        await redis.aclose()
 
 
 async def test_online_user_gets_a_frame_and_no_email(

@@ -8,7 +8,7 @@ test_ws.py's business.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from messenger.db import Database
 from messenger.errors import AppError
@@ -19,18 +19,23 @@ from messenger.realtime.writer import GroupCommitWriter
 class HeldBatches:
     """A send_batch whose every call waits until the test releases it; echoes each request back."""
 
-    def __init__(self) -> None:
+    def __init__(self, after: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
         self.calls: list[list[str]] = []
         self.gates: list[asyncio.Future[None]] = []
         self.called = asyncio.Event()
+        # Work each batch leaves for after its acks (given the batch's keys).
+        self.after = after
 
-    async def __call__(self, requests: Sequence[SendRequest]) -> list[SendResult]:
+    async def __call__(self, requests: Sequence[SendRequest], after_acks: list[Awaitable[None]]) -> list[SendResult]:
         gate = asyncio.get_running_loop().create_future()
-        self.calls.append([r.client_msg_id for r in requests])
+        keys = [r.client_msg_id for r in requests]
+        self.calls.append(keys)
         self.gates.append(gate)
         self.called.set()
         await gate
-        return [AppError(r.client_msg_id, code="echo") for r in requests]
+        if self.after is not None:
+            after_acks.append(self.after(keys))
+        return [AppError(key, code="echo") for key in keys]
 
     async def wait_calls(self, n: int) -> None:
         while len(self.calls) < n:
@@ -157,6 +162,24 @@ async def test_close_commits_what_is_queued_and_refuses_new_sends() -> None:
     held.release(1)
     await closing
     assert sorted(acks.got) == [("a", "echo"), ("b", "echo"), ("late", "shutting_down")]
+
+
+async def test_work_left_for_after_the_acks_runs_once_every_ack_of_its_batch_is_out() -> None:
+    acks = Acks()
+    seen: list[tuple[list[str], list[str]]] = []
+
+    async def after(keys: list[str]) -> None:
+        seen.append((keys, [key for key, _ in acks.got]))
+
+    held = HeldBatches(after)
+    writer = GroupCommitWriter(held)
+    writer.start()
+    submit(writer, acks, 1, "a")
+    submit(writer, acks, 2, "b")
+    await held.wait_calls(1)
+    held.release(0)
+    await writer.close()
+    assert seen == [(["a", "b"], ["a", "b"])]
 
 
 async def _session_after_release(dsn: str, *, reset_session: bool) -> tuple[str, str, bool]:

@@ -18,12 +18,17 @@ waiting a whole commit for its turn. Two rules keep what a single serial writer 
 - Each batch publishes after its own commit (`send_batch` does), without waiting for the
   others. Event positions are taken at commit (the event-stream row lock), and the hub delivers
   in position order whatever order the batches report in.
+
+What `send_batch` leaves for after the acks (the notification job's enqueue, a Redis round trip
+with arq) runs after the batch's acks are handed out, its slot already free for the next batch;
+`close` waits for it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,7 +42,9 @@ from ..observability import REGISTRY
 
 log = logging.getLogger("messenger.writer")
 
-SendBatch = Callable[[Sequence[SendRequest]], Awaitable[list[SendResult]]]
+# (requests, after_acks): results in request order; work appended to after_acks is awaited
+# once the results are handed out.
+SendBatch = Callable[[Sequence[SendRequest], list[Awaitable[None]]], Awaitable[list[SendResult]]]
 Done = Callable[[SendResult], None]
 
 MAX_BATCH: Final = 512
@@ -70,6 +77,8 @@ class GroupCommitWriter:
         # Chats with a batch in flight: their requests wait for the next batch (see above).
         self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Batches past their commit, handing out acks and then running their after-ack work.
+        self._finishing: set[asyncio.Task[None]] = set()
         self._scheduled = False
         self._started = False
         self._closing = False
@@ -122,8 +131,9 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[tuple[SendRequest, Done]], chats: set[int]) -> None:
         started = time.perf_counter()
+        after_acks: list[Awaitable[None]] = []
         try:
-            results = await self._send_batch([request for request, _ in batch])
+            results = await self._send_batch([request for request, _ in batch], after_acks)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -139,22 +149,37 @@ class GroupCommitWriter:
                 self._tasks.discard(task)
             if self._queue:
                 self._schedule()
-        SENDS.inc(len(batch))
-        BATCH_SIZE.observe(len(batch))
-        for (_, done), result in zip(batch, results, strict=True):
-            try:
-                done(result)
-            except Exception:
-                log.exception("send completion callback failed")
+        if task is not None:
+            self._finishing.add(task)
+        try:
+            SENDS.inc(len(batch))
+            BATCH_SIZE.observe(len(batch))
+            for (_, done), result in zip(batch, results, strict=True):
+                try:
+                    done(result)
+                except Exception:
+                    log.exception("send completion callback failed")
+            while after_acks:
+                try:
+                    await after_acks.pop(0)
+                except Exception:
+                    log.exception("work after the acks of a send batch failed")
+        finally:
+            # Cancelled (close gave up waiting): what never started is dropped, not left pending.
+            for work in after_acks:
+                if inspect.iscoroutine(work):
+                    work.close()
+            if task is not None:
+                self._finishing.discard(task)
 
     async def close(self) -> None:
         """Commit everything queued (drain), then stop."""
         self._closing = True
         for _ in range(200):
-            if not self._queue and not self._tasks:
+            if not self._queue and not self._tasks and not self._finishing:
                 break
             await asyncio.sleep(0.05)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._finishing]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

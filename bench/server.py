@@ -144,6 +144,29 @@ class Target:
                 split[kind] += t.user + t.system
         return split
 
+    def db_commits(self) -> int | None:
+        """Transactions committed in the server's database so far (pg_stat_database.xact_commit;
+        the statistics lag by up to a second, so read it over windows of many seconds). None
+        for the baseline (no database)."""
+        if self.dsn is None:
+            return None
+        dsn = self.dsn
+
+        async def read() -> int:
+            import asyncpg
+
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("SELECT pg_stat_clear_snapshot()")
+                value: int = await conn.fetchval(
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                )
+                return value
+            finally:
+                await conn.close()
+
+        return asyncio.run(read())
+
     def redis_cpu_seconds(self) -> float | None:
         """used_cpu_sys + used_cpu_user of the shared Redis (summed over a cluster's masters),
         from INFO cpu: the same figure whether the bench started Redis or was given one."""

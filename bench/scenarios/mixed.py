@@ -110,10 +110,12 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
             for pipe in fleet.pipes:
                 pipe.send(phase)
             time.sleep(max(0.0, (t0 + int(args.warmup * 1e9) - time.monotonic_ns()) / 1e9))
+            commits0 = target.db_commits()
             server0, db0, redis0 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
             machine0, wall0 = psutil.cpu_times(), time.monotonic()
             time.sleep(max(0.0, (t0 + int(args.duration * 1e9) - time.monotonic_ns()) / 1e9))
             server1, db1, redis1 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
+            commits1 = target.db_commits()
             machine1, wall1 = psutil.cpu_times(), time.monotonic()
             rss_end = target.rss()
             budget = args.duration + args.offline + args.drain + 120
@@ -136,6 +138,11 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     out["server_cpu_us_per_msg"] = round(1e6 * (server1 - server0) / sent * window / measured, 1)
     if db0 is not None and db1 is not None:
         out["db_cpu_pct"] = round(100.0 * (db1 - db0) / measured, 1)
+        out["db_cpu_us_per_msg"] = round(1e6 * (db1 - db0) / sent * window / measured, 1)
+    if commits0 is not None and commits1 is not None:
+        # Every transaction of the database (the bench's own two reads included): sends, read
+        # markers, presence, jobs.
+        out["db_commits_per_msg"] = round((commits1 - commits0) / sent * window / measured, 2)
     if redis0 is not None and redis1 is not None:
         out["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
     busy0 = sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
@@ -236,6 +243,8 @@ def mixed(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     add("server CPU %", lambda r: r.get("server_cpu_pct"), True)
     add("server CPU us/message", lambda r: r.get("server_cpu_us_per_msg"), True)
     add("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct"))
+    add("database CPU us/message (embedded only)", lambda r: r.get("db_cpu_us_per_msg"))
+    add("database commits/message", lambda r: r.get("db_commits_per_msg"))
     add("Redis CPU %", lambda r: r.get("redis_cpu_pct"))
     add("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct"))
     add("server RSS MB (end)", lambda r: r.get("server_rss_end_mb"), True)
@@ -261,6 +270,8 @@ def mixed(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         for name in ("message direct", "message group10", "message group100", "typing", "read", "presence online")
     ] + [
         report.Headline("server CPU", first.get("server_cpu_pct"), other.get("server_cpu_pct") if other else None, "%"),
+        report.Headline("database commits per message", first.get("db_commits_per_msg")),
+        report.Headline("database CPU per message", first.get("db_cpu_us_per_msg"), None, "us"),
         report.Headline(
             "server RSS (end)", first.get("server_rss_end_mb"), other.get("server_rss_end_mb") if other else None, "MB"
         ),

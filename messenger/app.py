@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, redisconn, tasks
+from . import chats, db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, redisconn, tasks
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database
@@ -31,6 +31,7 @@ from .realtime.broker import Broker, LocalBroker, RedisBroker
 from .realtime.cluster_broker import ClusterBroker
 from .realtime.hub import Hub, new_node_id
 from .realtime.notifier import HubNotifier
+from .realtime.readmarks import ReadMarkerWriter
 from .realtime.writer import MAX_INFLIGHT, GroupCommitWriter
 from .routes import ROUTES
 from .services import Services
@@ -149,12 +150,20 @@ async def _start_realtime(services: Services, dsn: str, stack: AsyncExitStack) -
 
     writer = GroupCommitWriter(send_batch)
     services.writer = writer
+    pool = services.db
+
+    async def mark_read_batch(requests: Sequence[chats.ReadRequest]) -> list[chats.ReadResult]:
+        return await chats.mark_read_batch(pool, hub, requests)
+
+    read_markers = ReadMarkerWriter(mark_read_batch)
+    services.read_markers = read_markers
     await hub.start()
     writer.start()
 
     async def stop() -> None:
         hub.close_sockets()
         await writer.close()
+        await read_markers.close()
         await hub.close()
 
     stack.push_async_callback(stop)

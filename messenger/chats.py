@@ -24,13 +24,14 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import asyncpg
 import msgspec
 
 from . import events, searchtext
 from .db import Connection, Database, Q
-from .errors import Conflict, Forbidden, NotFound, Unprocessable
+from .errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from .messages import MAX_ID, message_from, with_attachments
 from .model import Chat, ChatBody, ChatKind, MemberBody, Role, User
 from .parse import ascii_int
@@ -38,6 +39,8 @@ from .ports import Publisher
 from .users import public_by_ids
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Attempts at a read-marker batch that PostgreSQL keeps picking as a deadlock victim.
+READ_DEADLOCK_TRIES: Final = 3
 # Keyset bounds for a first page ("after the start" / "before the end").
 _FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 _FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
@@ -62,13 +65,19 @@ class MemberPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-class ReadMarker(msgspec.Struct, frozen=True):
-    """The marker after `mark_read`; `moved` says whether it advanced (and was published)."""
+class ReadRequest(msgspec.Struct, frozen=True):
+    """A request to move `user_id`'s read marker in `chat_id` forward to `seq`. `origin` is the
+    socket it came from, which gets no `read` frame of it (None from REST: every socket does)."""
 
     chat_id: int
     user_id: int
     seq: int
-    moved: bool
+    origin: object = None
+
+
+# What `mark_read_batch` says of each request: None when it was accepted (whether or not the
+# marker moved: a lower seq changes nothing), else the request's own error.
+ReadResult = AppError | None
 
 
 # -- cursors ----------------------------------------------------------------------------------
@@ -476,24 +485,55 @@ async def leave_all(conn: Connection, user_id: int) -> list[events.Event]:
     return published
 
 
-async def mark_read(
-    db: Database, publisher: Publisher, user_id: int, chat_id: int, seq: int, *, origin: object = None
-) -> ReadMarker:
-    """Move the caller's read marker forward to `seq` (a lower seq changes nothing) and, if it
-    moved, tell the chat's members (`read` frames; not the socket `origin` it came from).
+async def mark_read_batch(db: Database, publisher: Publisher, requests: Sequence[ReadRequest]) -> list[ReadResult]:
+    """Move read markers forward, a whole batch in one statement and one commit, then tell each
+    chat's members of every marker that moved (`read` frames; not the socket it came from).
 
-    404 for non-members, 422 beyond the chat's last seq. The WebSocket `read` frame and REST
-    both come through here.
+    Each request is judged on its own, as if alone: 404 for non-members, 422 for a seq beyond
+    the chat's last one; the others' markers move regardless. Markers never go backwards, and
+    several requests of one (user, chat) move it once, to the highest of their seqs, with one
+    `read` frame. The WebSocket `read` frame and REST both come through here (the realtime
+    core's read-marker batcher gathers them).
     """
-    if not 0 <= seq <= MAX_ID:
-        raise Unprocessable("seq must be between 0 and the chat's last seq", code="invalid_seq")
-    record = await db.fetchrow(Q.mark_read, chat_id, user_id, seq)
-    if record is None:
-        raise NotFound("Chat not found")
-    if seq > record["last_seq"]:
-        raise Unprocessable("seq is beyond the chat's last message", code="invalid_seq")
-    new_seq = record["new_seq"]
-    if new_seq is None:
-        return ReadMarker(chat_id, user_id, record["old_seq"], moved=False)
-    await publisher.publish_read(chat_id, user_id, new_seq, origin=origin)
-    return ReadMarker(chat_id, user_id, new_seq, moved=True)
+    results: list[ReadResult] = [None] * len(requests)
+    valid: list[int] = []
+    for i, request in enumerate(requests):
+        if not 0 <= request.seq <= MAX_ID:
+            results[i] = Unprocessable("seq must be between 0 and the chat's last seq", code="invalid_seq")
+        elif not 0 < request.chat_id <= MAX_ID:
+            results[i] = NotFound("Chat not found")
+        else:
+            valid.append(i)
+    if not valid:
+        return results
+    records = await _mark_read_rows(db, [requests[i] for i in valid])
+    # Per (chat, user) whose marker moved: the seq it moved to and the socket of the request
+    # that took it there (the highest seq; the first of equals).
+    moved: dict[tuple[int, int], tuple[int, object]] = {}
+    for i, record in zip(valid, records, strict=True):
+        request = requests[i]
+        last_seq, new_seq = record["last_seq"], record["new_seq"]
+        if last_seq is None:
+            results[i] = NotFound("Chat not found")
+        elif request.seq > last_seq:
+            results[i] = Unprocessable("seq is beyond the chat's last message", code="invalid_seq")
+        elif new_seq is not None and request.seq == new_seq:
+            moved.setdefault((request.chat_id, request.user_id), (new_seq, request.origin))
+    for (chat_id, user_id), (seq, origin) in moved.items():
+        await publisher.publish_read(chat_id, user_id, seq, origin=origin)
+    return results
+
+
+async def _mark_read_rows(db: Database, requests: Sequence[ReadRequest]) -> list[asyncpg.Record]:
+    """Run `mark_read_batch`; again when PostgreSQL picks it as a deadlock victim (it locks in
+    (chat, user) order, a concurrent send batch updates its senders' markers in none), which
+    is safe since a marker only moves forward."""
+    args = ([r.chat_id for r in requests], [r.user_id for r in requests], [r.seq for r in requests])
+    tries = 1
+    while True:
+        try:
+            return await db.fetch(Q.mark_read_batch, *args)
+        except asyncpg.DeadlockDetectedError:
+            if tries == READ_DEADLOCK_TRIES:
+                raise
+            tries += 1

@@ -14,6 +14,7 @@ from .mediastore import MediaStore
 from .ports import Jobs
 from .ratelimit import Limiter
 from .realtime.hub import Hub
+from .realtime.readmarks import ReadMarkerWriter
 from .realtime.writer import GroupCommitWriter
 from .redisconn import AnyRedis
 from .settings import Settings
@@ -33,5 +34,6 @@ class Services:
         self.jobs: Jobs
         self.hub: Hub
         self.writer: GroupCommitWriter
+        self.read_markers: ReadMarkerWriter
         self.media: MediaStore
         self.accounts: Accounts

@@ -127,18 +127,40 @@ WHERE chat_id = $1 AND user_id <> $2
 ORDER BY role = 'admin' DESC, joined_at, user_id
 LIMIT 1
 
--- name: mark_read
--- Moves the marker forward only, never past the chat's last seq. No row: not a member.
-WITH cur AS (
-    SELECT m.last_read_seq, c.last_seq
-    FROM chat_members m JOIN chats c ON c.id = m.chat_id
-    WHERE m.chat_id = $1 AND m.user_id = $2
+-- name: mark_read_batch
+-- A batch of read markers in one statement (and, outside a transaction, one commit): request i
+-- is ($1[i] chat, $2[i] user, $3[i] seq). One row per request, in request order: last_seq null
+-- means no such chat or not a member; new_seq is the (user, chat) marker after the batch when
+-- this statement moved it, null when it stayed. Markers only move forward, never past the
+-- chat's last seq (as read when the statement started); several requests of one (user, chat)
+-- move it once, to the highest valid seq. Rows are locked in (chat_id, user_id) order, so two
+-- batches never deadlock each other; a send batch updates senders' markers in no set order, so
+-- the caller retries on a deadlock (the statement is idempotent).
+WITH r AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r (chat_id, user_id, seq, ord)
+), judged AS (
+    SELECT r.ord, r.chat_id, r.user_id, r.seq, c.last_seq
+    FROM r
+    LEFT JOIN chat_members m ON m.chat_id = r.chat_id AND m.user_id = r.user_id
+    LEFT JOIN chats c ON c.id = m.chat_id
+), wanted AS (
+    SELECT j.chat_id, j.user_id, max(j.seq) AS seq FROM judged j WHERE j.seq <= j.last_seq GROUP BY 1, 2
+), locked AS MATERIALIZED (
+    SELECT m.chat_id, m.user_id, w.seq
+    FROM chat_members m JOIN wanted w ON w.chat_id = m.chat_id AND w.user_id = m.user_id
+    WHERE m.last_read_seq < w.seq
+    ORDER BY m.chat_id, m.user_id
+    FOR UPDATE OF m
 ), moved AS (
-    UPDATE chat_members SET last_read_seq = $3
-    WHERE chat_id = $1 AND user_id = $2 AND last_read_seq < $3 AND $3 <= (SELECT last_seq FROM cur)
-    RETURNING last_read_seq
+    UPDATE chat_members SET last_read_seq = l.seq
+    FROM locked l
+    WHERE chat_members.chat_id = l.chat_id AND chat_members.user_id = l.user_id
+      AND chat_members.last_read_seq < l.seq
+    RETURNING chat_members.chat_id, chat_members.user_id, chat_members.last_read_seq
 )
-SELECT cur.last_read_seq AS old_seq, cur.last_seq, (SELECT last_read_seq FROM moved) AS new_seq FROM cur
+SELECT j.last_seq, mv.last_read_seq AS new_seq
+FROM judged j LEFT JOIN moved mv ON mv.chat_id = j.chat_id AND mv.user_id = j.user_id
+ORDER BY j.ord
 
 -- name: chats_of_member
 -- In id order, so two account closures sharing chats lock them in the same order.

@@ -182,4 +182,5 @@ async def remove_member(call: Call[None, None]) -> None:
 
 @endpoint(body=ReadBody, status=204, errors=(404,), tags=("chats",), summary="Move the read marker forward")
 async def mark_read(call: Call[ReadBody, None]) -> None:
-    await chats.mark_read(call.services.db, call.services.hub, call.user_id, call.path_int("chat_id"), call.body.seq)
+    request = chats.ReadRequest(call.path_int("chat_id"), call.user_id, call.body.seq)
+    await call.services.read_markers.mark(request)

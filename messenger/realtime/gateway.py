@@ -36,6 +36,7 @@ from . import frames
 from .broker import ChatSignal
 from .hub import Hub, ResumeLate
 from .peer import CLOSE_INTERNAL, HOLD, Peer
+from .readmarks import ReadMarkerWriter
 from .writer import GroupCommitWriter
 
 log = logging.getLogger("messenger.ws")
@@ -99,6 +100,7 @@ class Services(Protocol):
     signer: TokenSigner
     hub: Hub
     writer: GroupCommitWriter
+    read_markers: ReadMarkerWriter
 
 
 class Gateway:
@@ -435,7 +437,7 @@ class Connection:
             case frames.Typing(chat_id=chat_id, ref=ref):
                 await self._typing(chat_id, ref)
             case frames.Read(chat_id=chat_id, seq=seq, ref=ref):
-                await self._read(chat_id, seq, ref)
+                self._read(chat_id, seq, ref)
             case frames.Resume(cursor=cursor, ref=ref):
                 await self._resume(cursor, ref)
             case frames.Ping(ref=ref):
@@ -474,12 +476,14 @@ class Connection:
         encoded = frames.encode(frames.TypingNotice(chat_id, peer.user_id))
         self.hub.chat_signal(ChatSignal(self.hub.node_id, chat_id, encoded.text, encoded.binary, peer.user_id, True))
 
-    async def _read(self, chat_id: int, seq: int, ref: frames.Ref) -> None:
-        peer = self.peer
-        try:
-            await chats.mark_read(self.services.db, self.hub, peer.user_id, chat_id, seq, origin=peer)
-        except AppError as exc:
-            self._error(exc.code, exc.message, ref)
+    def _read(self, chat_id: int, seq: int, ref: frames.Ref) -> None:
+        # Committed with the other markers of this loop turn (readmarks.py); the frame has no
+        # reply but its error, which comes after the commit like an ack would.
+        def done(result: chats.ReadResult) -> None:
+            if result is not None:
+                self._error(result.code, result.message, ref)
+
+        self.services.read_markers.submit(chats.ReadRequest(chat_id, self.peer.user_id, seq, origin=self.peer), done)
 
     async def _resume(self, cursor: str | int, ref: frames.Ref) -> None:
         peer = self.peer

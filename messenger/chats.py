@@ -486,7 +486,7 @@ async def leave_all(conn: Connection, user_id: int) -> list[events.Event]:
 
 
 async def mark_read_batch(db: Database, publisher: Publisher, requests: Sequence[ReadRequest]) -> list[ReadResult]:
-    """Move read markers forward, a whole batch in one statement and one commit, then tell each
+    """Move read markers forward, a whole batch in one call and one commit, then tell each
     chat's members of every marker that moved (`read` frames; not the socket it came from).
 
     Each request is judged on its own, as if alone: 404 for non-members, 422 for a seq beyond
@@ -510,9 +510,8 @@ async def mark_read_batch(db: Database, publisher: Publisher, requests: Sequence
     # Per (chat, user) whose marker moved: the seq it moved to and the socket of the request
     # that took it there (the highest seq; the first of equals).
     moved: dict[tuple[int, int], tuple[int, object]] = {}
-    for i, record in zip(valid, records, strict=True):
+    for i, (last_seq, new_seq) in zip(valid, records, strict=True):
         request = requests[i]
-        last_seq, new_seq = record["last_seq"], record["new_seq"]
         if last_seq is None:
             results[i] = NotFound("Chat not found")
         elif request.seq > last_seq:
@@ -524,15 +523,21 @@ async def mark_read_batch(db: Database, publisher: Publisher, requests: Sequence
     return results
 
 
-async def _mark_read_rows(db: Database, requests: Sequence[ReadRequest]) -> list[asyncpg.Record]:
-    """Run `mark_read_batch`; again when PostgreSQL picks it as a deadlock victim (it locks in
-    (chat, user) order, a concurrent send batch updates its senders' markers in none), which
-    is safe since a marker only moves forward."""
+async def _mark_read_rows(db: Database, requests: Sequence[ReadRequest]) -> list[tuple[int | None, int | None]]:
+    """(last_seq, new_seq) per request, as sql/chats.sql's `mark_read_batch` says. A batch of
+    one takes the cheaper one-row statement. A larger one runs again when PostgreSQL picks it as
+    a deadlock victim (it locks in (chat, user) order, a concurrent send batch moves its senders'
+    markers in none), which is safe since a marker only moves forward."""
+    if len(requests) == 1:
+        # One row locked: no deadlock to fear.
+        (one,) = requests
+        record = await db.fetchrow(Q.mark_read, one.chat_id, one.user_id, one.seq)
+        return [(record["last_seq"], record["new_seq"]) if record is not None else (None, None)]
     args = ([r.chat_id for r in requests], [r.user_id for r in requests], [r.seq for r in requests])
     tries = 1
     while True:
         try:
-            return await db.fetch(Q.mark_read_batch, *args)
+            return [(r["last_seq"], r["new_seq"]) for r in await db.fetch(Q.mark_read_batch, *args)]
         except asyncpg.DeadlockDetectedError:
             if tries == READ_DEADLOCK_TRIES:
                 raise

@@ -63,6 +63,7 @@ class Queries(msgspec.Struct, frozen=True):
     set_role: str
     remove_member: str
     successor: str
+    mark_read: str
     mark_read_batch: str
     chats_of_member: str
 

@@ -76,6 +76,8 @@ async def test_metrics_have_the_operators_figures(chatty: Server) -> None:
         "messenger_ws_sends_total",
         "messenger_group_commit_batch_size_bucket",
         "messenger_group_commit_seconds_bucket",
+        "messenger_read_marker_batch_size_bucket",
+        "messenger_read_marker_commit_seconds_bucket",
         "messenger_fanout_queued_frames",
         "messenger_broker_lag_events",
         "messenger_job_queue_depth",

@@ -13,6 +13,7 @@ import contextlib
 import os
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -286,6 +287,10 @@ def spawn_messenger(
     stops: list[Callable[[], None]] = []
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="bench-messenger-"))
+        # Stops run in reverse, so this runs last, after the embedded PostgreSQL has stopped:
+        # each run would otherwise leave a whole database cluster behind in the temp folder.
+        temporary = data_dir
+        stops.append(lambda: shutil.rmtree(temporary, ignore_errors=True))
     data_dir.mkdir(parents=True, exist_ok=True)
     dsn = os.environ.get("DATABASE_URL")
     db_pid = None

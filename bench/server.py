@@ -435,6 +435,7 @@ def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
 
 def spawn_redis(stops: list[Callable[[], None]]) -> str:
     workdir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    stops.append(lambda: shutil.rmtree(workdir, ignore_errors=True))  # after the server stops
     port = free_port()
     proc = _redis_server(port, workdir)
     stops.append(_stopper(proc))
@@ -445,6 +446,7 @@ def spawn_redis(stops: list[Callable[[], None]]) -> str:
 def spawn_redis_cluster(stops: list[Callable[[], None]], masters: int = 3) -> list[int]:
     """A private Redis Cluster of `masters` masters, no replicas (what tests/services.sh starts)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-redis-cluster-"))
+    stops.append(lambda: shutil.rmtree(workdir, ignore_errors=True))  # after the servers stop
     ports: list[int] = []
     while len(ports) < masters:
         port = _cluster_port()

@@ -17,7 +17,7 @@ Ablations: each `--variant NAME=SQL` (or `NAME=@file.sql`) runs the same loop in
 the seeded database with SQL applied first (drop an index or a foreign key, replace a
 function...). `base` (nothing applied) always runs. Variants run in turn, `--rounds` times,
 so drift on a shared machine spreads over all of them; the table shows the median per variant.
-Run it under `/work/bin/cpu bench` like every timing.
+Run it with nothing else running on the machine, like every timing.
 """
 
 from __future__ import annotations

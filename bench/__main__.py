@@ -62,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
         help="Redis for the spawned nodes: spawn (a private redis-server), cluster (a private 3-master "
         "Redis Cluster) or a URL (default: REDIS_URL if set, else spawn when --nodes > 1)",
     )
+    g.add_argument(
+        "--pg-stat-statements",
+        action="store_true",
+        help="load pg_stat_statements in the spawned server's embedded PostgreSQL and print its top statements "
+        "over each measured window",
+    )
     g.add_argument("--baseline", action="store_true", help="also run against the bare ASGI baseline app")
     g.add_argument("--baseline-only", action="store_true", help="run only against the baseline app")
     g = common.add_argument_group("load")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -72,6 +73,8 @@ class Target:
     # The Redis (or Redis Cluster masters) the nodes share, for its CPU per message.
     redis_url: str | None = None
     redis_nodes: list[str] = field(default_factory=list)
+    # `--pg-stat-statements`: the database records its statements (the extension is created).
+    statements: bool = False
 
     def node_urls(self) -> list[str]:
         return self.urls or [self.url]
@@ -168,6 +171,20 @@ class Target:
 
         return asyncio.run(read())
 
+    def reset_statements(self) -> None:
+        """Start pg_stat_statements' counts afresh (at the start of a measured window)."""
+        if self.statements and self.dsn is not None:
+            asyncio.run(_statements_call(self.dsn, "SELECT pg_stat_statements_reset()"))
+
+    def top_statements(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The statements of the server's database since the last reset, most total execution
+        time first. Statements run inside functions (send_messages' own) are there too, marked
+        nested (pg_stat_statements.track = all): their time is also in their caller's."""
+        if not self.statements or self.dsn is None:
+            return []
+        rows = asyncio.run(_statements_call(self.dsn, TOP_STATEMENTS, limit))
+        return [dict(r) for r in rows]
+
     def redis_cpu_seconds(self) -> float | None:
         """used_cpu_sys + used_cpu_user of the shared Redis (summed over a cluster's masters),
         from INFO cpu: the same figure whether the bench started Redis or was given one."""
@@ -243,6 +260,79 @@ class Target:
                 stop()
 
 
+TOP_STATEMENTS = """
+SELECT toplevel, calls, total_exec_time, rows, wal_records, query
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 0
+ORDER BY total_exec_time DESC
+LIMIT $1
+"""
+
+
+async def _statements_call(dsn: str, sql: str, *args: object) -> list[Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows: list[Any] = await conn.fetch(sql, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+def _preload_statements(dsn: str) -> bool | None:
+    """Ask the embedded PostgreSQL to load pg_stat_statements at its next start: True when a
+    restart is needed, False when it is loaded already, None (with a message) when its binaries
+    do not ship the module."""
+
+    async def ask() -> bool | None:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            available = "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'"
+            if not await conn.fetchval(available):
+                return None
+            loaded = "pg_stat_statements" in (await conn.fetchval("SHOW shared_preload_libraries")).split(", ")
+            if not loaded:
+                await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            # Statements inside functions too (send_messages' own), not only what clients send.
+            await conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+            await conn.execute("SELECT pg_reload_conf()")
+            return not loaded
+        finally:
+            await conn.close()
+
+    return asyncio.run(ask())
+
+
+def _create_statements(dsn: str) -> bool:
+    """CREATE EXTENSION pg_stat_statements in the server's database (the view lives in the
+    database it was created in), after the migrations; False, with a message, when the library
+    is not loaded (a database given by DATABASE_URL that does not preload it)."""
+
+    async def create() -> bool:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            if "pg_stat_statements" not in (await conn.fetchval("SHOW shared_preload_libraries")).split(", "):
+                return False
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            return True
+        finally:
+            await conn.close()
+
+    if asyncio.run(create()):
+        return True
+    print(
+        "bench: --pg-stat-statements: the database does not preload pg_stat_statements "
+        "(shared_preload_libraries); running without statement statistics",
+        file=sys.stderr,
+    )
+    return False
+
+
 def _preexec() -> None:
     raise_nofile()
 
@@ -276,12 +366,15 @@ def spawn_messenger(
     nodes: int = 1,
     redis: str | None = None,
     data_dir: Path | None = None,
+    pg_stat_statements: bool = False,
 ) -> Target:
     """`nodes` server processes on their own ports sharing one database and, when `redis` is
     given ("spawn", "cluster" or a URL) or REDIS_URL is set, one Redis. Returns the first node's
     Target carrying the others (`more`) and every URL (`urls`). `data_dir`: keep the server's
     data (the embedded PostgreSQL too) there, to reuse a seeded database in a later run; a
-    fresh temporary directory otherwise."""
+    fresh temporary directory otherwise. `pg_stat_statements`: the database records its
+    statements (Target.top_statements); the embedded PostgreSQL is restarted once to load the
+    library."""
     from messenger import db as dbmod
 
     stops: list[Callable[[], None]] = []
@@ -299,10 +392,25 @@ def spawn_messenger(
             from messenger import embedded
 
             pg = embedded.start(data_dir)
+            if pg_stat_statements:
+                restart = _preload_statements(pg.dsn)
+                if restart is None:
+                    print(
+                        "bench: --pg-stat-statements: the embedded PostgreSQL's binaries do not ship "
+                        "pg_stat_statements; running without statement statistics",
+                        file=sys.stderr,
+                    )
+                    pg_stat_statements = False
+                elif restart:
+                    # shared_preload_libraries is read at start only.
+                    pg.stop()
+                    pg = embedded.start(data_dir)
             stops.append(pg.stop)
             dsn = pg.dsn
             db_pid = _postmaster(data_dir)
         asyncio.run(dbmod.migrate(dsn))
+        if pg_stat_statements:
+            pg_stat_statements = _create_statements(dsn)
         redis_env, redis_nodes = _redis(redis, stops)
     except BaseException:
         for stop in reversed(stops):
@@ -350,6 +458,7 @@ def spawn_messenger(
         raise
     first, rest = targets[0], targets[1:]
     first.db_pid = db_pid
+    first.statements = pg_stat_statements
     first._stops = stops
     first.more = rest
     first.urls = [t.url for t in targets]

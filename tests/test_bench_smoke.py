@@ -269,3 +269,24 @@ async def test_search_with_a_data_dir_reuses_the_seeded_history(database: str, t
     assert first[0] == 0 and second[0] == 0, first[1] + second[1]
     assert "reusing the seeded history" in second[1] and "seeded 3,000" not in second[1]
     assert second[2] is not None and second[2]["runs"]["common"]["results_per_query"] > 0
+
+
+def test_statement_statistics_are_named_after_their_sql_files() -> None:
+    from bench.scenarios.common import statement_rows
+    from messenger.db import Q
+
+    # pg_stat_statements records a statement from its first token: without the comment above it.
+    recorded = "\n".join(line for line in Q.send_messages.splitlines() if not line.startswith("--"))
+    assert recorded != Q.send_messages
+    found = [
+        {"toplevel": True, "calls": 10, "total_exec_time": 5.0, "rows": 10, "wal_records": 30, "query": recorded},
+        {"toplevel": False, "calls": 20, "total_exec_time": 1.0, "rows": 20, "wal_records": 0, "query": "SELECT 1"},
+    ]
+    named, other = statement_rows(found, acked=10)
+    assert (named["statement"], named["nested"], named["calls_per_msg"], named["us_per_msg"]) == (
+        "send_messages",
+        False,
+        1.0,
+        500.0,
+    )
+    assert (other["statement"], other["nested"], other["wal_records_per_call"]) == ("SELECT 1", True, 0.0)

@@ -49,7 +49,11 @@ def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
         n = nodes_of(args, kind)
         data_dir = getattr(args, "data_dir", None)
         target = spawn_messenger(
-            args.workers, nodes=n, redis=redis_choice(args, n), data_dir=Path(data_dir) if data_dir else None
+            args.workers,
+            nodes=n,
+            redis=redis_choice(args, n),
+            data_dir=Path(data_dir) if data_dir else None,
+            pg_stat_statements=getattr(args, "pg_stat_statements", False),
         )
     try:
         yield target
@@ -181,6 +185,7 @@ class Session:
 
             out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
             profiler = Profiler(self.target.pid, out, duration - warmup)
+        self.target.reset_statements()
         db0, redis0 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
         filled0 = self.target.caught_up_events()
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
@@ -188,6 +193,7 @@ class Session:
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         db1, redis1 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
         filled1 = self.target.caught_up_events()
+        statements = self.target.top_statements()
         subscriptions = self.target.shard_subscriptions()
         results = self.fleet.finish(phases, expect_timeout)
         summary = summarize(results, mode=mode, duration=duration, warmup=warmup, rate=rate, window=window)
@@ -196,6 +202,10 @@ class Session:
             summary["profile"] = {"raw": str(profiler.out), "self_pct": hot}
             print(f"py-spy ({self.target.kind}), self time: " + ", ".join(f"{n} {p}%" for n, p in hot[:10]))
         measured = wall1 - wall0
+        if statements:
+            acked_n = summary["acked_per_s"] * measured
+            summary["statements"] = statement_rows(statements, acked_n)
+            print(statements_table(summary["statements"], measured, acked_n))
         busy0 = sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
         busy1 = sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0)
         total = sum(machine1) - sum(machine0)
@@ -233,6 +243,65 @@ class Session:
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary
+
+
+def _statement_key(text: str) -> str:
+    """A statement's text as pg_stat_statements shows it, whitespace collapsed: without the
+    comment lines before its first token (its record starts at the statement itself)."""
+    lines = text.strip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):
+        lines.pop(0)
+    return " ".join(" ".join(lines).split()).rstrip(";")
+
+
+def statement_rows(found: list[dict[str, Any]], acked: float) -> list[dict[str, Any]]:
+    """pg_stat_statements rows of a measured window, named after sql/*.sql where they match."""
+    from messenger import statements
+
+    names = {_statement_key(text): name for file in statements.load().values() for name, text in file.items()}
+    out = []
+    for r in found:
+        text = _statement_key(r["query"])
+        calls = r["calls"]
+        out.append(
+            {
+                "statement": names.get(text, text[:70]),
+                "nested": not r["toplevel"],
+                "calls": calls,
+                "calls_per_msg": round(calls / acked, 3) if acked else None,
+                "mean_us": round(1000 * r["total_exec_time"] / calls, 1),
+                "total_ms": round(r["total_exec_time"], 1),
+                "us_per_msg": round(1000 * r["total_exec_time"] / acked, 1) if acked else None,
+                "wal_records_per_call": round(r["wal_records"] / calls, 1),
+                "rows_per_call": round(r["rows"] / calls, 2),
+            }
+        )
+    return out
+
+
+def statements_table(rows: list[dict[str, Any]], measured: float, acked: float) -> str:
+    from ..report import table
+
+    headers = ["statement", "nested", "calls", "calls/msg", "mean us", "total ms", "us/msg", "WAL rec/call"]
+    body = [
+        [
+            r["statement"],
+            "yes" if r["nested"] else "",
+            r["calls"],
+            r["calls_per_msg"],
+            r["mean_us"],
+            r["total_ms"],
+            r["us_per_msg"],
+            r["wal_records_per_call"],
+        ]
+        for r in rows
+    ]
+    title = (
+        f"pg_stat_statements over the measured {measured:.1f} s ({acked:,.0f} messages acked), "
+        "most execution time first (wall time inside the statement: a nested statement's is in its caller's too; "
+        "commits and their WAL flush are not in any row)"
+    )
+    return table(title, headers, body)
 
 
 def connect_summary(reports: list[ConnectReport], rss_before: int, rss_after: int) -> dict[str, Any]:

@@ -123,9 +123,10 @@ async def main(args: argparse.Namespace) -> None:
 
     postgres = str(Path(POSTGRES_BIN_PATH) / "postgres")
     tmp = Path(tempfile.mkdtemp(prefix="sendcount-"))
-    shutil.chown(tmp, args.user)
     variants = [("base", ""), *(_variant_sql(v) for v in args.variant)]
     pg = embedded.start(tmp)
+    # After the start: the wheel creates its system user on its first start on a machine.
+    shutil.chown(tmp, args.user)
     stopped = False
     try:
         admin_dsn = _with_db(pg.dsn, "postgres")

@@ -1,4 +1,4 @@
-"""The suite's shared server across tests: `_clean_database` truncates the event stream after
+"""The suite's shared server across tests: `_clean_database` empties the event stream after
 every test, so positions start again at 1. A node must follow such a rewind at once (as it would
 after restoring a backup) instead of ignoring positions it believes it delivered."""
 

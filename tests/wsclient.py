@@ -177,7 +177,7 @@ async def pool(dsn: str) -> asyncpg.Pool:
 @contextlib.asynccontextmanager
 async def private_database() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """A migrated database of its own (DSN and pool) for a module whose long-running nodes must
-    not see the shared database's per-test truncation rewind the event stream."""
+    not see the shared database's per-test cleanup rewind the event stream."""
     name, dsn = await fresh_database()
     p = await pool(dsn)
     try:

@@ -525,7 +525,7 @@ class Hub:
                 log.warning("polling the stream head failed: %s", exc)
                 continue
             if state is None:
-                # Only while the counter row is being recreated (tests truncate it); an
+                # Only if the counter row is missing (an emptied table); an
                 # assert here would end the poll task, and with it Redis-outage recovery.
                 continue
             head = state["pos"]

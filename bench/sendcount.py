@@ -2,7 +2,8 @@
 
 `bench.sendcost` times the backend, and on a shared 2-core machine those times move by tens of
 percent between runs of the same build. This counts instead: the same one-message sends (the
-arguments `messages.send_batch` would pass to `send_messages`) run in a single-user PostgreSQL
+statement `messages.send_batch` runs for a batch of one: `send_message`; `--arrays`: the batch
+function `send_messages` with one request) run in a single-user PostgreSQL
 (`postgres --single`, each statement its own transaction and commit) under
 `valgrind --tool=callgrind`, which counts the instructions the backend executes: the same
 figure whatever else the machine does. Two runs per variant with `--warmup` + `--calls` and
@@ -72,7 +73,7 @@ def _literal(value: object) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _statements(rooms: dict[int, list[int]], start: int, count: int, tag: str) -> list[str]:
+def _statements(rooms: dict[int, list[int]], start: int, count: int, tag: str, arrays: bool) -> list[str]:
     chats = sorted(rooms)
     out = []
     for i in range(start, start + count):
@@ -84,12 +85,18 @@ def _statements(rooms: dict[int, list[int]], start: int, count: int, tag: str) -
         head, after_id, after_seq, tail = messages._payload_pieces(draft)
         args = [
             ("bigint", chat), ("bigint", sender), ("text", f"{tag}-{i}"), ("text", text), ("bigint", None),
-            ("boolean", False), ("text", "{}"), ("text", searchtext.index_vector(text)),
+            ("boolean", False), ("bigint[]" if not arrays else "text", "{}"), ("text", searchtext.index_vector(text)),
             ("bigint", None), ("text", None), ("bigint", None), ("bigint", None), ("timestamptz", None),
             ("bytea", head), ("bytea", after_id), ("bytea", after_seq), ("bytea", tail),
         ]  # fmt: skip
-        arrays = ", ".join(f"ARRAY[{_literal(v)}]::{t}[]" for t, v in args)
-        out.append(f"SELECT count(*) FROM send_messages({arrays})")
+        if arrays:
+            # What send_batch passes for a batch of several (here of one): send_messages.
+            listed = ", ".join(f"ARRAY[{_literal(v)}]::{t}[]" for t, v in args)
+            out.append(f"SELECT count(*) FROM send_messages({listed})")
+        else:
+            # A batch of one: send_message (migration 0018).
+            listed = ", ".join(f"{_literal(v)}::{t}" for t, v in args)
+            out.append(f"SELECT count(*) FROM send_message({listed})")
     return out
 
 
@@ -150,9 +157,9 @@ async def main(args: argparse.Namespace) -> None:
         pg.stop()
         stopped = True
         tag = uuid.uuid4().hex[:6]
-        warm = _statements(topology.rooms, 0, args.warmup, tag)
-        one = _statements(topology.rooms, args.warmup, args.calls, tag)
-        two = _statements(topology.rooms, args.warmup, 2 * args.calls, tag)
+        warm = _statements(topology.rooms, 0, args.warmup, tag, args.arrays)
+        one = _statements(topology.rooms, args.warmup, args.calls, tag, args.arrays)
+        two = _statements(topology.rooms, args.warmup, 2 * args.calls, tag, args.arrays)
         scripts = {"a": "\n".join(warm + one) + "\n", "b": "\n".join(warm + two) + "\n"}
         print(f"PostgreSQL {version}, single-user, synchronous_commit={args.sync}; {args.calls} sends counted")
         per_send: dict[str, float] = {}
@@ -191,6 +198,9 @@ if __name__ == "__main__":
     p.add_argument("--room-size", type=int, default=10)
     p.add_argument("--sync", default="on", help="synchronous_commit")
     p.add_argument("--user", default="embedded_postgres", help="the system user the embedded PostgreSQL runs as")
+    p.add_argument(
+        "--arrays", action="store_true", help="call send_messages (a batch of several) rather than send_message"
+    )
     p.add_argument("--breakdown", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the callgrind files")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=SQL|NAME=@FILE")

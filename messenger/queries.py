@@ -113,6 +113,7 @@ class Queries(msgspec.Struct, frozen=True):
     mentioned_members: str
     insert_messages: str
     send_messages: str
+    send_message: str
     messages_before: str
     messages_after: str
     messages_rendered: str

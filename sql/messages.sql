@@ -90,6 +90,14 @@ FROM send_messages($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigin
                    $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::timestamptz[],
                    $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[])
 
+-- name: send_message
+-- A batch of one request: send_messages' steps for one message, with scalar arguments (see
+-- sql/schema/0018_send_one.sql). One row.
+SELECT outcome, id, seq, created_at, pos, payload, notify
+FROM send_message($1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::boolean, $7::bigint[], $8::text,
+                  $9::bigint, $10::text, $11::bigint, $12::bigint, $13::timestamptz,
+                  $14::bytea, $15::bytea, $16::bytea, $17::bytea)
+
 -- name: messages_before
 -- Newest first below $2 (and above $3), rendered for reader $5; the caller reverses to ascending.
 -- The newest page is this with $2 above every seq.

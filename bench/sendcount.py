@@ -3,7 +3,8 @@
 `bench.sendcost` times the backend, and on a shared 2-core machine those times move by tens of
 percent between runs of the same build. This counts instead: the same one-message sends (the
 statement `messages.send_batch` runs for a batch of one: `send_message`; `--arrays`: the batch
-function `send_messages` with one request) run in a single-user PostgreSQL
+function `send_messages` with one request; `--batch N`: `send_messages` with N messages in N
+chats, figures per call) run in a single-user PostgreSQL
 (`postgres --single`, each statement its own transaction and commit) under
 `valgrind --tool=callgrind`, which counts the instructions the backend executes: the same
 figure whatever else the machine does. Two runs per variant with `--warmup` + `--calls` and
@@ -73,30 +74,37 @@ def _literal(value: object) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _statements(rooms: dict[int, list[int]], start: int, count: int, tag: str, arrays: bool) -> list[str]:
+def _statements(rooms: dict[int, list[int]], start: int, count: int, tag: str, arrays: bool, batch: int) -> list[str]:
+    """`count` calls of `batch` messages each (calls from `start` on), as send_batch makes them."""
     chats = sorted(rooms)
     out = []
-    for i in range(start, start + count):
-        chat = chats[i % len(chats)]
-        sender = rooms[chat][(i // len(chats)) % len(rooms[chat])]
-        text = f"sendcount {i} {10**18 + i} "
-        text = (text + "lorem ipsum dolor sit amet " * 4)[:100]
-        draft = Message(0, chat, 0, sender, f"{tag}-{i}", text, None, [], [], messages._EPOCH, None, False)
-        head, after_id, after_seq, tail = messages._payload_pieces(draft)
-        args = [
-            ("bigint", chat), ("bigint", sender), ("text", f"{tag}-{i}"), ("text", text), ("bigint", None),
-            ("boolean", False), ("bigint[]" if not arrays else "text", "{}"), ("text", searchtext.index_vector(text)),
-            ("bigint", None), ("text", None), ("bigint", None), ("bigint", None), ("timestamptz", None),
-            ("bytea", head), ("bytea", after_id), ("bytea", after_seq), ("bytea", tail),
-        ]  # fmt: skip
-        if arrays:
-            # What send_batch passes for a batch of several (here of one): send_messages.
-            listed = ", ".join(f"ARRAY[{_literal(v)}]::{t}[]" for t, v in args)
-            out.append(f"SELECT count(*) FROM send_messages({listed})")
-        else:
+    for call in range(start, start + count):
+        requests = []
+        for i in range(call * batch, (call + 1) * batch):
+            chat = chats[i % len(chats)]
+            sender = rooms[chat][(i // len(chats)) % len(rooms[chat])]
+            text = f"sendcount {i} {10**18 + i} "
+            text = (text + "lorem ipsum dolor sit amet " * 4)[:100]
+            draft = Message(0, chat, 0, sender, f"{tag}-{i}", text, None, [], [], messages._EPOCH, None, False)
+            head, after_id, after_seq, tail = messages._payload_pieces(draft)
+            requests.append([
+                ("bigint", chat), ("bigint", sender), ("text", f"{tag}-{i}"), ("text", text), ("bigint", None),
+                ("boolean", False), ("bigint[]" if batch == 1 and not arrays else "text", "{}"),
+                ("text", searchtext.index_vector(text)),
+                ("bigint", None), ("text", None), ("bigint", None), ("bigint", None), ("timestamptz", None),
+                ("bytea", head), ("bytea", after_id), ("bytea", after_seq), ("bytea", tail),
+            ])  # fmt: skip
+        if batch == 1 and not arrays:
             # A batch of one: send_message (migration 0018).
-            listed = ", ".join(f"{_literal(v)}::{t}" for t, v in args)
+            listed = ", ".join(f"{_literal(v)}::{t}" for t, v in requests[0])
             out.append(f"SELECT count(*) FROM send_message({listed})")
+        else:
+            # Several: send_messages, one array per argument.
+            columns = zip(*requests, strict=True)
+            listed = ", ".join(
+                f"ARRAY[{', '.join(_literal(v) for _, v in column)}]::{column[0][0]}[]" for column in columns
+            )
+            out.append(f"SELECT count(*) FROM send_messages({listed})")
     return out
 
 
@@ -157,11 +165,12 @@ async def main(args: argparse.Namespace) -> None:
         pg.stop()
         stopped = True
         tag = uuid.uuid4().hex[:6]
-        warm = _statements(topology.rooms, 0, args.warmup, tag, args.arrays)
-        one = _statements(topology.rooms, args.warmup, args.calls, tag, args.arrays)
-        two = _statements(topology.rooms, args.warmup, 2 * args.calls, tag, args.arrays)
+        warm = _statements(topology.rooms, 0, args.warmup, tag, args.arrays, args.batch)
+        one = _statements(topology.rooms, args.warmup, args.calls, tag, args.arrays, args.batch)
+        two = _statements(topology.rooms, args.warmup, 2 * args.calls, tag, args.arrays, args.batch)
         scripts = {"a": "\n".join(warm + one) + "\n", "b": "\n".join(warm + two) + "\n"}
-        print(f"PostgreSQL {version}, single-user, synchronous_commit={args.sync}; {args.calls} sends counted")
+        what = f"{args.calls} calls of {args.batch} messages" if args.batch > 1 else f"{args.calls} sends"
+        print(f"PostgreSQL {version}, single-user, synchronous_commit={args.sync}; {what} counted (figures per call)")
         per_send: dict[str, float] = {}
         outs: dict[tuple[str, str], Path] = {}
         for name, _ in variants:
@@ -201,6 +210,7 @@ if __name__ == "__main__":
     p.add_argument(
         "--arrays", action="store_true", help="call send_messages (a batch of several) rather than send_message"
     )
+    p.add_argument("--batch", type=int, default=1, help="messages per call, each in its own chat (send_messages)")
     p.add_argument("--breakdown", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the callgrind files")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=SQL|NAME=@FILE")

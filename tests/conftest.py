@@ -20,6 +20,7 @@ from messenger import db as dbmod
 
 from .rig import (
     REDIS_URL,
+    TLS,
     Mailbox,
     Server,
     base_env,
@@ -93,7 +94,7 @@ async def server(server_env: dict[str, str]) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=TLS) as c:
         yield c
 
 

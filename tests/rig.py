@@ -30,6 +30,10 @@ import httpx
 ADMIN_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_KEY = "test-secret-key-0123456789abcdef"
+# One TLS context for the clients a test makes over and over (the `client` fixture, readiness
+# polls): httpx otherwise builds one per client, loading the CA bundle, tens of ms each. The
+# test servers speak plain HTTP; this only spares that cost.
+TLS = httpx.create_ssl_context()
 
 
 def free_port() -> int:
@@ -185,7 +189,7 @@ async def _start_server(env: dict[str, str], *, args: tuple[str, ...], timeout: 
         )
     server = Server(f"http://127.0.0.1:{port}", port, proc, log_path, env)
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=TLS) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 output = server.log()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from .factories import make_user
-from .rig import REDIS_URL, Mailbox, Server, nodes_env, running_server, start_server, three_nodes
+from .rig import REDIS_URL, TLS, Mailbox, Server, nodes_env, running_server, start_server, three_nodes
 from .test_admin_cli import admin_cli
 from .wsclient import WsClient, make_chat, private_database, seqs, texts
 
@@ -41,7 +41,7 @@ def pg(rtdb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
 
 @pytest.fixture
 async def http(nodes: tuple[Server, Server, Server]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=nodes[0].url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=nodes[0].url, timeout=30, verify=TLS) as c:
         yield c
 
 

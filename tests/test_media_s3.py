@@ -22,7 +22,7 @@ from messenger.settings import Settings
 
 from . import media_samples as s
 from .factories import User, job_context, make_user
-from .rig import SECRET_KEY, Server, free_port, running_server
+from .rig import SECRET_KEY, TLS, Server, free_port, running_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -69,7 +69,7 @@ async def s3_server(s3_env: dict[str, str]) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def api(s3_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=s3_server.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=s3_server.url, timeout=30, verify=TLS) as c:
         yield c
 
 

@@ -28,7 +28,7 @@ from messenger.notifications import Created
 
 from .chat_factories import new_chat, send
 from .factories import User, make_user
-from .rig import REDIS_URL, Mailbox, Server, base_env, running_server
+from .rig import REDIS_URL, TLS, Mailbox, Server, base_env, running_server
 from .wsclient import WsClient, clients, private_database
 
 PUBLIC_URL = "https://chat.example.test"
@@ -69,7 +69,7 @@ def pg(ndb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
 
 @pytest.fixture
 async def http(node: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=node.url, timeout=30, verify=TLS) as c:
         yield c
 
 

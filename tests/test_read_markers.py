@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from .factories import User, make_user
-from .rig import Server, running_server
+from .rig import TLS, Server, running_server
 from .test_worker import until
 from .wsclient import WsClient, clients, make_chat
 
@@ -39,7 +39,7 @@ async def marks(server_env: dict[str, str]) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def http(marks: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=marks.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=marks.url, timeout=30, verify=TLS) as c:
         yield c
 
 

@@ -21,7 +21,7 @@ from messenger.keys import RedisKeys
 from messenger.redisconn import connect
 
 from .factories import User, make_user
-from .rig import Mailbox, Server, nodes_env, start_server, three_nodes
+from .rig import TLS, Mailbox, Server, nodes_env, start_server, three_nodes
 from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
 CLUSTER_URL = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
@@ -58,7 +58,7 @@ def pg(rtdb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
 
 @pytest.fixture
 async def http(nodes: tuple[Server, Server, Server]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=nodes[0].url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=nodes[0].url, timeout=30, verify=TLS) as c:
         yield c
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from .chat_factories import new_chat, send
 from .factories import make_user
-from .rig import REDIS_URL, Mailbox, Server, base_env, free_port, running_server
+from .rig import REDIS_URL, TLS, Mailbox, Server, base_env, free_port, running_server
 from .wsclient import private_database
 
 
@@ -95,7 +95,7 @@ async def node(env: dict[str, str]) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def http(node: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=node.url, timeout=30, verify=TLS) as c:
         yield c
 
 

@@ -15,7 +15,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from .factories import access_token, make_user
-from .rig import Mailbox, Server, base_env, running_server
+from .rig import TLS, Mailbox, Server, base_env, running_server
 from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
 
@@ -46,7 +46,7 @@ def pg(rtdb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
 
 @pytest.fixture
 async def http(node: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=node.url, timeout=30, verify=TLS) as c:
         yield c
 
 

@@ -29,6 +29,22 @@ from websockets.speedups import apply_mask
 
 OnFrame = Callable[[bytes, bool], None]
 
+# How many undecodable frames a client process describes in its result (the rest are counted).
+UNDECODABLE_SAMPLES = 3
+
+
+def describe_undecodable(payload: bytes, binary: bool, exc: Exception) -> str:
+    """A frame the bench could not decode, told well enough to diagnose the next failure from
+    the results alone: the decoder's complaint, the frame header as the parser read it (opcode,
+    payload length and the width of the length field it came in) and the payload's ends."""
+    n = len(payload)
+    field = "7-bit" if n < 126 else "16-bit" if n < 65536 else "64-bit"
+    head, tail = payload[:160], payload[max(160, n - 80) :]
+    return (
+        f"{exc}; {'binary (opcode 0x2)' if binary else 'text (opcode 0x1)'} frame, {n} payload bytes "
+        f"({field} length field): {head!r}{' ... ' + repr(tail) if tail else ''}"
+    )
+
 
 class HandshakeError(Exception):
     def __init__(self, status: int, body: bytes) -> None:

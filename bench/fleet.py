@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from .client import HandshakeError, WsConn, split_url, ws_connect
+from .client import UNDECODABLE_SAMPLES, HandshakeError, WsConn, describe_undecodable, split_url, ws_connect
 from .hist import HistData, Histogram
 from .seed import SeedUser
 
@@ -112,6 +112,7 @@ class PhaseResult(msgspec.Struct):
     closed_sockets: int
     close_codes: dict[str, int]
     missing_sample: list[tuple[int, int, int]]
+    undecodable_sample: list[str] = []
 
 
 class _Msg(msgspec.Struct):
@@ -198,6 +199,7 @@ class _Worker:
         self.delivered = self.delivered_window = self.duplicates = 0
         self.acked_seqs: dict[int, list[int]] = {}
         self.errors = {}
+        self.undecodable: list[str] = []
         self.counter = 0
         self.on_ack: Callable[[int], None] | None = None
         self.sending = True
@@ -213,8 +215,10 @@ class _Worker:
             now = time.monotonic_ns()
             try:
                 frame = _decode_frame(payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self._error("undecodable_frame")
+                if len(self.undecodable) < UNDECODABLE_SAMPLES:
+                    self.undecodable.append(describe_undecodable(payload, binary, exc))
                 return
             kind = frame.type
             if kind == "receive_message":
@@ -456,6 +460,7 @@ class _Worker:
                 closed,
                 codes,
                 sample,
+                self.undecodable,
             )
         )
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-from .client import HandshakeError, WsConn, split_url, ws_connect
+from .client import UNDECODABLE_SAMPLES, HandshakeError, WsConn, describe_undecodable, split_url, ws_connect
 from .fleet import ConnectReport, Ranges, _cpu, to_ranges
 from .hist import HistData, Histogram
 from .seed import SeedUser
@@ -116,6 +116,7 @@ class MixedResult(msgspec.Struct):
     closed_by_server: int
     close_codes: dict[str, int]
     missing_sample: list[tuple[int, int, int]]
+    undecodable_sample: list[str] = []
 
 
 class _Frame(msgspec.Struct):
@@ -190,6 +191,7 @@ class MixedWorker:
         self.by_id = {u.user.id: u for u in self.users}
         self.pad = b"x" * max(0, plan.text_size - 18)
         self.errors: dict[str, int] = {}
+        self.undecodable: list[str] = []
         self.pending: dict[str, tuple[int, int, int, int, bytes]] = {}  # cmid -> (intended, actual, user, chat, frame)
         self.drained = asyncio.Event()  # set by the frame callback when the last pending send is answered
         self.counter = 0
@@ -229,8 +231,10 @@ class MixedWorker:
             now = time.monotonic_ns()
             try:
                 f = _decode(payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self._error("undecodable_frame")
+                if len(self.undecodable) < UNDECODABLE_SAMPLES:
+                    self.undecodable.append(describe_undecodable(payload, binary, exc))
                 return
             kind = f.type
             if f.cursor is not None and f.cursor.isdigit():
@@ -570,6 +574,7 @@ class MixedWorker:
                 self.closed_by_server,
                 self.close_codes,
                 sample,
+                self.undecodable,
             )
         )
 

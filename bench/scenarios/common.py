@@ -366,6 +366,7 @@ def summarize(
         "missing": sum(r.missing for r in results),
         "duplicates": sum(r.duplicates for r in results),
         "missing_sample": [s for r in results for s in r.missing_sample][:5],
+        "undecodable_sample": [s for r in results for s in r.undecodable_sample][:5],
         "errors": errors,
         "closed_sockets": sum(r.closed_sockets for r in results),
         "close_codes": codes,
@@ -382,6 +383,7 @@ def summarize(
         problems.append(f"{summary['duplicates']} frames delivered more than once")
     if errors:
         problems.append(f"errors: {errors}")
+    problems += [f"undecodable frame: {s}" for s in summary["undecodable_sample"]]
     if summary["closed_sockets"]:
         problems.append(f"{summary['closed_sockets']} sockets closed by the server: {codes}")
     summary["problems"] = problems

@@ -196,6 +196,7 @@ def _summarize(results: list[MixedResult], window: float) -> dict[str, Any]:
         "missing": total("missing"),
         "duplicates": total("duplicates"),
         "missing_sample": [s for r in results for s in r.missing_sample][:5],
+        "undecodable_sample": [s for r in results for s in r.undecodable_sample][:5],
         "errors": errors,
         "unmatched": unmatched,
         "closed_by_server": total("closed_by_server"),
@@ -211,6 +212,7 @@ def _summarize(results: list[MixedResult], window: float) -> dict[str, Any]:
         problems.append(f"{out['duplicates']} frames delivered more than once")
     if errors:
         problems.append(f"errors: {errors}")
+    problems += [f"undecodable frame: {s}" for s in out["undecodable_sample"]]
     if out["closed_by_server"]:
         problems.append(f"{out['closed_by_server']} sockets closed by the server: {codes}")
     out["problems"] = problems

@@ -123,7 +123,8 @@ class _Msg(msgspec.Struct):
 
 class _Frame(msgspec.Struct):
     type: str
-    message: _Msg | None = None
+    # An object in receive_message and ack frames, the error's text in error frames.
+    message: _Msg | str | None = None
     client_msg_id: str | None = None
     code: str | None = None
     ref: str | None = None
@@ -223,7 +224,7 @@ class _Worker:
             kind = frame.type
             if kind == "receive_message":
                 msg = frame.message
-                if msg is None:
+                if not isinstance(msg, _Msg):
                     self._error("receive_without_message")
                     return
                 chat = msg.chat_id if isinstance(msg.chat_id, int) else int(msg.chat_id)
@@ -257,7 +258,7 @@ class _Worker:
                     return
                 intended, actual, sender = entry
                 self.acked += 1
-                if frame.message is not None:
+                if isinstance(frame.message, _Msg):
                     raw_chat = frame.message.chat_id
                     self.acked_seqs.setdefault(int(raw_chat), []).append(frame.message.seq)
                 if self.t_window <= intended < self.t_end:

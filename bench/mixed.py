@@ -121,7 +121,8 @@ class MixedResult(msgspec.Struct):
 
 class _Frame(msgspec.Struct):
     type: str
-    message: _Msg | None = None
+    # An object in receive_message and ack frames, the error's text in error frames.
+    message: _Msg | str | None = None
     client_msg_id: str | None = None
     code: str | None = None
     ref: str | int | None = None
@@ -249,7 +250,7 @@ class MixedWorker:
                 if not self.pending:
                     self.drained.set()
                 self.acked += 1
-                if f.message is not None:
+                if isinstance(f.message, _Msg):
                     self.acked_seqs.setdefault(int(f.message.chat_id), []).append(f.message.seq)
                 if self.measuring and entry[0] >= self.t_window:
                     self.ack_hist.record((now - entry[1]) // 1000)
@@ -282,7 +283,7 @@ class MixedWorker:
 
     def _on_message(self, u: _User, f: _Frame, now: int) -> None:
         msg = f.message
-        if msg is None:
+        if not isinstance(msg, _Msg):
             self._error("receive_without_message")
             return
         chat = int(msg.chat_id)

@@ -1,5 +1,5 @@
-"""How the bench's clients read the frames they get: the lean WebSocket client's parser, and a
-frame they cannot decode described in the results."""
+"""How the bench's clients read the frames they get: the lean WebSocket client's parser, a
+server's error frame counted by its code, a frame they cannot decode described in the results."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def worker() -> Iterator[MixedWorker]:
     yield MixedWorker(plan, ours)
     ours.close()
     theirs.close()
+
+
+def test_mixed_counts_an_error_frame_by_its_code(worker: MixedWorker) -> None:
+    on_frame = worker._handler(worker.users[0], [None])
+    on_frame(b'{"type":"error","code":"resume_late","message":"resume must come first","ref":"resume"}', False)
+    assert (worker.errors, worker.undecodable) == ({"error:resume_late": 1}, [])
 
 
 def test_mixed_describes_a_frame_it_cannot_decode(worker: MixedWorker) -> None:

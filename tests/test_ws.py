@@ -14,7 +14,9 @@ import msgspec
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from .factories import access_token, make_user
+from messenger.realtime.hub import HOLD_WINDOW
+
+from .factories import User, access_token, make_user
 from .rig import TLS, Mailbox, Server, base_env, running_server
 from .wsclient import WsClient, cursors, make_chat, private_database, seqs, texts
 
@@ -280,14 +282,19 @@ async def test_read_is_persisted_and_reaches_members(node: Server, pg: asyncpg.P
 # -- resume ----------------------------------------------------------------------------------
 
 
-async def test_resume_replays_exactly_the_messages_sent_meanwhile(
-    node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
-) -> None:
+async def _gone_member(node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient) -> tuple[User, User, int, str]:
+    """Alice and Bob in a chat, and the cursor of a socket of Bob's that has closed since."""
     alice, bob = await make_user(pg), await make_user(pg)
     chat = await make_chat(http, alice, [bob])
     b = await WsClient.open(node.ws_url, bob.token)
-    cursor = b.ready["cursor"]
     await b.close()
+    return alice, bob, chat, str(b.ready["cursor"])
+
+
+async def test_resume_replays_exactly_the_messages_sent_meanwhile(
+    node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    alice, bob, chat, cursor = await _gone_member(node, pg, http)
     a = await WsClient.open(node.ws_url, alice.token)
     for i in range(50):
         await a.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"r{i}", "text": f"m{i}"})
@@ -305,11 +312,7 @@ async def test_resume_replays_exactly_the_messages_sent_meanwhile(
 async def test_resume_while_a_sender_keeps_sending_has_no_gap_or_duplicate(
     node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
 ) -> None:
-    alice, bob = await make_user(pg), await make_user(pg)
-    chat = await make_chat(http, alice, [bob])
-    b = await WsClient.open(node.ws_url, bob.token)
-    cursor = b.ready["cursor"]
-    await b.close()
+    alice, bob, chat, cursor = await _gone_member(node, pg, http)
     a = await WsClient.open(node.ws_url, alice.token)
     total = 600
     for i in range(300):
@@ -329,6 +332,51 @@ async def test_resume_while_a_sender_keeps_sending_has_no_gap_or_duplicate(
     assert texts(got) == [f"m{i}" for i in range(total)]
     assert cursors(got) == sorted(set(cursors(got)))
     assert await b.quiet({"receive_message"}) == []
+    await a.close()
+    await b.close()
+
+
+async def _wait_until_blocked_by(pg: asyncpg.Pool, pid: int) -> None:
+    """Until a query of another connection waits for a lock that backend `pid` holds."""
+    for _ in range(1000):
+        if await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no query waited for the lock")
+
+
+async def test_resume_right_after_a_late_ready_replays_everything_since_the_cursor(
+    node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    """The hold runs from `ready`, not from the socket's attach: a `ready` that comes later than
+    the hold window after attach (its session check waits here on a row lock, as it can wait on
+    a busy database) still lets a resume sent right after it switch with no gap."""
+    alice, bob, chat, cursor = await _gone_member(node, pg, http)
+    a = await WsClient.open(node.ws_url, alice.token)
+    await a.send({"type": "send_message", "chat_id": chat, "client_msg_id": cmid(), "text": "before"})
+    await a.expect("receive_message")
+    # A session last used over a minute ago: the socket's session check updates its row.
+    await pg.execute("UPDATE sessions SET last_used_at = now() - interval '1 hour' WHERE id = $1", bob.session_id)
+    async with pg.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", bob.session_id)
+        b = await WsClient.open(node.ws_url, bob.token, wait_ready=False)
+        # Attached (the socket's start cursor is fixed) and waiting for the row before `ready`.
+        await _wait_until_blocked_by(pg, await holder.fetchval("SELECT pg_backend_pid()"))
+        await a.send({"type": "send_message", "chat_id": chat, "client_msg_id": cmid(), "text": "during"})
+        await a.expect("receive_message")
+        # Past the end of a hold window that would have started at attach.
+        await asyncio.sleep(HOLD_WINDOW)
+    await b.expect("ready")
+    await b.send({"type": "resume", "cursor": cursor, "ref": "resume"})
+    got: list[str] = []
+    while len(got) < 2:
+        frame = await b.recv()
+        if frame["type"] == "receive_message":
+            got.append(frame["message"]["text"])
+        elif frame["type"] == "error":
+            got.append(f"error {frame['code']}")
+    assert got == ["before", "during"]
+    assert await b.quiet({"receive_message", "error"}) == []
     await a.close()
     await b.close()
 

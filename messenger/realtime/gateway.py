@@ -279,7 +279,9 @@ class Connection:
                 await self._send_close()
                 return
             # `ready` goes first, then whatever was pushed meanwhile; writes start here.
-            peer.start(frames.wire(frames.Ready(peer.user_id, events.encode_cursor(cursor), online), peer.binary))
+            self.hub.send_ready(
+                peer, frames.wire(frames.Ready(peer.user_id, events.encode_cursor(cursor), online), peer.binary)
+            )
             self._schedule_heartbeat()
             try:
                 await self._read_loop()

@@ -17,10 +17,11 @@ snapshot, replays the events it dispatched meanwhile against those spans, and fr
 follows member_added / member_removed events as they are dispatched, so membership changes take
 effect for live sockets exactly at the event that makes them.
 
-Resume. A new socket holds persisted events briefly (HOLD_WINDOW, or until its first frame) so
-a client that sends `resume` right after `ready` gets a clean switch: events up to H (the node's
-`delivered_upto` when the replay starts) come from PostgreSQL in pages, live events (all > H)
-queue meanwhile and are flushed after the replay, with no gap and no duplicate.
+Resume. A new socket holds persisted events from its attach until briefly after its `ready`
+(HOLD_WINDOW, or until its first frame) so a client that sends `resume` right after `ready` gets
+a clean switch: events up to H (the node's `delivered_upto` when the replay starts) come from
+PostgreSQL in pages, live events (all > H) queue meanwhile and are flushed after the replay,
+with no gap and no duplicate.
 """
 
 from __future__ import annotations
@@ -217,8 +218,19 @@ class Hub:
         state.peers.add(peer)
         peer.user = state
         self.sessions.setdefault(peer.session_id, set()).add(peer)
-        asyncio.get_running_loop().call_later(HOLD_WINDOW, self._hold_expired, peer)
         return peer.floor
+
+    def send_ready(self, peer: Peer, ready: bytes) -> None:
+        """Write `ready` (then what was pushed meanwhile) and open the hold window from there.
+
+        The window is the client's time to answer `ready` with `resume`, so it starts when
+        `ready` goes out, not at attach: the session check, the membership load and the
+        presence snapshot between the two can take longer than the window on a busy node, and a
+        window that had run out by then let live events through before the client could resume
+        (`resume_late` for a client that did everything right, and the events between its cursor
+        and the socket's start never delivered)."""
+        peer.start(ready)
+        asyncio.get_running_loop().call_later(HOLD_WINDOW, self._hold_expired, peer)
 
     def _hold_expired(self, peer: Peer) -> None:
         if peer.mode == HOLD:

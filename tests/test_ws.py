@@ -7,6 +7,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -470,6 +471,39 @@ async def test_slow_consumer_is_closed_4008_without_delaying_others(
         assert code == 4008
         await a.close()
         await b.close()
+
+
+async def test_frames_held_back_by_slow_readers_arrive_whole_in_order_and_once(
+    node: Server, pg: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    """Members that stop reading make the server's transport pause (900 messages of up to 16 KiB
+    are more than the kernel's send buffer takes, 4 MiB at most): frames then wait in the peer
+    and go out joined in one write when it resumes. The `websockets` client parses every byte
+    (a bad header, length or UTF-8 sequence fails the connection) and each frame is JSON."""
+    alice, bob, *slow_users = [await make_user(pg) for _ in range(5)]
+    chat = await make_chat(http, alice, [bob, *slow_users])
+    slow = [await WsClient.open(node.ws_url, u.token, rcvbuf=16 * 1024) for u in slow_users]
+    for s in slow:
+        s.conn.transport.pause_reading()
+    a = await WsClient.open(node.ws_url, alice.token)
+    b = await WsClient.open(node.ws_url, bob.token)
+    pieces = ["x", "y" * 100, "z" * 4096, "é" * 4096, "€" * 4096, "😀" * 4096]
+    sent = [f"{i} {pieces[i % len(pieces)]}"[:4096] for i in range(900)]
+    got: list[dict[str, Any]] = []
+    for start in range(0, len(sent), 20):
+        for i in range(start, start + 20):
+            await a.send({"type": "send_message", "chat_id": chat, "client_msg_id": f"w{i}", "text": sent[i]})
+        await a.persisted(20, kinds={"receive_message"})  # the sender reads its own copies
+        got += await b.persisted(20, kinds={"receive_message"})
+    assert texts(got) == sent
+    for s in slow:
+        s.conn.transport.resume_reading()
+        held = await s.persisted(len(sent), timeout=60, kinds={"receive_message"})
+        assert (texts(held), seqs(held)) == (sent, list(range(1, len(sent) + 1)))
+        assert await s.quiet({"receive_message"}) == []
+        await s.close()
+    await a.close()
+    await b.close()
 
 
 async def test_asyncapi_document_lists_every_frame(http: httpx.AsyncClient) -> None:

@@ -22,10 +22,20 @@ wait_port() {
 # --- stop-cluster DIR: shut down the nodes a --cluster run started (tests/run.sh does it on exit).
 if [ "${1:-}" = stop-cluster ]; then
   dir=${2:?usage: services.sh stop-cluster DIR}
+  pids=()
   for f in "$dir"/*/redis.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    [ -f "$f" ] && pids+=("$(cat "$f")")
   done
-  rm -rf "$dir"
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  # A node writes its last log lines while it exits: removing the folder before it is gone
+  # races with those writes ("Directory not empty"), so wait for every node first (at most 10 s).
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  rm -rf "$dir" 2>/dev/null || { sleep 0.5; rm -rf "$dir"; }
   exit 0
 fi
 want_cluster=0

@@ -167,8 +167,9 @@ async def send_batch(
     Duplicates of one (chat, sender, client_msg_id) in a batch, or of an earlier send, yield the
     same message (`created` False for all but the first). Publishes to the hub after commit.
     The notification job is enqueued only for messages that someone could be notified of (see
-    `_send_plain`); with `after_acks` the enqueue is left there for the caller to await once it
-    has handed out the results (the group-commit writer: after the acks), else it is awaited here.
+    `_send_plain`). With `after_acks` the publish and then the enqueue are left there, in that
+    order, for the caller to await once it has handed out the results (the group-commit
+    writer: after the acks); without it (REST) both are awaited here, before returning.
     """
     results: list[SendResult | None] = [None] * len(requests)
     for i, req in enumerate(requests):
@@ -188,7 +189,12 @@ async def send_batch(
         async with db.transaction() as conn:
             published = await _send_locked(conn, requests, results, pending)
     if published:
-        await publisher.publish(published)
+        if after_acks is None:
+            await publisher.publish(published)
+        else:
+            # Committed, so the acks may go first: the fan-out (and the notification job
+            # below) runs once the caller has handed them out, not inside their latency.
+            after_acks.append(publisher.publish(published))
         if notify is None:
             notify = [r.message.id for r in results if isinstance(r, Sent) and r.created]
         if notify:

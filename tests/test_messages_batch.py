@@ -16,6 +16,7 @@ from messenger.errors import AppError
 from messenger.events import Event
 from messenger.messages import SendRequest, Sent
 from messenger.model import MessageBody
+from messenger.realtime.writer import GroupCommitWriter
 from messenger.services import Services
 from messenger.settings import Settings
 
@@ -122,6 +123,56 @@ async def test_a_batch_leaves_one_job_for_after_the_acks_with_only_the_messages_
         await work
     ids = [r.message.id for r in results if isinstance(r, Sent)]
     assert recording.enqueued == [("notify_messages", (ids[1:],))]
+
+
+async def test_a_batch_leaves_its_publish_for_after_the_acks_ahead_of_the_notification_job(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a, b = await make_user(db), await make_user(db)
+    direct = (await new_chat(client, a, "direct", b))["id"]
+    hub = services.hub
+    assert isinstance(hub, RecordingHub)
+    recording = RecordingJobs()
+    after_acks: list[Awaitable[None]] = []
+    (result,) = await messages.send_batch(
+        services.db, hub, recording, [SendRequest(a.id, direct, "k", "hi")], after_acks=after_acks
+    )
+    assert isinstance(result, Sent)
+    # Committed and answered, nothing fanned out yet.
+    assert (hub.published, len(after_acks)) == ([], 2)
+    await after_acks[0]
+    assert ([e.chat_id for e in hub.published], recording.enqueued) == ([direct], [])
+    await after_acks[1]
+    assert recording.enqueued == [("notify_messages", ([result.message.id],))]
+
+
+async def test_the_writer_acks_a_batch_before_publishing_it(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: Services
+) -> None:
+    a = await make_user(db)
+    group = (await new_chat(client, a, "group"))["id"]
+    acked: list[str] = []
+    acked_when_published: list[list[str]] = []
+
+    class AckWatchingHub(RecordingHub):
+        async def publish(self, events: Sequence[Event]) -> None:
+            acked_when_published.append(list(acked))
+            await super().publish(events)
+
+    hub = AckWatchingHub()
+
+    async def send_batch(
+        requests: Sequence[SendRequest], after_acks: list[Awaitable[None]]
+    ) -> list[messages.SendResult]:
+        return await messages.send_batch(services.db, hub, services.jobs, requests, after_acks=after_acks)
+
+    writer = GroupCommitWriter(send_batch)
+    writer.start()
+    for key in ("k1", "k2"):
+        writer.submit(SendRequest(a.id, group, key, "x"), lambda result, key=key: acked.append(key))
+    await writer.close()
+    assert acked_when_published == [["k1", "k2"]]
+    assert len(hub.published) == 2
 
 
 async def test_batch_repeating_an_earlier_send_returns_it_uncreated(

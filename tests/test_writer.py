@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+import pytest
+
 from messenger.db import Database
 from messenger.errors import AppError
 from messenger.messages import SendRequest, SendResult
@@ -180,6 +182,60 @@ async def test_work_left_for_after_the_acks_runs_once_every_ack_of_its_batch_is_
     held.release(0)
     await writer.close()
     assert seen == [(["a", "b"], ["a", "b"])]
+
+
+async def test_the_acks_are_written_before_the_work_left_for_after_them_starts() -> None:
+    # Peers write what was pushed to them in a callback at the end of the loop turn (peer.py);
+    # the writer lets that turn end before the fan-out and the notification job run.
+    order: list[str] = []
+
+    def done(result: SendResult) -> None:
+        order.append("ack")
+        asyncio.get_running_loop().call_soon(order.append, "written")
+
+    async def after(keys: list[str]) -> None:
+        order.append("after")
+
+    held = HeldBatches(after)
+    writer = GroupCommitWriter(held)
+    writer.start()
+    writer.submit(SendRequest(1, 1, "a", "x"), done)
+    await held.wait_calls(1)
+    held.release(0)
+    await writer.close()
+    assert order == ["ack", "written", "after"]
+
+
+async def test_a_failure_after_the_acks_is_logged_and_the_next_piece_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+
+    async def publish_fails(keys: list[str]) -> None:
+        ran.append("publish")
+        raise RuntimeError("fan-out failed")
+
+    async def enqueue(keys: list[str]) -> None:
+        ran.append("enqueue")
+
+    class TwoPieces(HeldBatches):
+        async def __call__(
+            self, requests: Sequence[SendRequest], after_acks: list[Awaitable[None]]
+        ) -> list[SendResult]:
+            results = await super().__call__(requests, after_acks)
+            after_acks.append(enqueue([r.client_msg_id for r in requests]))
+            return results
+
+    acks = Acks()
+    held = TwoPieces(publish_fails)
+    writer = GroupCommitWriter(held)
+    writer.start()
+    submit(writer, acks, 1, "a")
+    await held.wait_calls(1)
+    held.release(0)
+    await writer.close()
+    assert (acks.got, ran) == ([("a", "echo")], ["publish", "enqueue"])
+    assert "work after the acks of a send batch failed" in caplog.text
 
 
 async def _session_after_release(dsn: str, *, reset_session: bool) -> tuple[str, str, bool]:

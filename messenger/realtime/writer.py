@@ -15,13 +15,16 @@ waiting a whole commit for its turn. Two rules keep what a single serial writer 
 - A chat is in at most one batch in flight. Its later requests wait, in arrival order, for the
   next batch after that one, so a sender's messages in one chat get `seq`s in the order they
   were sent (the database alone would order two concurrent batches of one chat arbitrarily).
-- Each batch publishes after its own commit (`send_batch` does), without waiting for the
-  others. Event positions are taken at commit (the event-stream row lock), and the hub delivers
-  in position order whatever order the batches report in.
+- Each batch publishes after its own commit, without waiting for the others. Event positions
+  are taken at commit (the event-stream row lock), and the hub delivers in position order
+  whatever order the batches publish in.
 
-What `send_batch` leaves for after the acks (the notification job's enqueue, a Redis round trip
-with arq) runs after the batch's acks are handed out, its slot already free for the next batch;
-`close` waits for it too.
+Acks before the fan-out: what `send_batch` leaves for after the acks (the hub publish, then the
+notification job's enqueue, a Redis round trip with arq) runs in that order once the batch's
+acks are handed out and written, its slot already free for the next batch. So an ack waits for
+its commit only, not for delivering the batch to every member's socket. Each piece's failure is
+logged and the next still runs (a publish that failed is made up by the hub's poll of the
+stream head); `close` waits for all of it.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ BATCH_SIZE = Histogram(
 SENDS = Counter("messenger_ws_sends", "WebSocket sends committed (group commit)", registry=REGISTRY)
 COMMIT_SECONDS = Histogram(
     "messenger_group_commit_seconds",
-    "Time to commit one batch of WebSocket sends (transaction and fan-out hand-off)",
+    "Time to commit one batch of WebSocket sends (until its acks are handed out)",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     registry=REGISTRY,
 )
@@ -159,6 +162,10 @@ class GroupCommitWriter:
                     done(result)
                 except Exception:
                     log.exception("send completion callback failed")
+            if after_acks:
+                # One loop turn first: the peers write what was pushed to them at the end of a
+                # turn (peer.py), so the acks leave now, before the fan-out builds its frames.
+                await asyncio.sleep(0)
             while after_acks:
                 try:
                     await after_acks.pop(0)

@@ -10,7 +10,6 @@ import pty
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,7 @@ def test_logs_are_plain_text_on_a_terminal() -> None:
 
 
 async def test_the_request_id_follows_a_request_into_the_workers_jobs(
-    redis_env: dict[str, str], mailbox: Mailbox
+    redis_env: dict[str, str], mailbox: Mailbox, tmp_path: Path
 ) -> None:
     env = {**redis_env, "LOG_LEVEL": "INFO", "WORKER_METRICS_PORT": "0"}
     async with running_server(env) as node, httpx.AsyncClient(base_url=node.url) as http:
@@ -133,7 +132,7 @@ async def test_the_request_id_follows_a_request_into_the_workers_jobs(
             headers={"X-Request-ID": "via-redis-7"},
         )
         assert r.status_code == 201, r.text
-    log = Path(tempfile.mkstemp(prefix="messenger-worker-", suffix=".log")[1])
+    log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "messenger", "worker", "--burst", env=env, stdout=out, stderr=out

@@ -75,13 +75,15 @@ async def wdb() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
 
 
 @pytest.fixture(scope="module")
-def env(wdb: tuple[str, asyncpg.Pool], sink: tuple[HoldingHandler, str]) -> dict[str, str]:
+def env(
+    wdb: tuple[str, asyncpg.Pool], sink: tuple[HoldingHandler, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     return base_env(
         DATABASE_URL=wdb[0],
         REDIS_URL=REDIS_URL,
         REDIS_PREFIX=f"mtest:{uuid.uuid4().hex[:8]}:",
         SMTP_URL=sink[1],
-        MESSENGER_DATA_DIR=tempfile.mkdtemp(prefix="messenger-worker-"),
+        MESSENGER_DATA_DIR=str(tmp_path_factory.mktemp("worker-data")),
         NOTIFICATION_EMAIL_WINDOW="1",
         WORKER_METRICS_PORT="0",
     )
@@ -104,19 +106,39 @@ def pg(wdb: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
     return wdb[1]
 
 
+# Each worker's output, by pid: kept in a file (a long-running worker could fill a pipe) and
+# printed by `finish` when the worker failed, so a failing test shows why the worker exited.
+_LOGS: dict[int, str] = {}
+
+
 def start_worker(env: dict[str, str], *, burst: bool) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "messenger", "worker", *(["--burst"] if burst else [])]
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fd, path = tempfile.mkstemp(prefix="messenger-worker-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _LOGS[proc.pid] = path
+    return proc
 
 
 async def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise AssertionError("worker did not exit")
-        await asyncio.sleep(0.05)
+    try:
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("worker did not exit")
+            await asyncio.sleep(0.05)
+    finally:
+        path = _LOGS.pop(proc.pid, None)
+        if path is not None:
+            with open(path, "rb") as log:
+                output = log.read()
+            os.remove(path)
+            # Captured by pytest and shown with the test's failure; a killed worker's is noise.
+            if proc.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
+                print(f"worker exited with {proc.returncode}; its output ends:")
+                print(output[-6000:].decode(errors="replace"))
     return proc.returncode
 
 

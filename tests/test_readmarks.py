@@ -13,33 +13,15 @@ from collections.abc import Callable, Sequence
 from messenger.chats import ReadRequest, ReadResult
 from messenger.realtime.readmarks import ReadMarkerWriter
 
+from .held import HeldCalls
 
-class HeldBatches:
+
+class HeldBatches(HeldCalls[int]):
     """A mark_batch whose every call waits until the test releases it; accepts every marker."""
 
-    def __init__(self) -> None:
-        self.calls: list[list[int]] = []
-        self.gates: list[asyncio.Future[None]] = []
-        self.called = asyncio.Event()
-
     async def __call__(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
-        gate = asyncio.get_running_loop().create_future()
-        self.calls.append([r.seq for r in requests])
-        self.gates.append(gate)
-        self.called.set()
-        await gate
+        await self.hold([r.seq for r in requests])
         return [None] * len(requests)
-
-    async def wait_calls(self, n: int) -> None:
-        while len(self.calls) < n:
-            self.called.clear()
-            await self.called.wait()
-
-    def release(self, i: int, error: Exception | None = None) -> None:
-        if error is None:
-            self.gates[i].set_result(None)
-        else:
-            self.gates[i].set_exception(error)
 
 
 class Outcomes:

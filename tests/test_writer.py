@@ -17,38 +17,23 @@ from messenger.errors import AppError
 from messenger.messages import SendRequest, SendResult
 from messenger.realtime.writer import GroupCommitWriter
 
+from .held import HeldCalls
 
-class HeldBatches:
+
+class HeldBatches(HeldCalls[str]):
     """A send_batch whose every call waits until the test releases it; echoes each request back."""
 
     def __init__(self, after: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
-        self.calls: list[list[str]] = []
-        self.gates: list[asyncio.Future[None]] = []
-        self.called = asyncio.Event()
+        super().__init__()
         # Work each batch leaves for after its acks (given the batch's keys).
         self.after = after
 
     async def __call__(self, requests: Sequence[SendRequest], after_acks: list[Awaitable[None]]) -> list[SendResult]:
-        gate = asyncio.get_running_loop().create_future()
         keys = [r.client_msg_id for r in requests]
-        self.calls.append(keys)
-        self.gates.append(gate)
-        self.called.set()
-        await gate
+        await self.hold(keys)
         if self.after is not None:
             after_acks.append(self.after(keys))
         return [AppError(key, code="echo") for key in keys]
-
-    async def wait_calls(self, n: int) -> None:
-        while len(self.calls) < n:
-            self.called.clear()
-            await self.called.wait()
-
-    def release(self, i: int, error: Exception | None = None) -> None:
-        if error is None:
-            self.gates[i].set_result(None)
-        else:
-            self.gates[i].set_exception(error)
 
 
 class Acks:

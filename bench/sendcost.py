@@ -31,7 +31,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,7 +43,7 @@ from messenger import db as dbmod
 from messenger import messages, notifications
 from messenger.events import Event
 
-from .seed import seed
+from .seed import Topology, seed
 
 TEXT_SIZE = 100
 
@@ -83,7 +83,7 @@ def _cluster_cpu_ns(postmaster: int | None) -> int:
     return int(total * 1e9)
 
 
-class _Quiet:
+class Quiet:
     """Publisher and Jobs for a process nobody is connected to: enqueued jobs are kept to be
     run (and measured) separately."""
 
@@ -131,7 +131,7 @@ async def _loop(dsn: str, rooms: dict[int, list[int]], calls: int, warmup: int, 
                 variant: str, pin: bool) -> Result:  # fmt: skip
     database = await dbmod.Database.connect(dsn, min_size=1, max_size=1, reset_session=False)
     jobs_db = await dbmod.Database.connect(dsn, min_size=1, max_size=1, reset_session=False)
-    quiet = _Quiet()
+    quiet = Quiet()
     try:
         await database.execute(f"SET synchronous_commit = {sync}")
         pid = await database.fetchval("SELECT pg_backend_pid()")
@@ -148,13 +148,7 @@ async def _loop(dsn: str, rooms: dict[int, list[int]], calls: int, warmup: int, 
         tag = uuid.uuid4().hex[:6]
 
         async def send(i: int) -> None:
-            chat = chats[i % len(chats)]
-            members = rooms[chat]
-            sender = members[(i // len(chats)) % len(members)]
-            text = f"sendcost {i} {time.monotonic_ns()} "
-            text += "lorem ipsum dolor sit amet " * ((TEXT_SIZE - len(text)) // 27 + 1)
-            req = messages.SendRequest(sender, chat, f"{tag}-{i}", text[:TEXT_SIZE])
-            [result] = await messages.send_batch(database, quiet, quiet, [req])
+            [result] = await messages.send_batch(database, quiet, quiet, [request(chats, rooms, tag, i)])
             assert isinstance(result, messages.Sent), result
 
         async def run_jobs() -> int:
@@ -194,14 +188,66 @@ async def _loop(dsn: str, rooms: dict[int, list[int]], calls: int, warmup: int, 
     )
 
 
-async def _postmaster_of(admin: asyncpg.Connection) -> int | None:
-    """The postmaster's pid when the server runs on this machine (its data directory is here)."""
+def request(chats: Sequence[int], rooms: dict[int, list[int]], tag: str, i: int) -> messages.SendRequest:
+    """The `i`th one-message send: chats in turn, each chat's members in turn, TEXT_SIZE characters."""
+    chat = chats[i % len(chats)]
+    members = rooms[chat]
+    sender = members[(i // len(chats)) % len(members)]
+    text = f"sendcost {i} {time.monotonic_ns()} "
+    text += "lorem ipsum dolor sit amet " * ((TEXT_SIZE - len(text)) // 27 + 1)
+    return messages.SendRequest(sender, chat, f"{tag}-{i}", text[:TEXT_SIZE])
+
+
+async def postmaster_of(admin: asyncpg.Connection) -> int | None:
+    """The postmaster's pid when the server runs on this machine: from its data directory's
+    pid file, or (that file unreadable to another user) the parent of this connection's backend."""
     data_dir = await admin.fetchval("SHOW data_directory")
     pid_file = Path(data_dir) / "postmaster.pid"
     try:
         return int(pid_file.read_text().split()[0])
     except (OSError, ValueError):
-        return None
+        pass
+    import psutil
+
+    try:
+        backend = psutil.Process(await admin.fetchval("SELECT pg_backend_pid()"))
+        parent = backend.parent()
+        # A remote server's backend pid may be any local process: only a postgres child counts.
+        if parent is not None and "postgres" in backend.name() and "postgres" in parent.name():
+            return parent.pid
+    except psutil.Error:
+        pass
+    return None
+
+
+@contextlib.asynccontextmanager
+async def postgres(admin_dsn: str | None, prefix: str) -> AsyncIterator[str]:
+    """An admin DSN: `admin_dsn`, or an embedded PostgreSQL of the bench in a temporary
+    directory, stopped and removed afterwards."""
+    if admin_dsn is not None:
+        yield admin_dsn
+        return
+    from messenger import embedded
+
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        pg = embedded.start(Path(tmp))
+        try:
+            yield _with_db(pg.dsn, "postgres")
+        finally:
+            pg.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def seeded(
+    admin: asyncpg.Connection, admin_dsn: str, name: str, users: int, room_size: int
+) -> tuple[str, Topology]:
+    """A new database `name`, migrated, with `users` users in group chats of `room_size`."""
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = _with_db(admin_dsn, name)
+    await dbmod.migrate(dsn)
+    return dsn, await seed(dsn, "sendcost-secret-key-0123456789abcdef", users, room_size)
 
 
 def _with_db(dsn: str, name: str) -> str:
@@ -218,27 +264,19 @@ def _variant_sql(spec: str) -> tuple[str, str]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    stop = None
-    tmp = None
-    admin_dsn = args.admin_dsn
-    if admin_dsn is None:
-        from messenger import embedded
+    async with postgres(args.admin_dsn, "sendcost-") as admin_dsn:
+        await _runs(args, admin_dsn)
 
-        tmp = tempfile.mkdtemp(prefix="sendcost-")
-        pg = embedded.start(Path(tmp))
-        stop = pg.stop
-        admin_dsn = _with_db(pg.dsn, "postgres")
+
+async def _runs(args: argparse.Namespace, admin_dsn: str) -> None:
     variants = [("base", ""), *(_variant_sql(v) for v in args.variant)]
     template = f"sendcost_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_dsn)
     results: list[Result] = []
     try:
-        postmaster = await _postmaster_of(admin)
+        postmaster = await postmaster_of(admin)
         version = await admin.fetchval("SHOW server_version")
-        await admin.execute(f'CREATE DATABASE "{template}"')
-        tdsn = _with_db(admin_dsn, template)
-        await dbmod.migrate(tdsn)
-        topology = await seed(tdsn, "sendcost-secret-key-0123456789abcdef", args.users, args.room_size)
+        _, topology = await seeded(admin, admin_dsn, template, args.users, args.room_size)
         print(f"PostgreSQL {version}; {len(topology.rooms)} chats of {args.room_size}; {args.calls} sends per run")
         for r in range(args.rounds):
             for name, sql in variants:
@@ -268,10 +306,6 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
         await admin.close()
-        if stop is not None:
-            stop()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     _table(results, [n for n, _ in variants], args.sync.split(","))
 
 

@@ -221,6 +221,19 @@ async def test_bench_fails_loudly_on_a_duplicate_delivery(database: str, tmp_pat
     assert data is not None and data["runs"]["baseline"]["duplicates"] > 0
 
 
+async def test_dbfloor_reports_transactions_and_database_cpu_for_every_variant() -> None:
+    from bench import dbfloor
+
+    from .rig import ADMIN_DSN
+
+    args = ["--admin-dsn", ADMIN_DSN, "--rate", "500", "--duration", "1", "--warmup", "0.2", "--rounds", "1",
+            "--users", "20", "--room-size", "5"]  # fmt: skip
+    runs = await dbfloor.main(dbfloor.parse(args))
+    assert [r.variant for r in runs] == list(dbfloor.VARIANTS)
+    for run in runs:
+        assert run.transactions > 0 and run.cpu_us > 0, run
+
+
 def test_each_scenario_keeps_its_own_default_timing() -> None:
     # mixed measures minutes of human-rate traffic; the others seconds of saturation. One
     # scenario's defaults must not leak into another's through the shared options.

@@ -10,7 +10,7 @@ directory (or the server of `--admin-dsn`), `synchronous_commit` as the server h
 every commit waits for its WAL flush). Variants:
 
 - `round_trip`: `SELECT 1`: no WAL, no flush; a round trip and a backend wake-up;
-- `insert`: one row (identity key, chat id, `TEXT_SIZE` characters) into a bare table, committed
+- `insert`: one row (identity key, chat id, the send's 100-character text) into a bare table, committed
   durably: the floor of any message that is persisted before it is acknowledged;
 - `send`: `messages.send_batch` with one request, as the writer calls it (its pool, no reset on
   release, the after-ack work awaited after), into a database seeded as `bench.sendcost` seeds it.
@@ -20,8 +20,9 @@ starts with another's dirty pages), variants in turn, `--rounds` times, so drift
 machine spreads over all. Per transaction: the CPU of every process of the server (the
 postmaster, its connections, its background processes, and children that exited in the window,
 as `bench/server.py` counts it), user and system apart (system: the WAL flush's kernel work and
-the sockets); WAL bytes (`pg_current_wal_insert_lsn()`); the commit's latency as the client sees
-it, from sending the statement to its result. The table shows the median of the rounds.
+the sockets; `/proc` counts in clock ticks, so a window wants thousands of transactions); WAL
+bytes (`pg_current_wal_insert_lsn()`); the commit's latency as the client sees it, from sending
+the statement to its result. The table shows the median of the rounds.
 """
 
 from __future__ import annotations

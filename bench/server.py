@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,21 +224,23 @@ class Target:
                 client.close()
         return sorted(per_node.values())
 
-    def caught_up_events(self) -> float | None:
-        """messenger_hub_caught_up_events_total summed over the nodes: events the hubs read from
-        PostgreSQL because the broker did not bring them (in time)."""
+    def metric_totals(self, names: Sequence[str]) -> dict[str, float] | None:
+        """These /metrics samples (name with its suffix, no labels) summed over the nodes;
+        None for the baseline or when a node does not answer."""
         if self.kind == "baseline":
             return None
-        total = 0.0
+        wanted = set(names)
+        totals = dict.fromkeys(names, 0.0)
         for url in self.node_urls():
             try:
                 text = httpx.get(url + "/metrics", timeout=5).text
             except httpx.HTTPError:
                 return None
             for line in text.splitlines():
-                if line.startswith("messenger_hub_caught_up_events_total "):
-                    total += float(line.split()[1])
-        return total
+                name, _, value = line.partition(" ")
+                if name in wanted:
+                    totals[name] += float(value)
+        return totals
 
     def log_tail(self, n: int = 4000) -> str:
         if self.log_path is None:

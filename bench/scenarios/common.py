@@ -19,6 +19,14 @@ from ..hist import Histogram
 from ..seed import Topology, seed, synthetic
 from ..server import Target, remote, spawn_baseline, spawn_messenger
 
+# The server's /metrics samples a measured window reads at its start and end.
+SERVER_METRICS = (
+    "messenger_hub_caught_up_events_total",
+    "messenger_group_commit_batch_size_sum",
+    "messenger_group_commit_seconds_sum",
+    "messenger_group_commit_seconds_count",
+)
+
 
 class BenchFailure(Exception):
     """A correctness check failed: the bench exits non-zero."""
@@ -187,12 +195,12 @@ class Session:
             profiler = Profiler(self.target.pid, out, duration - warmup)
         self.target.reset_statements()
         db0, redis0 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
-        filled0 = self.target.caught_up_events()
+        metrics0 = self.target.metric_totals(SERVER_METRICS)
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         db1, redis1 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
-        filled1 = self.target.caught_up_events()
+        metrics1 = self.target.metric_totals(SERVER_METRICS)
         statements = self.target.top_statements()
         subscriptions = self.target.shard_subscriptions()
         results = self.fleet.finish(phases, expect_timeout)
@@ -235,9 +243,19 @@ class Session:
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None
                 summary["redis_cpu_us_per_frame"] = round(1e6 * (redis1 - redis0) / delivered, 2) if delivered else None
             summary["nodes"] = len(self.target.node_urls())
-            if filled0 is not None and filled1 is not None:
+            if metrics0 is not None and metrics1 is not None:
+                moved = {name: metrics1[name] - metrics0[name] for name in SERVER_METRICS}
                 # All nodes, during the measured window: events the broker did not bring (in time).
-                summary["caught_up_events"] = round(filled1 - filled0)
+                summary["caught_up_events"] = round(moved["messenger_hub_caught_up_events_total"])
+                # The group-commit writer: how many sends a commit carried, how long a batch took
+                # from its start to its acks, and how many batches were committing at once on
+                # average (their summed time over the window). Small batches mean the database
+                # pays a commit for few messages; a mean near MAX_INFLIGHT means sends queue.
+                batches = moved["messenger_group_commit_seconds_count"]
+                if batches:
+                    summary["sends_per_commit"] = round(moved["messenger_group_commit_batch_size_sum"] / batches, 2)
+                    summary["commit_ms_mean"] = round(1e3 * moved["messenger_group_commit_seconds_sum"] / batches, 2)
+                    summary["commits_in_flight_mean"] = round(moved["messenger_group_commit_seconds_sum"] / measured, 2)
             if subscriptions is not None:
                 summary["shard_channels_per_node"] = subscriptions
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None

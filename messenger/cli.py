@@ -11,6 +11,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 from . import backup, cli_admin, cli_search, db, embedded, logs
 from . import settings as settings_mod
@@ -53,7 +55,7 @@ def _build_web_client(log: logging.Logger) -> None:
     log.info("web client built in %.0f s (web/dist)", time.monotonic() - started)
 
 
-def _migrate_at_start(dsn: str, command: str) -> bool:
+def migrate_at_start(dsn: str, command: str) -> bool:
     """Apply pending migrations (as Synapse does at start); False after printing why not."""
     try:
         applied = asyncio.run(db.migrate(dsn))
@@ -90,14 +92,14 @@ def serve(args: argparse.Namespace) -> int:
         # Start the embedded database here, in the parent, so every worker shares it and it
         # is stopped exactly once when the server exits.
         pg = embedded.start(settings.data_dir)
-        if not _migrate_at_start(pg.dsn, "serve"):
+        if not migrate_at_start(pg.dsn, "serve"):
             pg.stop()
             return 2
         os.environ["DATABASE_URL"] = pg.dsn
         logging.getLogger("messenger").info(
             "embedded default: everything is kept in %s (back it up with `messenger backup DIR`)", settings.data_dir
         )
-    elif not args.no_migrate and not _migrate_at_start(settings.database_url, "serve"):
+    elif not args.no_migrate and not migrate_at_start(settings.database_url, "serve"):
         return 2
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM disposition that would kill us before the `finally` stops the embedded database.
@@ -154,19 +156,36 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def worker(args: argparse.Namespace) -> int:
-    # The worker (arq's runner and its WorkerSettings) is loaded only by the process that runs it.
-    from workers.main import run_worker
+def worker_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `messenger worker`, which `python -m workers` reads again (workers/main.py)."""
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
 
-    settings = settings_mod.load()
-    _logging(settings.log_level)
-    migrating = settings.database_url is not None and not args.no_migrate
-    if migrating and not _migrate_at_start(str(settings.database_url), "worker"):
+
+def worker(options: list[str]) -> NoReturn:
+    """Become `python -m workers` with the options `messenger worker` was given (already checked).
+
+    workers/ is the layer above messenger/ (it imports the job registry and the settings), so
+    messenger does not import it, not even here: the process is replaced instead. The worker is
+    then this very process (the same pid for Procfile runners and supervisors): the signals it
+    gets and the exit status it ends with are its own, with nothing in between to forward them.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "workers", *options])
+
+
+def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; a configuration error is one line on stderr and exit status 2."""
+    try:
+        return int(command(args))
+    except settings_mod.SettingsError as exc:
+        print(f"messenger: configuration error: {exc}", file=sys.stderr)
         return 2
-    return run_worker(settings, burst=args.burst)
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="messenger", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the HTTP/WebSocket server")
@@ -187,18 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
     p.set_defaults(func=migrate)
     p = sub.add_parser("worker", help="run the background job worker (arq; needs REDIS_URL)")
-    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
-    p.set_defaults(func=worker)
+    worker_options(p)
+    # Passed on as they were written, so an option added to worker_options needs nothing here.
+    p.set_defaults(func=lambda args: worker(words[words.index("worker") + 1 :]))
     cli_admin.add_commands(sub)
     cli_search.add_commands(sub)
     backup.add_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except settings_mod.SettingsError as exc:
-        print(f"messenger: configuration error: {exc}", file=sys.stderr)
-        return 2
+    args = parser.parse_args(words)
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

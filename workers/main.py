@@ -1,13 +1,32 @@
-"""The arq worker: `messenger worker` (Procfile `worker:`).
+"""The arq worker: `python -m workers`, which `messenger worker` (Procfile `worker:`) becomes.
 
 Layer: worker entry point.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
+from messenger import cli, logs
+from messenger import settings as settings_mod
 from messenger.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`messenger worker [--burst] [--no-migrate]`: the same options, statuses and messages."""
+    parser = argparse.ArgumentParser(prog="python -m workers", description="the background job worker (arq)")
+    cli.worker_options(parser)
+    return cli.run_command(_work, parser.parse_args(argv))
+
+
+def _work(args: argparse.Namespace) -> int:
+    settings = settings_mod.load()
+    logs.configure(settings.log_level)
+    migrating = settings.database_url is not None and not args.no_migrate
+    if migrating and not cli.migrate_at_start(str(settings.database_url), "worker"):
+        return 2
+    return run_worker(settings, burst=args.burst)
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:

@@ -266,6 +266,31 @@ async def test_cleanup_jobs_remove_what_expired_and_nothing_else(
     assert ended == {alice.session_id: "expired", bob.session_id: None}
 
 
+# In the worker's /metrics once the digest scan it runs at start has ended: arq is at work.
+DIGEST_SCAN_DONE = 'function="send_digests",outcome='
+
+
+async def worker_metrics(client: httpx.AsyncClient, port: int) -> str:
+    """The worker's /metrics text; empty while its metrics server is not up yet."""
+    with contextlib.suppress(httpx.HTTPError):
+        return (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
+    return ""
+
+
+async def test_sigterm_to_messenger_worker_stops_the_worker_itself_with_status_0(env: dict[str, str]) -> None:
+    # `messenger worker` becomes the worker process (exec): nothing in between to forward the
+    # signal, and the status is arq's graceful shutdown, not a wrapper killed by SIGTERM.
+    port = free_port()
+    async with running_worker({**env, "WORKER_METRICS_PORT": str(port)}) as proc, httpx.AsyncClient() as client:
+        await until(lambda: _digest_scan_done(client, port))
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc, 15) == 0
+
+
+async def _digest_scan_done(client: httpx.AsyncClient, port: int) -> bool:
+    return DIGEST_SCAN_DONE in await worker_metrics(client, port)
+
+
 async def test_worker_metrics_count_jobs_by_function_and_outcome(env: dict[str, str]) -> None:
     from arq import create_pool
     from arq.connections import RedisSettings
@@ -278,12 +303,10 @@ async def test_worker_metrics_count_jobs_by_function_and_outcome(env: dict[str, 
             await arq.enqueue_job("notify_messages", "not ids")
 
             async def scraped() -> str | None:
-                with contextlib.suppress(httpx.HTTPError):
-                    text = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
-                    # Wait for the digest scan's outcome, not just its running gauge.
-                    digest_done = 'function="send_digests",outcome=' in text
-                    if 'function="notify_messages",outcome="error"' in text and digest_done:
-                        return text
+                text = await worker_metrics(client, port)
+                # Wait for the digest scan's outcome, not just its running gauge.
+                if 'function="notify_messages",outcome="error"' in text and DIGEST_SCAN_DONE in text:
+                    return text
                 return None
 
             text = await until(scraped)

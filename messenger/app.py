@@ -22,7 +22,7 @@ from starlette.routing import Route
 from . import chats, db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, redisconn, tasks
 from . import settings as settings_mod
 from .auth import Accounts
-from .db import Database
+from .db import Database, HeldConnections
 from .errors import AppError, ErrorBody, ErrorResponse, MethodNotAllowed, NotFound
 from .http import error_response, json_response
 from .jobs import InProcessJobs
@@ -159,10 +159,10 @@ async def _start_realtime(services: Services, dsn: str, stack: AsyncExitStack) -
         presence_grace=settings.presence_grace,
     )
     services.hub = hub
-    # The writer's own connections, one per batch in flight, opened now and kept for the
-    # process's life. Nothing it runs leaves session state behind, so a release skips the
-    # pool's reset query: one round trip less before each ack.
-    db_ = await Database.connect(dsn, min_size=MAX_INFLIGHT, max_size=MAX_INFLIGHT, reset_session=False)
+    # The writer's own connections, one per batch in flight, opened now and held for the
+    # process's life: a batch takes one without the pool's acquire and release, and nothing
+    # it runs leaves session state behind, so there is no reset query before its acks.
+    db_ = await HeldConnections.hold(dsn, size=MAX_INFLIGHT)
     stack.push_async_callback(db_.close)
     jobs_ = services.jobs
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
 import pytest
 
-from messenger.db import Database
+from messenger.db import Database, HeldConnections
 from messenger.errors import AppError
 from messenger.messages import SendRequest, SendResult
 from messenger.realtime.writer import GroupCommitWriter
@@ -250,3 +251,43 @@ async def test_the_writers_pool_keeps_its_session_on_release(database: str) -> N
     # The shared pool still resets what a request set (the time zone back to the server's).
     name, _, in_transaction = await _session_after_release(database, reset_session=True)
     assert (name, in_transaction) == ("", False)
+
+
+async def test_held_connections_serve_every_use_from_the_same_backends(database: str) -> None:
+    held = await HeldConnections.hold(database, size=2)
+    try:
+        pids = set()
+        for _ in range(5):
+            async with held.connection() as conn:
+                pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
+        assert len(pids) == 1
+        assert held.pool.get_idle_size() == 1  # the other was never taken
+    finally:
+        await held.close()
+
+
+async def test_held_connections_replace_a_connection_that_broke_while_held(database: str) -> None:
+    held = await HeldConnections.hold(database, size=1)
+    try:
+        async with held.connection() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        conn.terminate()  # as when its socket breaks between two batches
+        async with held.connection() as conn:
+            second = await conn.fetchval("SELECT pg_backend_pid()")
+            zone = await conn.fetchval("SHOW TimeZone")
+        assert (second != first, zone) == (True, "UTC")
+    finally:
+        await held.close()
+
+
+async def test_held_connections_give_a_connection_back_to_the_pool_when_its_use_fails(database: str) -> None:
+    held = await HeldConnections.hold(database, size=1)
+    try:
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            async with held.transaction() as conn:
+                await conn.execute("SELECT 1 / 0")
+        assert held.pool.get_idle_size() == 1  # released: the pool rolled back and keeps it
+        async with held.connection() as conn:
+            assert (await conn.fetchval("SELECT 1"), conn.is_in_transaction()) == (1, False)
+    finally:
+        await held.close()

@@ -161,7 +161,7 @@ async def _start_realtime(services: Services, dsn: str, stack: AsyncExitStack) -
     services.hub = hub
     # The writer's own connections, one per batch in flight, opened now and held for the
     # process's life: a batch takes one without the pool's acquire and release, and nothing
-    # it runs leaves session state behind, so there is no reset query before its acks.
+    # it runs leaves settings behind on a connection, so there is no reset query before its acks.
     db_ = await HeldConnections.hold(dsn, size=MAX_INFLIGHT)
     stack.push_async_callback(db_.close)
     jobs_ = services.jobs

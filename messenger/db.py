@@ -109,7 +109,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.connection() as conn, conn.transaction():
             yield conn
 
     @asynccontextmanager
@@ -147,8 +147,8 @@ class HeldConnections(Database):
     server's samples at 1,000 msgs/s in batches of one or two (bench/README.md). A connection
     goes back to the pool when a use of it ends in an exception (the pool then rolls back,
     waits out a cancelled query or closes it, as on any release) or when found closed; the
-    next use acquires again, and the pool reconnects. Only for users that leave no session
-    state behind, like `reset_session=False`."""
+    next use acquires again, and the pool reconnects. Only for users that leave no settings
+    behind on a connection (nothing resets them, as with `reset_session=False`)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(pool)
@@ -188,11 +188,6 @@ class HeldConnections(Database):
             self._free.append(conn)
         else:
             await self.pool.release(conn)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self.connection() as conn, conn.transaction():
-            yield conn
 
 
 class MigrationError(RuntimeError):

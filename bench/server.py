@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,9 +233,14 @@ class Target:
         wanted = set(names)
         totals = dict.fromkeys(names, 0.0)
         for url in self.node_urls():
+            # urllib, not httpx.get: this runs at the very start and end of a measured window,
+            # and httpx.get builds a client with an SSL context each call, 38 ms of CPU on one of
+            # the machine's two cores (0.6 ms with urllib), which stalled the server's batches
+            # at the window's start (bench/README.md, "The tail at 1,000 msgs/s").
             try:
-                text = httpx.get(url + "/metrics", timeout=5).text
-            except httpx.HTTPError:
+                with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
                 return None
             for line in text.splitlines():
                 name, _, value = line.partition(" ")

@@ -57,6 +57,16 @@ async def test_throughput_delivers_every_acked_message_exactly_once(database: st
     assert (run["missing"], run["duplicates"], run["unacked"], run["errors"]) == (0, 0, 0, {})
 
 
+async def test_throughput_reads_the_writers_figures_from_the_servers_metrics(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(
+        database, tmp_path, "throughput", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4", *SMALL
+    )
+    assert code == 0, out
+    assert data is not None
+    run = data["runs"]["messenger"]
+    assert run["sends_per_commit"] >= 1 and run["commit_ms_mean"] > 0, run
+
+
 async def test_open_loop_throughput_is_reported_against_the_baseline(database: str, tmp_path: Path) -> None:
     code, out, data = await run_bench(
         database, tmp_path, "throughput", "--spawn", "--baseline", "--users", "20", "--room-size", "5",

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.hist import Histogram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,10 +48,30 @@ async def run_bench(
     return proc.returncode, text, data
 
 
-async def test_throughput_delivers_every_acked_message_exactly_once(database: str, tmp_path: Path) -> None:
-    code, out, data = await run_bench(
-        database, tmp_path, "throughput", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4", *SMALL
+@pytest.fixture(scope="module")
+async def small_throughput(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, str, dict[str, Any] | None]:
+    """One small closed-loop run, read by the tests of what it reports (a run takes ~10 s)."""
+    return await run_bench(
+        database,
+        tmp_path_factory.mktemp("throughput"),
+        "throughput",
+        "--spawn",
+        "--users",
+        "20",
+        "--room-size",
+        "5",
+        "--senders",
+        "4",
+        *SMALL,
     )
+
+
+async def test_throughput_delivers_every_acked_message_exactly_once(
+    small_throughput: tuple[int, str, dict[str, Any] | None],
+) -> None:
+    code, out, data = small_throughput
     assert code == 0, out
     assert data is not None
     run = data["runs"]["messenger"]
@@ -57,10 +79,10 @@ async def test_throughput_delivers_every_acked_message_exactly_once(database: st
     assert (run["missing"], run["duplicates"], run["unacked"], run["errors"]) == (0, 0, 0, {})
 
 
-async def test_throughput_reads_the_writers_figures_from_the_servers_metrics(database: str, tmp_path: Path) -> None:
-    code, out, data = await run_bench(
-        database, tmp_path, "throughput", "--spawn", "--users", "20", "--room-size", "5", "--senders", "4", *SMALL
-    )
+async def test_throughput_reads_the_writers_figures_from_the_servers_metrics(
+    small_throughput: tuple[int, str, dict[str, Any] | None],
+) -> None:
+    code, out, data = small_throughput
     assert code == 0, out
     assert data is not None
     run = data["runs"]["messenger"]

@@ -153,6 +153,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                     self.send_400_response("Invalid HTTP request received.")
                 return
 
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # The WebSocket protocol owns the transport from here on and this object is dropped. Its
+        # parser holds its callbacks (bound methods of this object): uvicorn breaks that cycle in
+        # connection_lost, which an upgraded connection never calls here. Broken now, so the
+        # object is freed by reference counting, not left for the collector (app.py, _settle_gc).
+        self.parser = None  # type: ignore[assignment]
+
     def on_headers_complete(self) -> None:
         self.awaiting_headers = False
         self.cancel_header_timer()
@@ -325,6 +333,14 @@ class RawWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        # The scope holds this object (handle_connect): without this, every closed socket's
+        # objects would form a reference cycle only the collector can free (app.py, _settle_gc).
+        # The gateway took the socket from the scope when the connection started.
+        if hasattr(self, "scope"):
+            self.scope["extensions"].pop(RAW_SOCKET, None)
+        # A frame the parser refused (too large, malformed) is kept as an exception whose
+        # traceback holds the parser's frame, which holds the parser: a cycle, dropped here.
+        self.conn.parser_exc = None
         listener = self.listener
         if listener is not None:
             # Nothing will be written any more: release whoever waits for the buffer to drain.

@@ -35,7 +35,7 @@ from ..tokens import Principal, TokenSigner
 from . import frames
 from .broker import ChatSignal
 from .hub import Hub, ResumeLate
-from .peer import CLOSE_INTERNAL, HOLD, Peer
+from .peer import CLOSE_INTERNAL, GONE, HOLD, Peer
 from .readmarks import ReadMarkerWriter
 from .writer import GroupCommitWriter
 
@@ -299,6 +299,9 @@ class Connection:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            # The peer and this object point at each other; broken so both are freed by
+            # reference counting when the socket's task ends (app.py, _settle_gc).
+            peer.sink = GONE
 
     # -- peer.Sink: the hub's peer writes through these ----------------------------------------
 

@@ -45,6 +45,21 @@ class Sink(Protocol):
         """The peer was closed: send the close frame (after what is pending, if it is kept)."""
 
 
+class _Gone:
+    """The sink of a peer whose connection has ended: writes go nowhere."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close_requested(self) -> None:
+        pass
+
+
+# A peer's connection swaps its sink for this when it ends: the two point at each other, and a
+# cycle is only freed by the collector (app.py, _settle_gc), not by reference counting.
+GONE: Sink = _Gone()
+
+
 class Outgoing:
     """One persisted event's wire frames, built lazily once per format and shared."""
 

@@ -6,7 +6,6 @@ Layer: edge (the top: it wires every layer together, nothing imports it).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,7 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import chats, db, embedded, jobs, logs, mail, mediastore, messages, ops_metrics, ratelimit, redisconn, tasks
+from . import (
+    chats,
+    collector,
+    db,
+    embedded,
+    jobs,
+    logs,
+    mail,
+    mediastore,
+    messages,
+    ops_metrics,
+    ratelimit,
+    redisconn,
+    tasks,
+)
 from . import settings as settings_mod
 from .auth import Accounts
 from .db import Database, HeldConnections
@@ -51,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.services = await _start_services(settings, stack)
-            _settle_gc()
+            stack.callback(collector.serve())
             yield
 
     app = Starlette(
@@ -74,27 +87,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(ObservabilityMiddleware)
     app.state.settings = settings
     return app
-
-
-# The collector's thresholds while serving (CPython's defaults are 700, 10, 10): a collection
-# every 7,000 net allocations instead of 700 (every send allocates frames, Structs and records
-# that die within its loop turn), the middle generation every 20 of those, the oldest every 100
-# of those. Each collection pauses the event loop for every socket (bench/README.md, "What
-# limits each figure").
-GC_THRESHOLDS = (7000, 20, 100)
-
-
-def _settle_gc() -> None:
-    """Move what startup built (modules, routes, SQL, the hub's structures) out of the
-    collector's sight, and collect less often.
-
-    A full collection walks every tracked object: in a load test one paused the loop for
-    150-250 ms, charged to every message in flight. Frozen objects are never walked again (most
-    live as long as the process); what the process allocates later is still collected, and its
-    reference cycles are still found."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services:

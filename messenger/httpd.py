@@ -158,7 +158,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # The WebSocket protocol owns the transport from here on and this object is dropped. Its
         # parser holds its callbacks (bound methods of this object): uvicorn breaks that cycle in
         # connection_lost, which an upgraded connection never calls here. Broken now, so the
-        # object is freed by reference counting, not left for the collector (app.py, _settle_gc).
+        # object is freed by reference counting, not left for the collector (messenger/collector.py).
         self.parser = None  # type: ignore[assignment]
 
     def on_headers_complete(self) -> None:
@@ -334,7 +334,7 @@ class RawWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         # The scope holds this object (handle_connect): without this, every closed socket's
-        # objects would form a reference cycle only the collector can free (app.py, _settle_gc).
+        # objects would form a reference cycle only the collector can free (messenger/collector.py).
         # The gateway took the socket from the scope when the connection started.
         if hasattr(self, "scope"):
             self.scope["extensions"].pop(RAW_SOCKET, None)

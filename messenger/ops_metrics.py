@@ -11,6 +11,8 @@ Figures an operator watches (docs/grafana-dashboard.json draws them):
 - jobs: `messenger_job_queue_depth`, `messenger_jobs_total{function,outcome}` (in-process; the
   worker has its own `messenger_worker_jobs_total` on WORKER_METRICS_PORT);
 - database pool: `messenger_db_pool_connections{state="busy"|"idle"|"max"}`.
+- garbage collector pauses, what it freed and what is frozen: `messenger_gc_*`
+  (messenger/collector.py).
 
 Scrape-time figures are read by a collector from live objects (nothing to keep in step); the
 broker lag and the arq queue depth need a query, so a sampler refreshes them every few seconds.

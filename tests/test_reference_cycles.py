@@ -66,8 +66,6 @@ async def inprocess(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     server = uvicorn.Server(config)
     # uvicorn would otherwise take over SIGINT/SIGTERM of the test process while it serves.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    frozen = gc.get_freeze_count()
-    thresholds = gc.get_threshold()
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -76,11 +74,7 @@ async def inprocess(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
-        # The server's startup froze this process's objects and set its thresholds.
-        if gc.get_freeze_count() > frozen:
-            gc.unfreeze()
-        gc.set_threshold(*thresholds)
+        await task  # its lifespan's end gives the collector back as it was (collector.serve)
 
 
 @contextmanager

@@ -300,7 +300,7 @@ class Connection:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             # The peer and this object point at each other; broken so both are freed by
-            # reference counting when the socket's task ends (app.py, _settle_gc).
+            # reference counting when the socket's task ends (messenger/collector.py).
             peer.sink = GONE
 
     # -- peer.Sink: the hub's peer writes through these ----------------------------------------

@@ -56,7 +56,7 @@ class _Gone:
 
 
 # A peer's connection swaps its sink for this when it ends: the two point at each other, and a
-# cycle is only freed by the collector (app.py, _settle_gc), not by reference counting.
+# cycle is only freed by the collector (messenger/collector.py), not by reference counting.
 GONE: Sink = _Gone()
 
 

@@ -20,12 +20,46 @@ from ..seed import Topology, seed, synthetic
 from ..server import Target, remote, spawn_baseline, spawn_messenger
 
 # The server's /metrics samples a measured window reads at its start and end.
+# The garbage collector's pauses (messenger/collector.py): each stops every socket of a node.
+GC_METRICS = (
+    'messenger_gc_pause_seconds_count{generation="2"}',
+    'messenger_gc_pause_seconds_sum{generation="0"}',
+    'messenger_gc_pause_seconds_sum{generation="1"}',
+    'messenger_gc_pause_seconds_sum{generation="2"}',
+    'messenger_gc_pause_max_seconds{generation="2"}',
+    'messenger_gc_collected_objects_total{generation="0"}',
+    'messenger_gc_collected_objects_total{generation="1"}',
+    'messenger_gc_collected_objects_total{generation="2"}',
+)
 SERVER_METRICS = (
     "messenger_hub_caught_up_events_total",
     "messenger_group_commit_batch_size_sum",
     "messenger_group_commit_seconds_sum",
     "messenger_group_commit_seconds_count",
+    *GC_METRICS,
 )
+
+
+def gc_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Full collections in a window, all collections' summed pause and the objects they freed
+    in it; the longest full one since the server started (connecting included). Summed over
+    the nodes.
+
+    CPython collects when tracked objects allocated exceed those freed by 7,000 (the serving
+    threshold), so a server whose objects are freed by reference counting hardly collects at
+    all; what the collector frees is what keeps it coming back."""
+    moved = {name: after[name] - before[name] for name in GC_METRICS}
+    return {
+        "full_gcs": round(moved['messenger_gc_pause_seconds_count{generation="2"}']),
+        "gc_pause_ms_total": round(
+            1e3 * sum(moved[f'messenger_gc_pause_seconds_sum{{generation="{g}"}}'] for g in "012"), 1
+        ),
+        "full_gc_longest_ms": round(1e3 * after['messenger_gc_pause_max_seconds{generation="2"}'], 1),
+        # Objects only the collector could free (reference cycles): what makes collections come.
+        "gc_freed_objects": round(
+            sum(moved[f'messenger_gc_collected_objects_total{{generation="{g}"}}'] for g in "012")
+        ),
+    }
 
 
 class BenchFailure(Exception):
@@ -256,6 +290,7 @@ class Session:
                     summary["sends_per_commit"] = round(moved["messenger_group_commit_batch_size_sum"] / batches, 2)
                     summary["commit_ms_mean"] = round(1e3 * moved["messenger_group_commit_seconds_sum"] / batches, 2)
                     summary["commits_in_flight_mean"] = round(moved["messenger_group_commit_seconds_sum"] / measured, 2)
+                summary.update(gc_figures(metrics0, metrics1))
             if subscriptions is not None:
                 summary["shard_channels_per_node"] = subscriptions
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None

@@ -62,6 +62,9 @@ def connections(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         ("server RSS before MB", lambda r: r.get("server_rss_before_mb"), False),
         ("server RSS after MB", lambda r: r.get("server_rss_after_mb"), False),
         ("server RSS per socket KB", lambda r: r.get("server_rss_per_socket_kb"), True),
+        ("full garbage collections while idle", lambda r: r.get("full_gcs"), False),
+        ("longest full collection ms (since start)", lambda r: r.get("full_gc_longest_ms"), False),
+        ("objects freed by the collector while idle", lambda r: r.get("gc_freed_objects"), False),
         ("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0), False),
     ]
     rows = []

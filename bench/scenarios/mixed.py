@@ -16,7 +16,7 @@ from ..hist import Histogram
 from ..mixed import Causes, MixedExpect, MixedPhase, MixedPlan, MixedResult, mixed_entry
 from ..seed import SeedUser, Topology, seed
 from ..server import Target
-from .common import connect_summary, target_for
+from .common import GC_METRICS, connect_summary, gc_figures, target_for
 from .ws import kinds
 
 EVENT_TYPES = (
@@ -110,12 +110,12 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
             for pipe in fleet.pipes:
                 pipe.send(phase)
             time.sleep(max(0.0, (t0 + int(args.warmup * 1e9) - time.monotonic_ns()) / 1e9))
-            commits0 = target.db_commits()
+            commits0, gc0 = target.db_commits(), target.metric_totals(GC_METRICS)
             server0, db0, redis0 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
             machine0, wall0 = psutil.cpu_times(), time.monotonic()
             time.sleep(max(0.0, (t0 + int(args.duration * 1e9) - time.monotonic_ns()) / 1e9))
             server1, db1, redis1 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
-            commits1 = target.db_commits()
+            commits1, gc1 = target.db_commits(), target.metric_totals(GC_METRICS)
             machine1, wall1 = psutil.cpu_times(), time.monotonic()
             rss_end = target.rss()
             budget = args.duration + args.offline + args.drain + 120
@@ -139,6 +139,8 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     if db0 is not None and db1 is not None:
         out["db_cpu_pct"] = round(100.0 * (db1 - db0) / measured, 1)
         out["db_cpu_us_per_msg"] = round(1e6 * (db1 - db0) / sent * window / measured, 1)
+    if gc0 is not None and gc1 is not None:
+        out.update(gc_figures(gc0, gc1))
     if commits0 is not None and commits1 is not None:
         # Every transaction of the database (the bench's own two reads included): sends, read
         # markers, presence, jobs.
@@ -249,6 +251,10 @@ def mixed(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     add("database commits/message", lambda r: r.get("db_commits_per_msg"))
     add("Redis CPU %", lambda r: r.get("redis_cpu_pct"))
     add("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct"))
+    add("full garbage collections", lambda r: r.get("full_gcs"))
+    add("garbage collection pauses, ms in all", lambda r: r.get("gc_pause_ms_total"))
+    add("longest full collection ms (since start)", lambda r: r.get("full_gc_longest_ms"))
+    add("objects freed by the collector", lambda r: r.get("gc_freed_objects"))
     add("server RSS MB (end)", lambda r: r.get("server_rss_end_mb"), True)
     add("server RSS per socket KB (connect)", lambda r: r["connect"].get("server_rss_per_socket_kb"), True)
     add("client CPU % (busiest proc)", lambda r: max(r["client_cpu_pct"], default=0))

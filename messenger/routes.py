@@ -12,6 +12,11 @@ from .api import admin, auth, chats, media, messages, notifications, ops, reacti
 from .realtime.gateway import Gateway
 from .webapp import WebClient
 
+# The realtime endpoint. app.py serves it ahead of the middleware stack (create_app); the route
+# below is what the rest of the table, the OpenAPI and AsyncAPI documents see.
+WS_PATH = "/v1/ws"
+GATEWAY = Gateway()
+
 ROUTES: list[BaseRoute] = [
     # -- accounts and users --
     Route("/v1/auth/register", auth.register, methods=["POST"]),
@@ -74,7 +79,7 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/admin/messages/{message_id}", admin.delete_message, methods=["DELETE"]),
     Route("/v1/admin/stats", admin.stats, methods=["GET"]),
     # -- websocket --
-    WebSocketRoute("/v1/ws", Gateway()),
+    WebSocketRoute(WS_PATH, GATEWAY),
     Route("/asyncapi.json", asyncapi.endpoint, methods=["GET"]),
     # Operations
     Route("/healthz", ops.healthz, methods=["GET"]),

@@ -1,10 +1,12 @@
-"""A connection's objects are freed by reference counting when it ends, not left to the collector.
+"""A connection's objects: freed by reference counting when it ends, not left to the collector,
+and few while it lives.
 
 Objects in a reference cycle wait for a collection, and the collection that finds long-lived
 ones walks every tracked object of the process, pausing every socket of the node (bench/README.md,
 "The tail at 1,000 msgs/s on a quiet machine"). These tests hold the per-connection objects to
 being freed as soon as they are dropped: a WebSocket that authenticates, talks and closes,
-and an HTTP connection, leave no reference cycle among the server's objects.
+and an HTTP connection, leave no reference cycle among the server's objects. And an idle
+socket's task waits in the gateway's own coroutines only (app.py, App).
 
 The server runs in this process here (uvicorn on a free port with `messenger serve`'s protocol
 classes), because only this process's collector can be asked what it finds.
@@ -59,6 +61,7 @@ async def inprocess(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ws=RawWebSocketProtocol,
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
+        proxy_headers=False,
         lifespan="on",
         log_config=None,
         ws_ping_interval=None,
@@ -156,3 +159,29 @@ async def test_http_requests_leave_no_reference_cycle(inprocess: str, db: asyncp
             assert (await client.post("/v1/auth/login", content=b"{", headers=json)).status_code == 400
         await asyncio.sleep(0.1)
     assert found == []
+
+
+def _awaiting(task: asyncio.Task[object]) -> list[str]:
+    """The chain of coroutines a task waits in, outermost first."""
+    chain: list[str] = []
+    coro: object = task.get_coro()
+    while coro is not None:
+        chain.append(getattr(coro, "__qualname__", type(coro).__qualname__))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
+
+
+async def test_an_idle_socket_waits_in_the_gateway_alone_not_in_the_middleware(
+    inprocess: str, db: asyncpg.Pool
+) -> None:
+    ws_url = inprocess.replace("http", "ws", 1) + "/v1/ws"
+    alice = await make_user(db)
+    ws = await WsClient.open(ws_url, alice.token)
+    try:
+        (task,) = [t for t in asyncio.all_tasks() if _awaiting(t)[0].endswith("run_asgi")]
+        chain = _awaiting(task)
+        assert chain[:3] == ["WebSocketsSansIOProtocol.run_asgi", "App.__call__", "Gateway.__call__"]
+        assert not [name for name in chain if "Middleware" in name or name.startswith("Router")]
+    finally:
+        await ws.conn.close()
+        await _until_closed_on_server(inprocess)

@@ -70,7 +70,7 @@ def migrate_at_start(dsn: str, command: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .httpd import MAX_HEADER_BYTES, BoundedHttpToolsProtocol, RawWebSocketProtocol, raise_descriptor_limit
+    from .httpd import protocol_options, raise_descriptor_limit
 
     # Logging first, so what loading the settings says (a generated SECRET_KEY) is formatted too.
     _logging("INFO")
@@ -113,16 +113,7 @@ def serve(args: argparse.Namespace) -> int:
             port=port,
             workers=args.workers,
             loop="uvloop",
-            # httptools, with bounded headers, header deadline, Host check and connection cap.
-            http=BoundedHttpToolsProtocol,
-            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            # websockets-sansio, with the raw socket extension the gateway writes frames through.
-            ws=RawWebSocketProtocol,
-            ws_max_size=64 * 1024,
-            # Compression would deflate every fan-out frame once per recipient: the opposite of
-            # "encode once, write many". Frames are small JSON; the CPU is better spent elsewhere.
-            ws_per_message_deflate=False,
-            ws_ping_interval=None,  # the app sends its own randomized heartbeats
+            **protocol_options(),
             lifespan="on",
             access_log=False,
             log_level=settings.log_level.lower(),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, TypedDict, cast
 
 import httptools
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
@@ -346,3 +346,30 @@ class RawWebSocketProtocol(WebSocketsSansIOProtocol):
             # Nothing will be written any more: release whoever waits for the buffer to drain.
             self.listener = None
             listener.writing_resumed()
+
+
+class ProtocolOptions(TypedDict):
+    """uvicorn's protocol options: `messenger serve`'s (cli.py), and the tests' that run the
+    server in their own process."""
+
+    http: type[BoundedHttpToolsProtocol]
+    h11_max_incomplete_event_size: int
+    ws: type[RawWebSocketProtocol]
+    ws_max_size: int
+    ws_per_message_deflate: bool
+    ws_ping_interval: float | None
+
+
+def protocol_options() -> ProtocolOptions:
+    return ProtocolOptions(
+        # httptools, with bounded headers, header deadline, Host check and connection cap.
+        http=BoundedHttpToolsProtocol,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # websockets-sansio, with the raw socket extension the gateway writes frames through.
+        ws=RawWebSocketProtocol,
+        ws_max_size=64 * 1024,
+        # Compression would deflate every fan-out frame once per recipient: the opposite of
+        # "encode once, write many". Frames are small JSON; the CPU is better spent elsewhere.
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,  # the app sends its own randomized heartbeats
+    )

@@ -26,7 +26,7 @@ import pytest
 import uvicorn
 
 from messenger.app import create_app
-from messenger.httpd import BoundedHttpToolsProtocol, RawWebSocketProtocol
+from messenger.httpd import BoundedHttpToolsProtocol, protocol_options
 from messenger.settings import Settings
 
 from .chat_factories import new_chat
@@ -52,19 +52,14 @@ async def inprocess(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         log_level="WARNING",
     )
     port = free_port()
-    # The protocol options of `messenger serve` (cli.py) that shape a connection's objects.
     config = uvicorn.Config(
         create_app(settings),
         host="127.0.0.1",
         port=port,
-        http=BoundedHttpToolsProtocol,
-        ws=RawWebSocketProtocol,
-        ws_max_size=64 * 1024,
-        ws_per_message_deflate=False,
+        **protocol_options(),
         proxy_headers=False,
         lifespan="on",
         log_config=None,
-        ws_ping_interval=None,
     )
     server = uvicorn.Server(config)
     # uvicorn would otherwise take over SIGINT/SIGTERM of the test process while it serves.

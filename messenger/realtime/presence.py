@@ -8,7 +8,8 @@ users under `{<prefix>presence}:node:<id>` and a heartbeat score in `{<prefix>pr
 (keys.py: one hash tag, so on a Redis Cluster every presence pipeline is one shard's); a
 user is online while some live node's set holds them. A node that stops heartbeating (crashed)
 is reaped by any other node: its users that are not online elsewhere go offline. Transitions
-are processed in order by one task, so a quick connect/disconnect never reorders.
+are processed in order by one task, so a quick connect/disconnect never reorders; what queued
+meanwhile is handled in one pass (a query and a Redis round trip for all of it).
 
 A user whose last socket here closed lingers for `grace` seconds (still online, here too) before
 going offline, so a reload or a reconnect shows no offline/online flicker. `last_seen_at` is
@@ -41,6 +42,8 @@ Announce = Callable[[int, bool, list[int]], None]
 SNAPSHOT_GROUP_MAX: Final = 100
 SNAPSHOT_CANDIDATES: Final = 2000
 SNAPSHOT_MAX: Final = 1000
+# Transitions handled in one pass of the worker (one query, one Redis round trip).
+BATCH_MAX: Final = 1000
 
 
 class PresenceTracker:
@@ -153,44 +156,68 @@ class PresenceTracker:
 
     async def _worker(self) -> None:
         while True:
-            user_id, online = await self._queue.get()
+            batch = [await self._queue.get()]
+            # Everything queued meanwhile goes in the same pass: one query and one Redis round
+            # trip for all of it. One at a time, a node's restart (every user connecting at
+            # once) queued thousands of transitions at a query each, and any offline or online
+            # behind them was announced seconds late (bench/README.md, "Presence in batches").
+            while len(batch) < BATCH_MAX and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._transition(user_id, online)
+                await self._transitions(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("presence transition of user %d failed", user_id)
+                log.exception("presence transitions of %d user(s) failed", len(batch))
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
 
-    async def _transition(self, user_id: int, online: bool) -> None:
-        local_now = self._here(user_id)
-        if online != local_now:
-            return  # superseded by a later transition still queued
-        if online == (user_id in self._registered):
+    async def _transitions(self, batch: list[tuple[int, bool]]) -> None:
+        # Only where each user stands now counts: a transition superseded by a later one (still
+        # queued, or already in this batch) is checked against the present state and dropped.
+        went: dict[bool, list[int]] = {True: [], False: []}
+        for user_id in dict.fromkeys(user_id for user_id, _ in batch):
+            online = self._here(user_id)
+            if online == (user_id in self._registered):
+                continue
+            if online:
+                self._registered.add(user_id)
+            else:
+                self._registered.discard(user_id)
+            went[online].append(user_id)
+        if not went[True] and not went[False]:
             return
-        if online:
-            self._registered.add(user_id)
-        else:
-            self._registered.discard(user_id)
-        elsewhere = False
         if self.redis is not None:
-            try:
-                key = self._node_key(self.node_id)
-                others = [n for n in self._alive if n != self.node_id]
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    if online:
-                        pipe.sadd(key, str(user_id))
-                    else:
-                        pipe.srem(key, str(user_id))
-                    for node in others:
-                        pipe.sismember(self._node_key(node), str(user_id))
-                    replies = await pipe.execute()
-                elsewhere = any(replies[1:])
-            except Exception as exc:
-                log.warning("presence update in redis failed: %s", exc)
-        if not elsewhere:
-            await self._announce([user_id], online)
+            elsewhere = await self._register(went[True], went[False])
+            went = {online: [u for u in users if u not in elsewhere] for online, users in went.items()}
+        for online, users in went.items():
+            if users:
+                await self._announce(users, online)
+
+    async def _register(self, online: list[int], offline: list[int]) -> set[int]:
+        """This node's set in Redis follows the transitions; returns the users whose presence
+        another live node holds (their transition here changes nothing for others)."""
+        assert self.redis is not None
+        elsewhere: set[int] = set()
+        try:
+            key = self._node_key(self.node_id)
+            others = [n for n in self._alive if n != self.node_id]
+            users = [*online, *offline]
+            names = [str(u) for u in users]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if online:
+                    pipe.sadd(key, *names[: len(online)])
+                if offline:
+                    pipe.srem(key, *names[len(online) :])
+                for node in others:
+                    pipe.smismember(self._node_key(node), names)
+                replies = await pipe.execute()
+            for reply in replies[bool(online) + bool(offline) :]:
+                elsewhere.update(u for u, hit in zip(users, reply, strict=True) if hit)
+        except Exception as exc:
+            log.warning("presence update in redis failed: %s", exc)
+        return elsewhere
 
     async def _announce(self, user_ids: list[int], online: bool) -> None:
         records = await self.db.fetch(Q.realtime_went, user_ids)

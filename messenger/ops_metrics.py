@@ -6,6 +6,8 @@ Figures an operator watches (docs/grafana-dashboard.json draws them):
   HTTP request counters for REST sends;
 - group commit: `messenger_group_commit_batch_size` and `messenger_group_commit_seconds`;
 - fan-out queue depth: `messenger_fanout_queued_frames` (frames waiting in sockets' queues);
+- presence backlog: `messenger_presence_queued` (transitions not announced yet; a node's restart
+  queues one per user);
 - broker lag: `messenger_broker_lag_events`, how far this node's delivery is behind the
   committed head of the event stream;
 - jobs: `messenger_job_queue_depth`, `messenger_jobs_total{function,outcome}` (in-process; the
@@ -70,6 +72,9 @@ class LiveFigures(Collector):
         hub = services.hub
         queued = sum(peer.queued() for state in hub.users.values() for peer in state.peers)
         yield GaugeMetricFamily("messenger_fanout_queued_frames", "Frames waiting in sockets' send queues", queued)
+        yield GaugeMetricFamily(
+            "messenger_presence_queued", "Presence transitions waiting to be announced", hub.presence.queued()
+        )
         pool = services.db.pool
         busy = pool.get_size() - pool.get_idle_size()
         figures = GaugeMetricFamily("messenger_db_pool_connections", "Database pool connections", labels=["state"])

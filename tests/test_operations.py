@@ -78,6 +78,7 @@ async def test_metrics_have_the_operators_figures(chatty: Server) -> None:
         "messenger_read_marker_batch_size_bucket",
         "messenger_read_marker_commit_seconds_bucket",
         "messenger_fanout_queued_frames",
+        "messenger_presence_queued",
         "messenger_broker_lag_events",
         "messenger_job_queue_depth",
         'messenger_db_pool_connections{state="busy"}',

@@ -123,6 +123,10 @@ class PresenceTracker:
         self._lingering.pop(user_id, None)
         self._queue.put_nowait((user_id, False))
 
+    def queued(self) -> int:
+        """Transitions waiting for the worker (messenger_presence_queued on /metrics)."""
+        return self._queue.qsize()
+
     def _here(self, user_id: int) -> bool:
         return user_id in self.local_users or user_id in self._lingering
 

@@ -12,7 +12,7 @@ Figures an operator watches (docs/grafana-dashboard.json draws them):
   committed head of the event stream;
 - jobs: `messenger_job_queue_depth`, `messenger_jobs_total{function,outcome}` (in-process; the
   worker has its own `messenger_worker_jobs_total` on WORKER_METRICS_PORT);
-- database pool: `messenger_db_pool_connections{state="busy"|"idle"|"max"}`.
+- database pool: `messenger_db_pool_connections{state="busy"|"idle"|"max"}`;
 - garbage collector pauses, what it freed and what is frozen: `messenger_gc_*`
   (messenger/collector.py).
 

@@ -543,7 +543,11 @@ class MixedWorker:
             self.presence_done,
         )
         loop = asyncio.get_running_loop()
-        self.pipe.send(causes)
+        # Sent from a thread: the causes run to hundreds of thousands of tuples, more than a
+        # pipe holds, and the parent reads the processes' pipes one after another, so a send
+        # on the loop blocked it (seconds) while frames caused in the window still arrived; they
+        # were stamped late when it woke (presence p99 of 5-13 s, bench/README.md).
+        await loop.run_in_executor(None, self.pipe.send, causes)
         expect: MixedExpect = await loop.run_in_executor(None, self.pipe.recv)
         missing, sample = self._missing(expect.causes.acked)
         deadline = time.monotonic() + expect.timeout

@@ -12,7 +12,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -41,8 +40,8 @@ from .db import Database, HeldConnections
 from .errors import AppError, ErrorBody, ErrorResponse, MethodNotAllowed, NotFound
 from .http import error_response, json_response
 from .jobs import InProcessJobs
-from .logs import REQUEST_ID, new_request_id
-from .observability import ObservabilityMiddleware
+from .logs import REQUEST_ID
+from .observability import ObservabilityMiddleware, request_id_of
 from .realtime import session_watch
 from .realtime.broker import Broker, LocalBroker, RedisBroker
 from .realtime.cluster_broker import ClusterBroker
@@ -73,7 +72,7 @@ class App(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == WS_PATH:
             scope["app"] = self
-            REQUEST_ID.set(new_request_id(Headers(scope=scope).get("x-request-id")))
+            REQUEST_ID.set(request_id_of(scope))
             await GATEWAY(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)

@@ -159,7 +159,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # parser holds its callbacks (bound methods of this object): uvicorn breaks that cycle in
         # connection_lost, which an upgraded connection never calls here. Broken now, so the
         # object is freed by reference counting, not left for the collector (messenger/collector.py).
-        self.parser = None  # type: ignore[assignment]
+        del self.parser
 
     def on_headers_complete(self) -> None:
         self.awaiting_headers = False

@@ -37,6 +37,11 @@ LATENCY = Histogram(
 WS_CONNECTIONS = Gauge("messenger_ws_connections", "Open WebSocket connections", registry=REGISTRY)
 
 
+def request_id_of(scope: Scope) -> str:
+    """The connection's request id: the client's or proxy's `X-Request-ID` when tame, else new."""
+    return new_request_id(Headers(scope=scope).get("x-request-id"))
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,7 +50,7 @@ class ObservabilityMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id(Headers(scope=scope).get("x-request-id"))
+        request_id = request_id_of(scope)
         token = REQUEST_ID.set(request_id)
         try:
             if scope["type"] == "websocket":

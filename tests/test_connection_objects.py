@@ -61,9 +61,8 @@ async def inprocess(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         lifespan="on",
         log_config=None,
     )
+    # It catches SIGINT/SIGTERM while it serves and gives the test process its handlers back after.
     server = uvicorn.Server(config)
-    # uvicorn would otherwise take over SIGINT/SIGTERM of the test process while it serves.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -69,6 +69,11 @@ async def node(database: str) -> AsyncIterator[Node]:
         await db.close()
 
 
+async def _two_in_a_group(db: asyncpg.Pool) -> tuple[User, User, int]:
+    alice, bob = await make_user(db), await make_user(db)
+    return alice, bob, await _group(db, alice, bob)
+
+
 async def _group(db: asyncpg.Pool, *members: User) -> int:
     chat: int = await db.fetchval("INSERT INTO chats (kind, title) VALUES ('group', 'g') RETURNING id")
     for m in members:
@@ -89,8 +94,7 @@ async def test_users_coming_online_together_are_announced_with_one_query(node: N
 async def test_a_user_who_connects_and_disconnects_before_the_worker_runs_is_not_announced(
     node: Node, db: asyncpg.Pool
 ) -> None:
-    alice, bob = await make_user(db), await make_user(db)
-    chat = await _group(db, alice, bob)
+    alice, bob, chat = await _two_in_a_group(db)
     node.connect(alice)
     node.connect(bob)
     node.disconnect(bob)
@@ -99,8 +103,7 @@ async def test_a_user_who_connects_and_disconnects_before_the_worker_runs_is_not
 
 
 async def test_an_announced_user_flapping_within_one_batch_goes_where_they_ended(node: Node, db: asyncpg.Pool) -> None:
-    alice, bob = await make_user(db), await make_user(db)
-    chat = await _group(db, alice, bob)
+    alice, bob, chat = await _two_in_a_group(db)
     node.connect(alice)
     node.connect(bob)
     await node.settled()
@@ -114,8 +117,7 @@ async def test_an_announced_user_flapping_within_one_batch_goes_where_they_ended
 
 
 async def test_online_and_offline_in_one_batch_are_both_announced(node: Node, db: asyncpg.Pool) -> None:
-    alice, bob = await make_user(db), await make_user(db)
-    chat = await _group(db, alice, bob)
+    alice, bob, chat = await _two_in_a_group(db)
     node.connect(alice)
     await node.settled()
     node.announced.clear()

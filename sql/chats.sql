@@ -102,6 +102,9 @@ WHERE id = $1
 SELECT user_id FROM chat_members WHERE chat_id = $1 ORDER BY joined_at, user_id
 
 -- name: delete_chat
+-- The chat and its messages (messages has no foreign key to chats, see 0021); the messages'
+-- dependants go by their own cascades.
+WITH messages_gone AS (DELETE FROM messages WHERE chat_id = $1)
 DELETE FROM chats WHERE id = $1
 
 -- name: members_page

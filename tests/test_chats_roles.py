@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import asyncpg
 import httpx
 import pytest
@@ -43,6 +45,24 @@ async def test_delete_chat_by_role(client: httpx.AsyncClient, db: asyncpg.Pool, 
     assert (await client.delete(f"/v1/chats/{c.id}", headers=c.by_role(role).headers)).status_code == status
     after = await client.get(f"/v1/chats/{c.id}", headers=c.member.headers)
     assert after.status_code == (404 if status == 204 else 200)
+
+
+async def test_deleting_a_chat_deletes_its_messages_and_what_hangs_on_them(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    c = await cast(client, db)
+    kept = await new_chat(client, c.owner, "group", c.member)
+    message = await send(client, c.member, c.id, "goes")
+    await send(client, c.member, kept["id"], "stays")
+    reacted = await client.put(
+        f"/v1/chats/{c.id}/messages/{message['id']}/reactions/{quote('👍', safe='')}", headers=c.owner.headers
+    )
+    assert reacted.is_success, reacted.text
+    assert await db.fetchval("SELECT count(*) FROM reactions WHERE message_id = $1", message["id"]) == 1
+    assert (await client.delete(f"/v1/chats/{c.id}", headers=c.owner.headers)).status_code == 204
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", c.id) == 0
+    assert await db.fetchval("SELECT count(*) FROM reactions WHERE message_id = $1", message["id"]) == 0
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", kept["id"]) == 1
 
 
 @pytest.mark.parametrize(("role", "status"), [("owner", 201), ("admin", 201), ("member", 403)])
@@ -239,8 +259,10 @@ async def test_leaving_owner_without_admins_hands_over_to_longest_standing_membe
 async def test_last_member_leaving_deletes_the_chat(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     a = await make_user(db)
     chat = await new_chat(client, a, "group")
+    await send(client, a, chat["id"])
     assert (await client.delete(f"/v1/chats/{chat['id']}/members/{a.id}", headers=a.headers)).status_code == 204
     assert await db.fetchval("SELECT count(*) FROM chats WHERE id = $1", chat["id"]) == 0
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", chat["id"]) == 0
 
 
 async def test_empty_rename_changes_nothing_and_emits_nothing(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:

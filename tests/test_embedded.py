@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from email import message_from_bytes
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
+
+from messenger import embedded
 
 from .rig import base_env, running_server
 from .test_auth import link_token
@@ -61,3 +65,23 @@ async def test_embedded_default_registers_verifies_logs_in_and_stops_its_databas
             break
         await asyncio.sleep(0.1)
     assert embedded_postgres_processes(data_dir) == []
+
+
+async def test_embedded_postgresql_runs_with_its_server_settings() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="messenger-embedded-settings-"))
+    pg = await asyncio.to_thread(embedded.start, data_dir)
+    try:
+        conn = await asyncpg.connect(pg.dsn)
+        try:
+            # The reload that applies them reaches an existing backend with its next signal.
+            for _ in range(50):
+                shown = {name: await conn.fetchval(f"SHOW {name}") for name in embedded.SERVER_SETTINGS}
+                if shown == embedded.SERVER_SETTINGS:
+                    break
+                await asyncio.sleep(0.02)
+            assert shown == embedded.SERVER_SETTINGS
+        finally:
+            await conn.close()
+    finally:
+        await asyncio.to_thread(pg.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)

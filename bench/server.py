@@ -266,6 +266,9 @@ class Target:
         for stop in reversed(self._stops):
             with contextlib.suppress(Exception):
                 stop()
+        # The server logs warnings and errors only: an empty log has nothing to keep in /tmp.
+        if self.log_path is not None and self.log_path.exists() and self.log_path.stat().st_size == 0:
+            self.log_path.unlink()
 
 
 TOP_STATEMENTS = """

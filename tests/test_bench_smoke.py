@@ -258,7 +258,9 @@ async def test_dbfloor_reports_transactions_and_database_cpu_for_every_variant()
 
     from .rig import ADMIN_DSN
 
-    args = ["--admin-dsn", ADMIN_DSN, "--rate", "500", "--duration", "1", "--warmup", "0.2", "--rounds", "1",
+    # /proc counts CPU in 10 ms ticks: 500 `SELECT 1` in a second (about 20 ms of CPU on a quick
+    # machine) drew no tick at all in some runs; 3,000 of them draw about eight.
+    args = ["--admin-dsn", ADMIN_DSN, "--rate", "2000", "--duration", "1.5", "--warmup", "0.2", "--rounds", "1",
             "--users", "20", "--room-size", "5"]  # fmt: skip
     runs = await dbfloor.main(dbfloor.parse(args))
     assert [r.variant for r in runs] == list(dbfloor.VARIANTS)

@@ -12,8 +12,8 @@
 --   found the sender among its members; chat_members keeps its foreign keys to chats and users.
 --   A chat deleted meanwhile leaves the lock nothing to find, and the send answers not_found.
 -- - A chat's messages went with it by ON DELETE CASCADE; delete_chat (sql/chats.sql) now
---   deletes them in the same statement. Their dependants (attachments, reactions, receipts,
---   notifications) keep their own cascades from messages.
+--   deletes them in the same statement. Their dependants (attachments, reactions, reaction
+--   counts, notifications) keep their own cascades from messages.
 -- - users rows are never deleted: an erased account is anonymised and its messages stay shown
 --   (messenger/erasure.py). A feature that ever deletes users rows must decide what becomes of
 --   their messages first.

@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
         help="load pg_stat_statements in the spawned server's embedded PostgreSQL and print its top statements "
         "over each measured window",
     )
+    g.add_argument(
+        "--wait-events",
+        action="store_true",
+        help="sample the database's wait events of the sends every 5 ms during each measured window "
+        "(bench/waits.py; adds about 200 small queries a second)",
+    )
     g.add_argument("--baseline", action="store_true", help="also run against the bare ASGI baseline app")
     g.add_argument("--baseline-only", action="store_true", help="run only against the baseline app")
     g = common.add_argument_group("load")

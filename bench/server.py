@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import psutil
 
+from .dbwindow import track_wal_timing
+
 UVICORN_FLAGS = ("--ws", "websockets-sansio", "--http", "httptools", "--loop", "uvloop")
 NOFILE = 1 << 20
 
@@ -76,6 +78,8 @@ class Target:
     redis_nodes: list[str] = field(default_factory=list)
     # `--pg-stat-statements`: the database records its statements (the extension is created).
     statements: bool = False
+    # `--wait-events`: sample the sends' wait events in the database during measured windows.
+    wait_events: bool = False
 
     def node_urls(self) -> list[str]:
         return self.urls or [self.url]
@@ -419,6 +423,7 @@ def spawn_messenger(
             stops.append(pg.stop)
             dsn = pg.dsn
             db_pid = _postmaster(data_dir)
+            asyncio.run(track_wal_timing(dsn))
         asyncio.run(dbmod.migrate(dsn))
         if pg_stat_statements:
             pg_stat_statements = _create_statements(dsn)

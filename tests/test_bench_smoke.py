@@ -23,10 +23,13 @@ SMALL = ("--procs", "2", "--duration", "1.2", "--warmup", "0.2", "--drain", "5",
 
 
 async def run_bench(
-    database: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    database: str | None, tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[int, str, dict[str, Any] | None]:
+    """`database` None: the spawned server starts its own embedded PostgreSQL."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "SMTP_", "S3_"))}
-    environ.update(DATABASE_URL=database, PYTHONUNBUFFERED="1", **(env or {}))
+    environ.update(PYTHONUNBUFFERED="1", **(env or {}))
+    if database is not None:
+        environ["DATABASE_URL"] = database
     out = tmp_path / "results"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -87,6 +90,44 @@ async def test_throughput_reads_the_writers_figures_from_the_servers_metrics(
     assert data is not None
     run = data["runs"]["messenger"]
     assert run["sends_per_commit"] >= 1 and run["commit_ms_mean"] > 0, run
+
+
+@pytest.fixture(scope="module")
+async def embedded_throughput(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any] | None]:
+    """A closed-loop run on the server's own embedded PostgreSQL, its wait events sampled. The
+    window is long enough for pg_stat_io, which backends report to about once a second."""
+    return await run_bench(
+        None, tmp_path_factory.mktemp("embedded"), "throughput", "--spawn", "--wait-events", "--users", "40",
+        "--room-size", "5", "--senders", "20", "--procs", "2", "--duration", "3", "--warmup", "0.5",
+        "--drain", "5", "--settle", "3",
+    )  # fmt: skip
+
+
+async def test_throughput_on_the_embedded_database_reports_its_wal_per_message_and_flush_time(
+    embedded_throughput: tuple[int, str, dict[str, Any] | None],
+) -> None:
+    code, out, data = embedded_throughput
+    assert code == 0, out
+    assert data is not None
+    run = data["runs"]["messenger"]
+    # A message's row, its indexes and its event row: WAL of some kilobytes, never none.
+    assert run["wal_bytes_per_msg"] > 500, run
+    assert run["wal_flush_ms_mean"] > 0, run
+    assert "WAL flush ms, mean" in out
+
+
+async def test_wait_events_say_where_the_sends_spend_their_time_in_the_database(
+    embedded_throughput: tuple[int, str, dict[str, Any] | None],
+) -> None:
+    code, out, data = embedded_throughput
+    assert code == 0, out
+    assert data is not None
+    waits = data["runs"]["messenger"]["wait_events"]
+    assert waits["samples"] > 100 and waits["busy_mean"] > 0, waits
+    # Every commit flushes WAL (synchronous_commit on): the flush is among the sends' waits.
+    assert "IO:WalSync" in waits["shares"], waits
+    assert sum(waits["shares"].values()) == pytest.approx(1.0, abs=0.01)
+    assert "wait events of the sends" in out
 
 
 async def test_open_loop_throughput_is_reported_against_the_baseline(database: str, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 
+from ..dbwindow import DatabaseWindow, describe
 from ..fleet import ConnectReport, Fleet, Phase, PhaseResult, WorkerPlan
 from ..hist import Histogram
 from ..seed import Topology, seed, synthetic
@@ -97,6 +98,7 @@ def target_for(args: argparse.Namespace, kind: str) -> Iterator[Target]:
             data_dir=Path(data_dir) if data_dir else None,
             pg_stat_statements=getattr(args, "pg_stat_statements", False),
         )
+    target.wait_events = getattr(args, "wait_events", False) and target.dsn is not None
     try:
         yield target
     finally:
@@ -218,6 +220,12 @@ class Session:
             for i, p in enumerate(self.plans)
         ]
         self.fleet.start(phases)
+        # Connected during warm-up: the window's edges then cost a query each, not a connection.
+        database = None
+        if self.target.dsn is not None and (self.target.db_pid is not None or self.target.wait_events):
+            database = DatabaseWindow(
+                self.target.dsn, wal=self.target.db_pid is not None, waits=self.target.wait_events
+            )
         # Server and machine CPU over the measured window only (after warm-up, before drain).
         time.sleep(max(0.0, (t0 + int(warmup * 1e9) - time.monotonic_ns()) / 1e9))
         profiler = None
@@ -228,12 +236,15 @@ class Session:
             out = self.profile_dir / f"profile-{self.target.kind}-{stamp()}.txt"
             profiler = Profiler(self.target.pid, out, duration - warmup)
         self.target.reset_statements()
+        if database is not None:
+            database.begin()
         db0, redis0 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
         metrics0 = self.target.metric_totals(SERVER_METRICS)
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         db1, redis1 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
+        seen = database.end() if database is not None else {}
         metrics1 = self.target.metric_totals(SERVER_METRICS)
         statements = self.target.top_statements()
         subscriptions = self.target.shard_subscriptions()
@@ -272,6 +283,11 @@ class Session:
                 for kind in db1:
                     used = db1[kind] - db0.get(kind, 0.0)
                     summary[f"db_cpu_{kind}_us_per_msg"] = round(1e6 * used / acked, 1) if acked else None
+            if "wal_bytes" in seen and acked:
+                summary["wal_bytes_per_msg"] = round(seen["wal_bytes"] / acked)
+            # The commit's flush as the database timed it, with everything else running on the
+            # machine; what the disk does alone is pg_test_fsync's figure (bench/README.md).
+            summary["wal_flush_ms_mean"] = seen.get("wal_flush_ms_mean")
             if redis0 is not None and redis1 is not None:
                 summary["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None
@@ -293,6 +309,11 @@ class Session:
                 summary.update(gc_figures(metrics0, metrics1))
             if subscriptions is not None:
                 summary["shard_channels_per_node"] = subscriptions
+            if "error" in seen:
+                print(f"{self.target.kind}: the database probe failed: {seen['error']}")
+            if "wait_events" in seen:
+                summary["wait_events"] = seen["wait_events"]
+                print(f"{self.target.kind}: " + describe(seen["wait_events"], summary.get("commits_in_flight_mean")))
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary

@@ -51,6 +51,15 @@ async def run_bench(
     return proc.returncode, text, data
 
 
+def messenger_run(result: tuple[int, str, dict[str, Any] | None]) -> tuple[dict[str, Any], str]:
+    """A module fixture's run that must have succeeded: messenger's figures and the output."""
+    code, out, data = result
+    assert code == 0, out
+    assert data is not None
+    run: dict[str, Any] = data["runs"]["messenger"]
+    return run, out
+
+
 @pytest.fixture(scope="module")
 async def small_throughput(
     database: str, tmp_path_factory: pytest.TempPathFactory
@@ -74,10 +83,7 @@ async def small_throughput(
 async def test_throughput_delivers_every_acked_message_exactly_once(
     small_throughput: tuple[int, str, dict[str, Any] | None],
 ) -> None:
-    code, out, data = small_throughput
-    assert code == 0, out
-    assert data is not None
-    run = data["runs"]["messenger"]
+    run, _ = messenger_run(small_throughput)
     assert run["acked"] > 0 and run["delivered"] >= run["acked"] * 5
     assert (run["missing"], run["duplicates"], run["unacked"], run["errors"]) == (0, 0, 0, {})
 
@@ -85,10 +91,7 @@ async def test_throughput_delivers_every_acked_message_exactly_once(
 async def test_throughput_reads_the_writers_figures_from_the_servers_metrics(
     small_throughput: tuple[int, str, dict[str, Any] | None],
 ) -> None:
-    code, out, data = small_throughput
-    assert code == 0, out
-    assert data is not None
-    run = data["runs"]["messenger"]
+    run, _ = messenger_run(small_throughput)
     assert run["sends_per_commit"] >= 1 and run["commit_ms_mean"] > 0, run
 
 
@@ -106,10 +109,7 @@ async def embedded_throughput(tmp_path_factory: pytest.TempPathFactory) -> tuple
 async def test_throughput_on_the_embedded_database_reports_its_wal_per_message_and_flush_time(
     embedded_throughput: tuple[int, str, dict[str, Any] | None],
 ) -> None:
-    code, out, data = embedded_throughput
-    assert code == 0, out
-    assert data is not None
-    run = data["runs"]["messenger"]
+    run, out = messenger_run(embedded_throughput)
     # A message's row, its indexes and its event row: WAL of some kilobytes, never none.
     assert run["wal_bytes_per_msg"] > 500, run
     assert run["wal_flush_ms_mean"] > 0, run
@@ -119,10 +119,8 @@ async def test_throughput_on_the_embedded_database_reports_its_wal_per_message_a
 async def test_wait_events_say_where_the_sends_spend_their_time_in_the_database(
     embedded_throughput: tuple[int, str, dict[str, Any] | None],
 ) -> None:
-    code, out, data = embedded_throughput
-    assert code == 0, out
-    assert data is not None
-    waits = data["runs"]["messenger"]["wait_events"]
+    run, out = messenger_run(embedded_throughput)
+    waits = run["wait_events"]
     assert waits["samples"] > 100 and waits["busy_mean"] > 0, waits
     # Every commit flushes WAL (synchronous_commit on): the flush is among the sends' waits.
     assert "IO:WalSync" in waits["shares"], waits

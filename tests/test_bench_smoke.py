@@ -226,6 +226,16 @@ async def test_mixed_delivers_every_event_type_exactly_once_across_reconnects(da
     assert any("| mixed |" in row and "typing delivery p99" in row for row in data["history_rows"])
 
 
+async def test_mixed_samples_where_the_sends_wait_with_wait_events(database: str, tmp_path: Path) -> None:
+    code, out, data = await run_bench(database, tmp_path, *MIXED, "--spawn", "--wait-events")
+    assert code == 0, out
+    assert data is not None
+    waits = data["runs"]["messenger"]["wait_events"]
+    # People send at human rates: a sample may find no send active, but every sample is counted.
+    assert waits["samples"] > 100, waits
+    assert "wait events of the sends" in out
+
+
 async def test_mixed_fails_loudly_when_a_member_misses_a_message(database: str, tmp_path: Path) -> None:
     code, out, data = await run_bench(
         database, tmp_path, *MIXED, "--baseline-only", env={"BENCH_BASELINE_FAULT": "drop:5"}

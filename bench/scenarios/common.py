@@ -63,6 +63,30 @@ def gc_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, A
     }
 
 
+def database_window(target: Target) -> DatabaseWindow | None:
+    """Opened during warm-up, so the window's edges cost a query each, not a connection: the
+    WAL of the bench's own embedded database, and with `--wait-events` where the sends wait."""
+    if target.dsn is None or (target.db_pid is None and not target.wait_events):
+        return None
+    return DatabaseWindow(target.dsn, wal=target.db_pid is not None, waits=target.wait_events)
+
+
+def database_figures(seen: dict[str, Any], messages: float, kind: str) -> dict[str, Any]:
+    """A DatabaseWindow's figures for a summary (per message of `messages`); prints a failed
+    probe and the wait events."""
+    out: dict[str, Any] = {}
+    if "wal_bytes" in seen and messages:
+        out["wal_bytes_per_msg"] = round(seen["wal_bytes"] / messages)
+    # The commit's flush as the database timed it, with everything else running on the
+    # machine; what the disk does alone is pg_test_fsync's figure (bench/README.md).
+    out["wal_flush_ms_mean"] = seen.get("wal_flush_ms_mean")
+    if "error" in seen:
+        print(f"{kind}: the database probe failed: {seen['error']}")
+    if "wait_events" in seen:
+        out["wait_events"] = seen["wait_events"]
+    return out
+
+
 class BenchFailure(Exception):
     """A correctness check failed: the bench exits non-zero."""
 
@@ -220,12 +244,7 @@ class Session:
             for i, p in enumerate(self.plans)
         ]
         self.fleet.start(phases)
-        # Connected during warm-up: the window's edges then cost a query each, not a connection.
-        database = None
-        if self.target.dsn is not None and (self.target.db_pid is not None or self.target.wait_events):
-            database = DatabaseWindow(
-                self.target.dsn, wal=self.target.db_pid is not None, waits=self.target.wait_events
-            )
+        database = database_window(self.target)
         # Server and machine CPU over the measured window only (after warm-up, before drain).
         time.sleep(max(0.0, (t0 + int(warmup * 1e9) - time.monotonic_ns()) / 1e9))
         profiler = None
@@ -283,11 +302,7 @@ class Session:
                 for kind in db1:
                     used = db1[kind] - db0.get(kind, 0.0)
                     summary[f"db_cpu_{kind}_us_per_msg"] = round(1e6 * used / acked, 1) if acked else None
-            if "wal_bytes" in seen and acked:
-                summary["wal_bytes_per_msg"] = round(seen["wal_bytes"] / acked)
-            # The commit's flush as the database timed it, with everything else running on the
-            # machine; what the disk does alone is pg_test_fsync's figure (bench/README.md).
-            summary["wal_flush_ms_mean"] = seen.get("wal_flush_ms_mean")
+            summary.update(database_figures(seen, acked, self.target.kind))
             if redis0 is not None and redis1 is not None:
                 summary["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None
@@ -309,11 +324,8 @@ class Session:
                 summary.update(gc_figures(metrics0, metrics1))
             if subscriptions is not None:
                 summary["shard_channels_per_node"] = subscriptions
-            if "error" in seen:
-                print(f"{self.target.kind}: the database probe failed: {seen['error']}")
-            if "wait_events" in seen:
-                summary["wait_events"] = seen["wait_events"]
-                print(f"{self.target.kind}: " + describe(seen["wait_events"], summary.get("commits_in_flight_mean")))
+            if "wait_events" in summary:
+                print(f"{self.target.kind}: " + describe(summary["wait_events"], summary.get("commits_in_flight_mean")))
             summary["acked_per_server_cpu_s"] = round(acked / server_cpu, 1) if server_cpu > 0 else None
             summary["delivered_per_server_cpu_s"] = round(delivered / server_cpu, 1) if server_cpu > 0 else None
         return summary

@@ -11,12 +11,13 @@ from typing import Any
 import psutil
 
 from .. import report
+from ..dbwindow import describe
 from ..fleet import Fleet, Ranges, merge_ranges
 from ..hist import Histogram
 from ..mixed import Causes, MixedExpect, MixedPhase, MixedPlan, MixedResult, mixed_entry
 from ..seed import SeedUser, Topology, seed
 from ..server import Target
-from .common import GC_METRICS, connect_summary, gc_figures, target_for
+from .common import GC_METRICS, connect_summary, database_figures, database_window, gc_figures, target_for
 from .ws import kinds
 
 EVENT_TYPES = (
@@ -109,13 +110,17 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
             )
             for pipe in fleet.pipes:
                 pipe.send(phase)
+            database = database_window(target)
             time.sleep(max(0.0, (t0 + int(args.warmup * 1e9) - time.monotonic_ns()) / 1e9))
+            if database is not None:
+                database.begin()
             commits0, gc0 = target.db_commits(), target.metric_totals(GC_METRICS)
             server0, db0, redis0 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
             machine0, wall0 = psutil.cpu_times(), time.monotonic()
             time.sleep(max(0.0, (t0 + int(args.duration * 1e9) - time.monotonic_ns()) / 1e9))
             server1, db1, redis1 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
             commits1, gc1 = target.db_commits(), target.metric_totals(GC_METRICS)
+            seen = database.end() if database is not None else {}
             machine1, wall1 = psutil.cpu_times(), time.monotonic()
             rss_end = target.rss()
             budget = args.duration + args.offline + args.drain + 120
@@ -145,6 +150,9 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         # Every transaction of the database (the bench's own two reads included): sends, read
         # markers, presence, jobs.
         out["db_commits_per_msg"] = round((commits1 - commits0) / sent * window / measured, 2)
+    out.update(database_figures(seen, sent * measured / window, target.kind))
+    if "wait_events" in out:
+        print(f"{target.kind}: " + describe(out["wait_events"], None))
     if redis0 is not None and redis1 is not None:
         out["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
     busy0 = sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
@@ -249,6 +257,8 @@ def mixed(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     add("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct"))
     add("database CPU us/message (embedded only)", lambda r: r.get("db_cpu_us_per_msg"))
     add("database commits/message", lambda r: r.get("db_commits_per_msg"))
+    add("WAL bytes/message (embedded only)", lambda r: r.get("wal_bytes_per_msg"))
+    add("WAL flush ms, mean", lambda r: r.get("wal_flush_ms_mean"))
     add("Redis CPU %", lambda r: r.get("redis_cpu_pct"))
     add("machine CPU % (of 100 x cores)", lambda r: r.get("machine_cpu_pct"))
     add("full garbage collections", lambda r: r.get("full_gcs"))

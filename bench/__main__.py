@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
         "--wait-events",
         action="store_true",
         help="sample the database's wait events of the sends every 5 ms during each measured window "
-        "(bench/waits.py; adds about 200 small queries a second)",
+        "(bench/dbwindow.py; adds about 200 small queries a second)",
     )
     g.add_argument("--baseline", action="store_true", help="also run against the bare ASGI baseline app")
     g.add_argument("--baseline-only", action="store_true", help="run only against the baseline app")

@@ -122,6 +122,26 @@ class Target:
         split = self.db_cpu_split()
         return None if split is None else sum(split.values())
 
+    def run_delays(self) -> dict[str, float]:
+        """Seconds the server's threads (`server`) and the embedded PostgreSQL's processes
+        (`database`) have spent runnable but waiting for a core, so far: the scheduler's own
+        count (/proc/<pid>/task/<tid>/schedstat, nanoseconds). On two cores shared with the
+        client processes this is how long work that could run did not. Processes that exited
+        take theirs with them; missing when the kernel keeps no schedstat."""
+        out: dict[str, float] = {}
+        server = [p.pid for p in self.processes()]
+        if server:
+            out["server"] = _run_delay(server)
+        if self.db_pid is not None:
+            try:
+                root = psutil.Process(self.db_pid)
+                pids = [root.pid, *(c.pid for c in root.children(recursive=True))]
+            except psutil.NoSuchProcess:
+                pids = []
+            if pids:
+                out["database"] = _run_delay(pids)
+        return {k: v for k, v in out.items() if v >= 0}
+
     def db_cpu_split(self) -> dict[str, float] | None:
         """The embedded PostgreSQL's CPU seconds so far by kind of process: `backends` (the
         server's connections: the sends, the notification jobs, every query), `background`
@@ -616,6 +636,26 @@ def _cluster_port() -> int:
 
 def cluster_url(ports: list[int]) -> str:
     return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+
+
+def _run_delay(pids: Sequence[int]) -> float:
+    """Run-queue wait of every thread of these processes, in seconds (-1: no schedstat here)."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except FileNotFoundError:
+                if not os.path.exists("/proc/self/schedstat"):
+                    return -1.0
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
 
 
 def _postmaster(data_dir: Path) -> int | None:

@@ -116,6 +116,15 @@ async def test_throughput_on_the_embedded_database_reports_its_wal_per_message_a
     assert "WAL flush ms, mean" in out
 
 
+async def test_throughput_reports_how_long_the_server_and_its_database_waited_for_a_core(
+    embedded_throughput: tuple[int, str, dict[str, Any] | None],
+) -> None:
+    run, out = messenger_run(embedded_throughput)
+    # The scheduler's count of time runnable but not running: none on an idle core, never less.
+    assert run["server_run_delay_ms_per_s"] >= 0 and run["database_run_delay_ms_per_s"] >= 0, run
+    assert "server waiting for a core, ms/s" in out and "database waiting for a core, ms/s" in out
+
+
 async def test_wait_events_say_where_the_sends_spend_their_time_in_the_database(
     embedded_throughput: tuple[int, str, dict[str, Any] | None],
 ) -> None:

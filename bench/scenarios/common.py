@@ -258,11 +258,13 @@ class Session:
         if database is not None:
             database.begin()
         db0, redis0 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
+        waited0 = self.target.run_delays()
         metrics0 = self.target.metric_totals(SERVER_METRICS)
         server0, machine0, wall0 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         time.sleep(max(0.0, (t0 + int(duration * 1e9) - time.monotonic_ns()) / 1e9))
         server1, machine1, wall1 = self.target.cpu_seconds(), psutil.cpu_times(), time.monotonic()
         db1, redis1 = self.target.db_cpu_split(), self.target.redis_cpu_seconds()
+        waited1 = self.target.run_delays()
         seen = database.end() if database is not None else {}
         metrics1 = self.target.metric_totals(SERVER_METRICS)
         statements = self.target.top_statements()
@@ -303,6 +305,11 @@ class Session:
                     used = db1[kind] - db0.get(kind, 0.0)
                     summary[f"db_cpu_{kind}_us_per_msg"] = round(1e6 * used / acked, 1) if acked else None
             summary.update(database_figures(seen, acked, self.target.kind))
+            # Milliseconds per second that work which could run waited for a core (the same
+            # figure as a mean number of threads waiting, times 1,000).
+            for part, at_end in waited1.items():
+                if part in waited0:
+                    summary[f"{part}_run_delay_ms_per_s"] = round(1e3 * (at_end - waited0[part]) / measured, 1)
             if redis0 is not None and redis1 is not None:
                 summary["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None

@@ -116,9 +116,11 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
                 database.begin()
             commits0, gc0 = target.db_commits(), target.metric_totals(GC_METRICS)
             server0, db0, redis0 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
+            waited0 = target.run_delays()
             machine0, wall0 = psutil.cpu_times(), time.monotonic()
             time.sleep(max(0.0, (t0 + int(args.duration * 1e9) - time.monotonic_ns()) / 1e9))
             server1, db1, redis1 = target.cpu_seconds(), target.db_cpu_seconds(), target.redis_cpu_seconds()
+            waited1 = target.run_delays()
             commits1, gc1 = target.db_commits(), target.metric_totals(GC_METRICS)
             seen = database.end() if database is not None else {}
             machine1, wall1 = psutil.cpu_times(), time.monotonic()
@@ -151,6 +153,9 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         # markers, presence, jobs.
         out["db_commits_per_msg"] = round((commits1 - commits0) / sent * window / measured, 2)
     out.update(database_figures(seen, sent * measured / window, target.kind))
+    for part, at_end in waited1.items():
+        if part in waited0:
+            out[f"{part}_run_delay_ms_per_s"] = round(1e3 * (at_end - waited0[part]) / measured, 1)
     if "wait_events" in out:
         print(f"{target.kind}: " + describe(out["wait_events"], None))
     if redis0 is not None and redis1 is not None:
@@ -257,6 +262,8 @@ def mixed(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     add("database CPU % (embedded only)", lambda r: r.get("db_cpu_pct"))
     add("database CPU us/message (embedded only)", lambda r: r.get("db_cpu_us_per_msg"))
     add("database commits/message", lambda r: r.get("db_commits_per_msg"))
+    add("server waiting for a core, ms/s", lambda r: r.get("server_run_delay_ms_per_s"))
+    add("database waiting for a core, ms/s", lambda r: r.get("database_run_delay_ms_per_s"))
     add("WAL bytes/message (embedded only)", lambda r: r.get("wal_bytes_per_msg"))
     add("WAL flush ms, mean", lambda r: r.get("wal_flush_ms_mean"))
     add("Redis CPU %", lambda r: r.get("redis_cpu_pct"))

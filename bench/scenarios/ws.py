@@ -90,6 +90,8 @@ def ws_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         ("Redis CPU %", lambda r: r.get("redis_cpu_pct")),
         ("Redis CPU us/message", lambda r: r.get("redis_cpu_us_per_msg")),
         ("Redis CPU us/frame", lambda r: r.get("redis_cpu_us_per_frame")),
+        ("server waiting for a core, ms/s", lambda r: r.get("server_run_delay_ms_per_s")),
+        ("database waiting for a core, ms/s", lambda r: r.get("database_run_delay_ms_per_s")),
         ("WAL bytes/message (embedded only)", lambda r: r.get("wal_bytes_per_msg")),
         ("WAL flush ms, mean", lambda r: r.get("wal_flush_ms_mean")),
         ("events caught up from PostgreSQL", lambda r: r.get("caught_up_events")),

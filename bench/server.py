@@ -127,20 +127,18 @@ class Target:
         (`database`) have spent runnable but waiting for a core, so far: the scheduler's own
         count (/proc/<pid>/task/<tid>/schedstat, nanoseconds). On two cores shared with the
         client processes this is how long work that could run did not. Processes that exited
-        take theirs with them; missing when the kernel keeps no schedstat."""
+        take theirs with them; empty when the kernel keeps no schedstat."""
+        if not os.path.exists("/proc/self/schedstat"):
+            return {}
         out: dict[str, float] = {}
         server = [p.pid for p in self.processes()]
         if server:
             out["server"] = _run_delay(server)
         if self.db_pid is not None:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 root = psutil.Process(self.db_pid)
-                pids = [root.pid, *(c.pid for c in root.children(recursive=True))]
-            except psutil.NoSuchProcess:
-                pids = []
-            if pids:
-                out["database"] = _run_delay(pids)
-        return {k: v for k, v in out.items() if v >= 0}
+                out["database"] = _run_delay([root.pid, *(c.pid for c in root.children(recursive=True))])
+        return out
 
     def db_cpu_split(self) -> dict[str, float] | None:
         """The embedded PostgreSQL's CPU seconds so far by kind of process: `backends` (the
@@ -639,7 +637,8 @@ def cluster_url(ports: list[int]) -> str:
 
 
 def _run_delay(pids: Sequence[int]) -> float:
-    """Run-queue wait of every thread of these processes, in seconds (-1: no schedstat here)."""
+    """Run-queue wait of every thread of these processes, in seconds; a thread or process that
+    ends while it is read counts nothing."""
     total = 0
     for pid in pids:
         try:
@@ -647,14 +646,8 @@ def _run_delay(pids: Sequence[int]) -> float:
         except OSError:
             continue
         for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[1])
-            except FileNotFoundError:
-                if not os.path.exists("/proc/self/schedstat"):
-                    return -1.0
-            except (OSError, IndexError, ValueError):
-                continue
+            with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
     return total / 1e9
 
 

@@ -87,6 +87,16 @@ def database_figures(seen: dict[str, Any], messages: float, kind: str) -> dict[s
     return out
 
 
+def run_delay_figures(before: dict[str, float], after: dict[str, float], measured: float) -> dict[str, float]:
+    """Milliseconds per second of the window that work which could run waited for a core (the
+    same figure as a mean number of threads waiting, times 1,000), per part (Target.run_delays)."""
+    return {
+        f"{part}_run_delay_ms_per_s": round(1e3 * (after[part] - before[part]) / measured, 1)
+        for part in after
+        if part in before
+    }
+
+
 class BenchFailure(Exception):
     """A correctness check failed: the bench exits non-zero."""
 
@@ -305,11 +315,7 @@ class Session:
                     used = db1[kind] - db0.get(kind, 0.0)
                     summary[f"db_cpu_{kind}_us_per_msg"] = round(1e6 * used / acked, 1) if acked else None
             summary.update(database_figures(seen, acked, self.target.kind))
-            # Milliseconds per second that work which could run waited for a core (the same
-            # figure as a mean number of threads waiting, times 1,000).
-            for part, at_end in waited1.items():
-                if part in waited0:
-                    summary[f"{part}_run_delay_ms_per_s"] = round(1e3 * (at_end - waited0[part]) / measured, 1)
+            summary.update(run_delay_figures(waited0, waited1, measured))
             if redis0 is not None and redis1 is not None:
                 summary["redis_cpu_pct"] = round(100.0 * (redis1 - redis0) / measured, 1)
                 summary["redis_cpu_us_per_msg"] = round(1e6 * (redis1 - redis0) / acked, 1) if acked else None

@@ -17,7 +17,15 @@ from ..hist import Histogram
 from ..mixed import Causes, MixedExpect, MixedPhase, MixedPlan, MixedResult, mixed_entry
 from ..seed import SeedUser, Topology, seed
 from ..server import Target
-from .common import GC_METRICS, connect_summary, database_figures, database_window, gc_figures, target_for
+from .common import (
+    GC_METRICS,
+    connect_summary,
+    database_figures,
+    database_window,
+    gc_figures,
+    run_delay_figures,
+    target_for,
+)
 from .ws import kinds
 
 EVENT_TYPES = (
@@ -153,9 +161,7 @@ def _one_run(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         # markers, presence, jobs.
         out["db_commits_per_msg"] = round((commits1 - commits0) / sent * window / measured, 2)
     out.update(database_figures(seen, sent * measured / window, target.kind))
-    for part, at_end in waited1.items():
-        if part in waited0:
-            out[f"{part}_run_delay_ms_per_s"] = round(1e3 * (at_end - waited0[part]) / measured, 1)
+    out.update(run_delay_figures(waited0, waited1, measured))
     if "wait_events" in out:
         print(f"{target.kind}: " + describe(out["wait_events"], None))
     if redis0 is not None and redis1 is not None:
